@@ -1,0 +1,80 @@
+# Every target sets up what it needs: a fresh machine needs only python3.13 on PATH
+# (pyenv selects it through .python-version).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export SAM_CLI_TELEMETRY := 0
+UV_VERSION := 0.13.8
+PYTHON313 := $(shell command -v python3.13 2>/dev/null)
+BOOTSTRAP := .tools/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+PY := .venv/bin/python
+SAM := .tools/sam/bin/sam
+SYNCED := .venv/.synced
+
+.PHONY: help setup test lint format typecheck pytest validate build invoke local lock bench deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@test -n "$(PYTHON313)" || { echo "python3.13 is not on PATH (pyenv install 3.13, or add it)"; exit 1; }
+	$(PYTHON313) -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON313)
+	@touch $@
+
+# aws-sam-cli and cfn-lint live in their own environment so their pins never fight ours.
+$(SAM): tools/requirements-sam.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) .tools/sam
+	$(UV) pip install --quiet --python .tools/sam/bin/python -r tools/requirements-sam.txt
+	@touch $@
+
+setup: $(SYNCED) $(SAM) ## Create both environments (project, SAM tools)
+
+test: setup lint typecheck pytest validate build ## Everything CI runs: lint, types, tests, sam validate, sam build
+
+lint: $(SYNCED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(SYNCED) ## Apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck: $(SYNCED)
+	$(PY) -m mypy layers/common functions localaws tests bench
+
+pytest: $(SYNCED)
+	$(PY) -m pytest
+
+validate: $(SAM)
+	$(SAM) validate --lint
+
+build: $(SAM) ## sam build: arm64, no Docker (cross-builds wheels with python3.13)
+	$(SAM) build
+
+invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=ReceiverFunction EVENT=events/receiver/call-status.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; exit 2; }
+	@$(PY) -m localaws.invoke $(FN) $(EVENT)
+
+local: ## The whole pipeline on this machine (arrives with the local stack)
+	@echo "make local arrives with the local stack (issue 5); use make invoke meanwhile"; exit 2
+
+bench: $(SYNCED) ## Receiver cold start and warm request time against a minimal handler
+	$(PY) bench/receiver.py
+
+lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
+	$(UV) lock --python $(PYTHON313)
+	$(UV) export --quiet --frozen --no-dev --no-emit-project --no-header -o layers/common/requirements.txt
+	$(UV) pip compile --quiet --python-version 3.13 --python-platform linux tools/requirements-sam.in -o tools/requirements-sam.txt
+
+deploy: $(SAM) ## sam build && sam deploy --guided (needs AWS credentials)
+	$(SAM) build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf .aws-sam .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

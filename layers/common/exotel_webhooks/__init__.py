@@ -1,0 +1,1 @@
+"""Exotel campaign webhooks: callback models, normalisation, and the receiving pipeline."""

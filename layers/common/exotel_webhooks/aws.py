@@ -1,0 +1,122 @@
+"""AWS access behind small typed classes: the queues, the quarantine, the webhook secret."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exotel_webhooks.auth import WebhookSecrets
+from exotel_webhooks.callbacks import CallbackType, QueuedEvent
+from exotel_webhooks.errors import StorageUnavailable
+from exotel_webhooks.observability import logger
+from exotel_webhooks.quarantine import QuarantineRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+
+# Exotel waits 5 to 15 s for an answer: give up early enough to answer 503 within that.
+FAST_FAIL = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
+_AWS_ERRORS = (BotoCoreError, ClientError)
+
+
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=FAST_FAIL)
+
+
+def s3_client() -> S3Client:
+    return boto3.client("s3", config=FAST_FAIL)
+
+
+def secretsmanager_client() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=FAST_FAIL)
+
+
+class SqsEventQueues:
+    """One queue per callback type."""
+
+    def __init__(self, client: SQSClient, queue_urls: Mapping[CallbackType, str]) -> None:
+        self._client = client
+        self._queue_urls = dict(queue_urls)
+
+    def send(self, event: QueuedEvent[Any]) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._queue_urls[event.callback_type],
+                MessageBody=event.model_dump_json(),
+                MessageAttributes={
+                    "callback_type": {"DataType": "String", "StringValue": event.callback_type},
+                    "event_id": {"DataType": "String", "StringValue": event.event_id},
+                },
+            )
+        except _AWS_ERRORS as error:
+            raise StorageUnavailable(f"queue send failed: {type(error).__name__}") from error
+
+
+class S3Quarantine:
+    """The S3 client is made on first use: quarantining is rare, and cold starts matter."""
+
+    def __init__(self, client_factory: Callable[[], S3Client], bucket: str) -> None:
+        self._client_factory = client_factory
+        self._client: S3Client | None = None
+        self._bucket = bucket
+
+    def store(self, record: QuarantineRecord) -> None:
+        if self._client is None:
+            self._client = self._client_factory()
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=record.key,
+                Body=record.model_dump_json(indent=2).encode(),
+                ContentType="application/json",
+                Metadata={"reason": record.reason.encode("ascii", "replace").decode()[:512]},
+            )
+        except _AWS_ERRORS as error:
+            raise StorageUnavailable(f"quarantine write failed: {type(error).__name__}") from error
+
+
+class CachedWebhookSecrets:
+    """The webhook secret from Secrets Manager, fetched at most once per `max_age_seconds`.
+
+    If a refresh fails, the last good value keeps serving; with none, the request gets 503.
+    """
+
+    def __init__(
+        self,
+        client: SecretsManagerClient,
+        secret_id: str,
+        max_age_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._secret_id = secret_id
+        self._max_age = max_age_seconds
+        self._clock = clock
+        self._cached: WebhookSecrets | None = None
+        self._fetched_at = 0.0
+
+    def current(self) -> WebhookSecrets:
+        now = self._clock()
+        if self._cached is not None and now - self._fetched_at < self._max_age:
+            return self._cached
+        try:
+            secret_string = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+        except _AWS_ERRORS as error:
+            if self._cached is not None:
+                logger.warning("webhook secret refresh failed; using the cached value")
+                return self._cached
+            raise StorageUnavailable("webhook secret unavailable") from error
+        self._cached = WebhookSecrets.from_secret_string(secret_string)
+        self._fetched_at = now
+        if not self._cached:
+            logger.error("webhook secret holds no token: every request will be refused")
+        return self._cached

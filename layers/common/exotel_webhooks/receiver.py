@@ -1,0 +1,80 @@
+"""Receiving one webhook: authenticate, bound, validate, then enqueue or quarantine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from exotel_webhooks.auth import WebhookSecrets, presented_tokens
+from exotel_webhooks.callbacks import CallStatusCallback, QueuedEvent, build_callback
+from exotel_webhooks.errors import PayloadTooLarge, Unauthorised, UnusableCallback
+from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.quarantine import QuarantineRecord
+from exotel_webhooks.request_body import decode_fields
+from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.webhook_request import WebhookRequest
+
+
+class SecretSource(Protocol):
+    def current(self) -> WebhookSecrets: ...
+
+
+class EventQueues(Protocol):
+    def send(self, event: QueuedEvent[Any]) -> None: ...
+
+
+class Quarantine(Protocol):
+    def store(self, record: QuarantineRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Receiver:
+    secrets: SecretSource
+    queues: EventQueues
+    quarantine: Quarantine
+    rules: NormalisationRules
+    max_body_bytes: int
+
+    def receive(self, request: WebhookRequest, received_at: datetime) -> Accepted | Quarantined:
+        """Raises Unauthorised, PayloadTooLarge, or StorageUnavailable (the sender must retry)."""
+        if not self.secrets.current().admit(presented_tokens(request.query, request.headers)):
+            raise Unauthorised
+        if len(request.body) > self.max_body_bytes:
+            raise PayloadTooLarge
+        try:
+            callback = build_callback(
+                request.callback_type, decode_fields(request.body, request.content_type), self.rules
+            )
+        except UnusableCallback as unusable:
+            record = QuarantineRecord.of(request, unusable.reason, received_at)
+            self.quarantine.store(record)
+            logger.warning(
+                "webhook quarantined",
+                event_id=record.event_id,
+                reason=record.reason,
+                s3_key=record.key,
+            )
+            return Quarantined(record.event_id, record.reason)
+        event = QueuedEvent.of(request.callback_type, callback, received_at)
+        self.queues.send(event)
+        logger.info(
+            "webhook accepted",
+            event_id=event.event_id,
+            campaign_sid=callback.campaign_sid,
+            status=callback.status,
+            call_sid=callback.call_sid if isinstance(callback, CallStatusCallback) else None,
+            number=mask_phone(getattr(callback, "number", None) or getattr(callback, "to", None)),
+        )
+        return Accepted(event.event_id)

@@ -1,0 +1,1 @@
+"""Docker-free AWS emulation of this SAM application: the template deployed into moto."""

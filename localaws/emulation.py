@@ -1,0 +1,184 @@
+"""Deploy template.yaml into an emulated AWS account (moto) and read the deployment back.
+
+The stack is created by moto's CloudFormation from the translated template, so the queues,
+buckets and functions (with their resolved environments) are exactly what the template says.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from localaws.template import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+STACK_NAME = "exotel-webhooks-local"
+REGION = "ap-south-1"
+CODE_BUCKET = "exotel-webhooks-local-code"
+DEFAULT_WEBHOOK_TOKEN = "local-dev-token"  # noqa: S105 - the documented local-only secret
+
+# What the emulated account needs before anything else: fake credentials and a region, so no
+# request can ever reach a real AWS account from here.
+EMULATED_ACCOUNT_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105
+    "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    logical_id: str
+    handler: str
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the emulated stack holds: physical resource ids and the functions' settings."""
+
+    resources: dict[str, str]
+    functions: dict[str, DeployedFunction]
+    webhook_tokens: tuple[str, ...]
+
+    def physical_id(self, logical_id: str) -> str:
+        return self.resources[logical_id]
+
+
+@contextmanager
+def emulated_account_environment() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in EMULATED_ACCOUNT_ENVIRONMENT}
+    os.environ.update(EMULATED_ACCOUNT_ENVIRONMENT)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def deploy(
+    template: Template | None = None,
+    webhook_tokens: tuple[str, ...] = (DEFAULT_WEBHOOK_TOKEN,),
+    parameters: dict[str, str] | None = None,
+    endpoint_url: str | None = None,
+) -> Deployment:
+    """Create the stack in the emulated account (moto must be active, or `endpoint_url` set)."""
+    template = template or Template.load()
+    _quiet_unsupported_resource_warnings()
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
+    s3.create_bucket(
+        Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    for code in template.local_code():
+        s3.put_object(Bucket=CODE_BUCKET, Key=code.s3_key, Body=_placeholder_zip())
+
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
+    cfn = template.to_cloudformation(CODE_BUCKET, {})
+    cloudformation.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(cfn),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    resources = _stack_resources(cloudformation)
+    secrets = _seed_secrets(cfn, resources, webhook_tokens, endpoint_url)
+    resources.update(secrets)
+    functions = _deployed_functions(cfn, resources, endpoint_url)
+    return Deployment(resources=resources, functions=functions, webhook_tokens=webhook_tokens)
+
+
+def _quiet_unsupported_resource_warnings() -> None:
+    """moto reports each resource type its CloudFormation skips (API Gateway v2, bucket policies,
+    secrets); those are expected here and handled below, so they are noise."""
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+
+
+def _placeholder_zip() -> bytes:
+    """The functions run in-process from the checkout; the emulated Lambda only needs a zip."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "code runs from the checkout")
+    return buffer.getvalue()
+
+
+def _stack_resources(cloudformation: CloudFormationClient) -> dict[str, str]:
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    return {
+        summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+        for page in paginator.paginate(StackName=STACK_NAME)
+        for summary in page["StackResourceSummaries"]
+        if summary.get("PhysicalResourceId")
+    }
+
+
+def _seed_secrets(
+    cfn: dict[str, Any],
+    resources: dict[str, str],
+    webhook_tokens: tuple[str, ...],
+    endpoint_url: str | None,
+) -> dict[str, str]:
+    """Secrets generated at deploy time in AWS hold WEBHOOK_TOKEN locally.
+
+    moto's CloudFormation skips AWS::SecretsManager::Secret, so create each one here, with the
+    JSON shape its GenerateSecretString describes.
+    """
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint_url)
+    created: dict[str, str] = {}
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::SecretsManager::Secret":
+            continue
+        generate = resource["Properties"].get("GenerateSecretString", {})
+        value = json.loads(generate.get("SecretStringTemplate", "{}"))
+        key = generate.get("GenerateStringKey", "token")
+        value[key] = webhook_tokens[0]
+        for index, token in enumerate(webhook_tokens[1:], start=1):
+            value[f"{key}_{index}"] = token
+        if logical_id in resources:
+            client.put_secret_value(SecretId=resources[logical_id], SecretString=json.dumps(value))
+        else:
+            arn = client.create_secret(
+                Name=f"{STACK_NAME}-{logical_id}", SecretString=json.dumps(value)
+            )["ARN"]
+            created[logical_id] = arn
+    return created
+
+
+def _deployed_functions(
+    cfn: dict[str, Any], resources: dict[str, str], endpoint_url: str | None
+) -> dict[str, DeployedFunction]:
+    lambda_client = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint_url)
+    functions: dict[str, DeployedFunction] = {}
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        config = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
+        variables = config.get("Environment", {}).get("Variables", {})
+        environment = {name: str(value) for name, value in variables.items()}
+        # An environment variable that refers to a resource moto skipped vanishes: restore it
+        # from the resources seeded here.
+        declared = resource["Properties"].get("Environment", {}).get("Variables", {})
+        for name, value in declared.items():
+            if name not in environment and isinstance(value, dict) and "Ref" in value:
+                environment[name] = resources[value["Ref"]]
+        functions[logical_id] = DeployedFunction(
+            logical_id=logical_id, handler=config["Handler"], environment=environment
+        )
+    return functions

@@ -1,0 +1,54 @@
+"""`make invoke FN=<LogicalId> EVENT=<file>`: `sam local invoke` without Docker.
+
+The function runs in this process with its environment from template.yaml and its AWS
+resources in an embedded emulation (moto). The handler's return value is printed as JSON on
+stdout; logs go to stderr. EVENT=- reads the event from standard input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from typing import Any
+
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, deploy, emulated_account_environment
+from localaws.runtime import LocalLambdaContext, function_environment, load_handler
+from localaws.template import Template
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make invoke", description=__doc__)
+    parser.add_argument("function", help="logical id of the function in template.yaml")
+    parser.add_argument("event", help="event JSON file, or - for standard input")
+    args = parser.parse_args(argv)
+
+    template = Template.load()
+    functions = template.resources_of_type("AWS::Serverless::Function")
+    if args.function not in functions:
+        parser.error(f"no function {args.function!r} in template.yaml; one of {sorted(functions)}")
+    event = _read_event(args.event)
+    tokens = tuple(os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN).split(","))
+
+    from moto import mock_aws  # noqa: PLC0415 - imported late so --help stays fast
+
+    stdout = sys.stdout
+    with emulated_account_environment(), mock_aws(), contextlib.redirect_stdout(sys.stderr):
+        deployment = deploy(template, webhook_tokens=tokens)
+        os.environ.update(function_environment(deployment, args.function))
+        handler = load_handler(template, deployment, args.function)
+        result = handler(event, LocalLambdaContext(deployment.physical_id(args.function)))
+    json.dump(result, stdout, indent=2)
+    stdout.write("\n")
+    return 0
+
+
+def _read_event(source: str) -> Any:
+    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+    return json.loads(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Read template.yaml and turn it into plain CloudFormation, the way `sam deploy` would."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+# SAM resource property that points at local code, by resource type.
+_LOCAL_CODE_PROPERTY = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+}
+
+
+@dataclass(frozen=True)
+class LocalCode:
+    """A function's or layer's code directory, and the S3 object that stands in for it."""
+
+    logical_id: str
+    directory: Path
+    s3_key: str
+
+
+@dataclass(frozen=True)
+class Template:
+    sam: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH) -> Template:
+        return cls(yaml_parse(path.read_text()))
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.sam["Resources"]
+        return resources
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def local_code(self) -> list[LocalCode]:
+        return [
+            LocalCode(logical_id, PROJECT_ROOT / resource["Properties"][prop], f"{logical_id}.zip")
+            for logical_id, resource in self.resources.items()
+            if (prop := _LOCAL_CODE_PROPERTY.get(resource["Type"]))
+        ]
+
+    def function_code_directory(self, logical_id: str) -> Path:
+        return PROJECT_ROOT / self.resources[logical_id]["Properties"]["CodeUri"]
+
+    def function_layer_directories(self, logical_id: str) -> list[Path]:
+        """The local directories of the layers a function uses (its own and the Globals')."""
+        global_layers = self.sam.get("Globals", {}).get("Function", {}).get("Layers", [])
+        own_layers = self.resources[logical_id]["Properties"].get("Layers", [])
+        directories = []
+        for layer in [*global_layers, *own_layers]:
+            if isinstance(layer, dict) and layer.get("Ref") in self.resources:
+                content = self.resources[layer["Ref"]]["Properties"]["ContentUri"]
+                directories.append(PROJECT_ROOT / content)
+        return directories
+
+    def to_cloudformation(self, code_bucket: str, parameters: dict[str, str]) -> dict[str, Any]:
+        """Translate SAM to CloudFormation with local code swapped for objects in `code_bucket`."""
+        sam = copy.deepcopy(self.sam)
+        for code in self.local_code():
+            prop = _LOCAL_CODE_PROPERTY[sam["Resources"][code.logical_id]["Type"]]
+            sam["Resources"][code.logical_id]["Properties"][prop] = (
+                f"s3://{code_bucket}/{code.s3_key}"
+            )
+        return transform(sam, dict(parameters), _NoManagedPolicies())
+
+
+class _NoManagedPolicies(ManagedPolicyLoader):
+    """The template names no AWS managed policy by name, so nothing needs looking up."""
+
+    def __init__(self) -> None:
+        pass
+
+    def load(self) -> dict[str, str]:
+        return {}
