@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
 STACK_NAME = "exotel-webhooks-local"
-REGION = "ap-south-1"
+REGION: Final = "ap-south-1"
 CODE_BUCKET = "exotel-webhooks-local-code"
 DEFAULT_WEBHOOK_TOKEN = "local-dev-token"  # noqa: S105 - the documented local-only secret
 
@@ -33,8 +33,8 @@ DEFAULT_WEBHOOK_TOKEN = "local-dev-token"  # noqa: S105 - the documented local-o
 # request can ever reach a real AWS account from here.
 EMULATED_ACCOUNT_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105
-    "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
@@ -83,9 +83,7 @@ def deploy(
     template = template or Template.load()
     _quiet_unsupported_resource_warnings()
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
-    s3.create_bucket(
-        Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+    s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     for code in template.local_code():
         s3.put_object(Bucket=CODE_BUCKET, Key=code.s3_key, Body=_placeholder_zip())
 
@@ -94,7 +92,9 @@ def deploy(
     cloudformation.create_stack(
         StackName=STACK_NAME,
         TemplateBody=json.dumps(cfn),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     resources = _stack_resources(cloudformation)

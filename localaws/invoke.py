@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, deploy, emulated_account_environment
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _read_event(source: str) -> Any:
+def _read_event(source: str) -> object:
     text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
     return json.loads(text)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
@@ -54,7 +53,8 @@ class Template:
         ]
 
     def function_code_directory(self, logical_id: str) -> Path:
-        return PROJECT_ROOT / self.resources[logical_id]["Properties"]["CodeUri"]
+        code_uri: str = self.resources[logical_id]["Properties"]["CodeUri"]
+        return PROJECT_ROOT / code_uri
 
     def function_layer_directories(self, logical_id: str) -> list[Path]:
         """The local directories of the layers a function uses (its own and the Globals')."""
@@ -75,14 +75,13 @@ class Template:
             sam["Resources"][code.logical_id]["Properties"][prop] = (
                 f"s3://{code_bucket}/{code.s3_key}"
             )
-        return transform(sam, dict(parameters), _NoManagedPolicies())
+        cloudformation: dict[str, Any] = transform(sam, dict(parameters), _NoManagedPolicies())
+        return cloudformation
 
 
-class _NoManagedPolicies(ManagedPolicyLoader):
-    """The template names no AWS managed policy by name, so nothing needs looking up."""
-
-    def __init__(self) -> None:
-        pass
+class _NoManagedPolicies:
+    """Stands in for samtranslator's ManagedPolicyLoader, which asks IAM: the template names no
+    AWS managed policy by name, so nothing needs looking up."""
 
     def load(self) -> dict[str, str]:
         return {}

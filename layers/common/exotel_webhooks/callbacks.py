@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AwareDatetime,
@@ -97,7 +98,7 @@ class QueuedEvent[C: Callback](BaseModel):
     callback: C
 
     @classmethod
-    def of(cls, callback_type: CallbackType, callback: C, received_at: Any) -> QueuedEvent[C]:
+    def of(cls, callback_type: CallbackType, callback: C, received_at: datetime) -> QueuedEvent[C]:
         return cls(
             event_id=event_id_for(callback_type, callback),
             callback_type=callback_type,

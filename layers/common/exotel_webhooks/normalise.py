@@ -122,7 +122,9 @@ def normalise_phone(raw: str, default_region: str) -> PhoneNumber:
     # "Possible" (right length for the region) rather than "valid": metadata lags new ranges.
     if not phonenumbers.is_possible_number(parsed):
         return PhoneNumber(None, text)
-    return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), text)
+    return PhoneNumber(
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), text
+    )
 
 
 def parse_identifier_list(values: list[object]) -> list[str]:

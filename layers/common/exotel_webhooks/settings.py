@@ -37,6 +37,6 @@ class ReceiverSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReceiverSettings:
-        values = {key.lower(): value for key, value in environ.items()}
+        values: dict[str, object] = {key.lower(): value for key, value in environ.items()}
         values["rules"] = NormalisationRules.model_validate(values)
         return cls.model_validate(values)
