@@ -78,7 +78,22 @@ def normalise_campaign_status(value: str) -> str:
     words = _words(value)
     if not words:
         raise ValueError("empty status")
-    return _CAMPAIGN_STATUSES.get("".join(words), "".join(word.capitalize() for word in words))
+    known = _CAMPAIGN_STATUSES.get("".join(words))
+    return known or "".join(word.capitalize() for word in _without_single_letters(words))
+
+
+def _without_single_letters(words: list[str]) -> list[str]:
+    """Join one-letter words to the next word: PascalCase cannot show their boundaries
+    (`A B` would print `AB`, read back as one word), and the result must read back the same."""
+    joined: list[str] = []
+    pending = ""
+    for word in words:
+        if len(word) == 1 and word.isalpha():
+            pending += word
+        else:
+            joined.append(pending + word)
+            pending = ""
+    return [*joined, pending] if pending else joined
 
 
 def parse_timestamp(value: str, zone: ZoneInfo) -> datetime:

@@ -1,0 +1,108 @@
+"""Fixtures: the template deployed into moto, and functions loaded with its environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
+from localaws.runtime import LocalLambdaContext, function_environment, load_handler
+from localaws.template import PROJECT_ROOT, Template
+
+EVENTS = PROJECT_ROOT / "events"
+TOKEN = "test-token-current"
+ROTATED_TOKEN = "test-token-previous"
+
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exotel-webhooks")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+_module_names = count()
+
+
+def load_event(relative_path: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / relative_path).read_text())
+    return event
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.load()
+
+
+@pytest.fixture
+def stack(template: Template, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+    """A fresh emulated account holding the whole stack, with two valid webhook tokens
+    (or those a `webhook_tokens` marker names)."""
+    marker = request.node.get_closest_marker("webhook_tokens")
+    tokens = marker.args if marker else (TOKEN, ROTATED_TOKEN)
+    with emulated_account_environment(), mock_aws():
+        yield deploy(template, webhook_tokens=tokens)
+
+
+type Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+type LoadFunction = Callable[..., Invoke]
+
+
+@pytest.fixture
+def load_function(
+    template: Template, stack: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> LoadFunction:
+    """Import a function afresh (new container: cold start, empty caches) with its environment."""
+
+    def load(logical_id: str, **environment_overrides: str) -> Invoke:
+        environment = {**function_environment(stack, logical_id), **environment_overrides}
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        handler = load_handler(template, stack, logical_id, f"{logical_id}_{next(_module_names)}")
+        context = LocalLambdaContext(stack.physical_id(logical_id))
+        return lambda event: handler(event, context)
+
+    return load
+
+
+@pytest.fixture
+def receiver(load_function: LoadFunction) -> Invoke:
+    return load_function("ReceiverFunction")
+
+
+def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
+    """The same event carrying another ?token= value."""
+    return {**event, "rawQueryString": f"token={token}", "queryStringParameters": {"token": token}}
+
+
+def queued_messages(stack: Deployment, queue_logical_id: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    response: dict[str, Any] = sqs.receive_message(  # type: ignore[assignment]
+        QueueUrl=stack.physical_id(queue_logical_id),
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )
+    messages: list[dict[str, Any]] = response.get("Messages", [])
+    return messages
+
+
+def quarantined_objects(stack: Deployment) -> dict[str, dict[str, Any]]:
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = stack.physical_id("QuarantineBucket")
+    listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {
+        item["Key"]: json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        for item in listing
+    }
+
+
+def body_of(response: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(response["body"])
+    return body
+
+
+def events_of(directory: str) -> list[Path]:
+    return sorted((EVENTS / directory).glob("*.json"))

@@ -1,0 +1,201 @@
+"""Decoding bodies and building callbacks: every encoding the contract names, and clear reasons."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, urlencode
+
+import pytest
+from exotel_webhooks.callbacks import (
+    CallbackType,
+    CallScheduleCallback,
+    CallStatusCallback,
+    CampaignStatusCallback,
+    build_callback,
+    event_id_for,
+)
+from exotel_webhooks.errors import UnusableCallback
+from exotel_webhooks.request_body import decode_fields
+from exotel_webhooks.settings import NormalisationRules
+from hypothesis import given
+from hypothesis import strategies as st
+
+RULES = NormalisationRules()
+FORM = "application/x-www-form-urlencoded"
+CALL_STATUS = {
+    "campaign_sid": "camp_abc123",
+    "call_sid": "call_def456",
+    "number": "+919876543210",
+    "status": "completed",
+    "date_updated": "2024-01-15T09:05:47+05:30",
+}
+
+
+def build(callback_type: CallbackType, body: bytes, content_type: str | None) -> object:
+    return build_callback(callback_type, decode_fields(body, content_type), RULES)
+
+
+sids = st.lists(st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True), min_size=1, max_size=5)
+sids = sids.map(lambda values: list(dict.fromkeys(values)))
+
+
+def form_encodings(identifiers: list[str]) -> list[list[tuple[str, str]]]:
+    indexed = [(f"call_sids[{i}]", sid) for i, sid in enumerate(identifiers)]
+    return [
+        [("call_sids", sid) for sid in identifiers],
+        [("call_sids[]", sid) for sid in identifiers],
+        list(reversed(indexed)),
+        [("CallSids", ",".join(identifiers))],
+    ]
+
+
+@given(sids)
+def test_call_sids_arrive_in_order_whatever_the_form_list_encoding(identifiers: list[str]) -> None:
+    # Given a call schedule callback whose call_sids use each form list encoding
+    base = [("campaign_sid", "camp_1"), ("to", "09876543210"), ("status", "failed")]
+    for encoding in form_encodings(identifiers):
+        body = urlencode(base + encoding).encode()
+
+        # When it is built
+        callback = build(CallbackType.CALL_SCHEDULE, body, FORM)
+
+        # Then the identifiers are the ones sent, in order
+        assert isinstance(callback, CallScheduleCallback)
+        assert callback.call_sids == identifiers
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (json.dumps(CALL_STATUS), "application/json"),
+        (json.dumps(CALL_STATUS), "application/json; charset=utf-8"),
+        (json.dumps(CALL_STATUS), "text/plain"),  # mislabelled JSON is recognised
+        (json.dumps(CALL_STATUS), None),
+        (urlencode(CALL_STATUS), FORM),
+        (urlencode(CALL_STATUS), None),  # unlabelled form is recognised
+    ],
+)
+def test_json_and_form_bodies_give_the_same_callback(body: str, content_type: str | None) -> None:
+    callback = build(CallbackType.CALL_STATUS, body.encode(), content_type)
+    assert isinstance(callback, CallStatusCallback)
+    assert (callback.call_sid, callback.number, callback.status) == (
+        "call_def456",
+        "+919876543210",
+        "completed",
+    )
+
+
+def test_form_body_in_a_declared_charset_is_decoded() -> None:
+    body = f"campaign_sid=camp_1&status=Completed&note={quote('café', encoding='latin-1')}"
+    callback = build(
+        CallbackType.CAMPAIGN_STATUS,
+        body.encode("latin-1"),
+        f"{FORM}; charset=ISO-8859-1",
+    )
+    assert callback == CampaignStatusCallback(
+        campaign_sid="camp_1", status="Completed", extra={"note": "café"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"", "application/json", "empty body"),
+        (b"   ", FORM, "empty body"),
+        (b"\xff\xfe\x00garbage", "application/json", "body is not valid utf-8"),
+        (b"[1, 2]", "application/json", "JSON body is not an object"),
+        (b'{"campaign_sid": ', "application/json", "body is not valid JSON"),
+        (b"just some words", "text/plain", "body is neither JSON nor form-encoded"),
+        (b"<xml/>", "application/xml", "body is neither JSON nor form-encoded"),
+    ],
+)
+def test_undecodable_bodies_say_why(body: bytes, content_type: str, reason: str) -> None:
+    with pytest.raises(UnusableCallback) as raised:
+        decode_fields(body, content_type)
+    assert raised.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"call_sid": "c", "number": "1", "status": "busy"}, "missing campaign_sid"),
+        ({"campaign_sid": "x", "number": "1", "status": "busy"}, "missing call_sid"),
+        ({"campaign_sid": "x", "call_sid": "c", "status": "busy"}, "missing number"),
+        ({"campaign_sid": "x", "call_sid": "c", "number": "1"}, "missing status"),
+        ({"campaign_sid": " ", "call_sid": "c", "number": "1", "status": "x"}, "missing campaign"),
+        (
+            {"campaign_sid": "x", "call_sid": {"a": 1}, "number": "1", "status": "busy"},
+            "call_sid: expected text, got dict",
+        ),
+        (
+            {
+                "campaign_sid": "x",
+                "call_sid": "c",
+                "number": "1",
+                "status": "b",
+                "date_created": "?",
+            },
+            "date_created: unrecognised timestamp",
+        ),
+    ],
+)
+def test_unusable_callbacks_say_which_field(fields: dict[str, object], reason: str) -> None:
+    with pytest.raises(UnusableCallback) as raised:
+        build(CallbackType.CALL_STATUS, json.dumps(fields).encode(), "application/json")
+    assert raised.value.reason.startswith(reason)
+
+
+def test_a_field_sent_twice_must_agree() -> None:
+    # Given status sent twice in one form: once the same, once different
+    same = urlencode([*CALL_STATUS.items(), ("Status", "completed")]).encode()
+    different = urlencode([*CALL_STATUS.items(), ("Status", "failed")]).encode()
+
+    # Then agreeing repeats are fine and disagreeing ones are unusable
+    assert isinstance(build(CallbackType.CALL_STATUS, same, FORM), CallStatusCallback)
+    with pytest.raises(UnusableCallback, match="status: sent more than once"):
+        build(CallbackType.CALL_STATUS, different, FORM)
+
+
+def test_unknown_fields_are_kept_under_the_names_they_were_sent() -> None:
+    body = {**CALL_STATUS, "Duration": 47, "RecordingUrl": "https://r", "custom_field": {"a": [1]}}
+    callback = build(CallbackType.CALL_STATUS, json.dumps(body).encode(), "application/json")
+    assert isinstance(callback, CallStatusCallback)
+    assert callback.extra == {
+        "Duration": 47,
+        "RecordingUrl": "https://r",
+        "custom_field": {"a": [1]},
+    }
+
+
+def test_alias_field_names_are_understood_and_the_preferred_one_wins() -> None:
+    # Given a call status with its number under "To", and a schedule with both "to" and "number"
+    call = {**{k: v for k, v in CALL_STATUS.items() if k != "number"}, "To": "09876543210"}
+    schedule = {"campaign_sid": "c", "status": "failed", "to": "09876543210", "number": "1"}
+
+    built_call = build(CallbackType.CALL_STATUS, json.dumps(call).encode(), "application/json")
+    built_schedule = build(
+        CallbackType.CALL_SCHEDULE, json.dumps(schedule).encode(), "application/json"
+    )
+
+    assert isinstance(built_call, CallStatusCallback)
+    assert built_call.number == "+919876543210"
+    assert isinstance(built_schedule, CallScheduleCallback)
+    assert built_schedule.to == "+919876543210"
+    assert built_schedule.extra == {"number": "1"}
+
+
+def test_event_id_depends_on_content_and_type_only() -> None:
+    callback = build(CallbackType.CALL_STATUS, json.dumps(CALL_STATUS).encode(), None)
+    reordered = build(
+        CallbackType.CALL_STATUS, json.dumps(dict(reversed(CALL_STATUS.items()))).encode(), None
+    )
+    changed = build(
+        CallbackType.CALL_STATUS, json.dumps({**CALL_STATUS, "status": "busy"}).encode(), None
+    )
+    assert isinstance(callback, CallStatusCallback)
+    assert isinstance(reordered, CallStatusCallback)
+    assert isinstance(changed, CallStatusCallback)
+    same_id = event_id_for(CallbackType.CALL_STATUS, callback)
+    assert event_id_for(CallbackType.CALL_STATUS, reordered) == same_id
+    assert event_id_for(CallbackType.CALL_STATUS, changed) != same_id
+    assert event_id_for(CallbackType.CALL_SCHEDULE, callback) != same_id

@@ -1,0 +1,102 @@
+"""What template.yaml must keep true (the contract's routes, durability and least privilege)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localaws.template import Template
+
+CONTRACT_ROUTES = {
+    "POST /webhooks/exotel/call-status",
+    "POST /webhooks/exotel/call-schedule",
+    "POST /webhooks/exotel/campaign-status",
+}
+FOURTEEN_DAYS = 14 * 24 * 3600
+
+
+def test_functions_run_python_3_13_on_arm64(template: Template) -> None:
+    globals_ = template.sam["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    for function in template.resources_of_type("AWS::Serverless::Function").values():
+        assert "Runtime" not in function["Properties"]
+
+
+def test_the_http_api_serves_exactly_the_contract_webhook_routes(template: Template) -> None:
+    receiver = template.resources["ReceiverFunction"]["Properties"]
+    routes = {
+        f"{event['Properties']['Method']} {event['Properties']['Path']}"
+        for event in receiver["Events"].values()
+    }
+    assert routes == CONTRACT_ROUTES
+    for event in receiver["Events"].values():
+        assert event["Type"] == "HttpApi"
+        assert event["Properties"]["PayloadFormatVersion"] == "2.0"
+        assert event["Properties"]["ApiId"] == {"Ref": "WebhookApi"}
+    throttle = template.resources["WebhookApi"]["Properties"]["DefaultRouteSettings"]
+    assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(throttle)
+
+
+def queues(template: Template) -> dict[str, dict[str, Any]]:
+    return template.resources_of_type("AWS::SQS::Queue")
+
+
+def test_every_callback_queue_redrives_to_a_dead_letter_queue(template: Template) -> None:
+    all_queues = queues(template)
+    main = {name: q for name, q in all_queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert set(main) == {"CallStatusQueue", "CallScheduleQueue", "CampaignStatusQueue"}
+    for queue in main.values():
+        policy = queue["Properties"]["RedrivePolicy"]
+        assert policy["maxReceiveCount"] >= 5
+        dead_letter = policy["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert all_queues[dead_letter]["Properties"]["MessageRetentionPeriod"] == FOURTEEN_DAYS
+        # A weekend outage (Friday evening to Monday morning) must not expire messages
+        assert queue["Properties"]["MessageRetentionPeriod"] >= 4 * 24 * 3600
+
+
+def test_every_queue_is_encrypted(template: Template) -> None:
+    for queue in queues(template).values():
+        properties = queue["Properties"]
+        assert properties.get("SqsManagedSseEnabled") or properties.get("KmsMasterKeyId")
+
+
+def test_quarantine_bucket_is_private_encrypted_tls_only_and_expires(template: Template) -> None:
+    bucket = template.resources["QuarantineBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"]
+    policies = template.resources_of_type("AWS::S3::BucketPolicy").values()
+    denials = [
+        statement
+        for policy in policies
+        if policy["Properties"]["Bucket"] == {"Ref": "QuarantineBucket"}
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        for s in denials
+    )
+
+
+def test_only_the_receiver_may_read_the_webhook_secret(template: Template) -> None:
+    readers = {
+        name
+        for name, function in template.resources_of_type("AWS::Serverless::Function").items()
+        if any(
+            "AWSSecretsManagerGetSecretValuePolicy" in policy
+            for policy in function["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+        )
+        or "secretsmanager" in str(function["Properties"].get("Policies", []))
+    }
+    assert readers == {"ReceiverFunction"}
+    secret = template.resources["WebhookSecret"]["Properties"]["GenerateSecretString"]
+    assert secret["ExcludePunctuation"]  # it travels in a URL query string
+
+
+def test_receiver_may_write_only_under_the_quarantine_prefix(template: Template) -> None:
+    policies = template.resources["ReceiverFunction"]["Properties"]["Policies"]
+    statements = [s for p in policies if "Statement" in p for s in p["Statement"]]
+    s3_statements = [s for s in statements if str(s["Action"]).startswith("s3:")]
+    assert [s["Action"] for s in s3_statements] == ["s3:PutObject"]
+    assert s3_statements[0]["Resource"] == {"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}

@@ -1,0 +1,72 @@
+"""The Docker-free invoke, and the layer shipping exactly the versions tested here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+
+from localaws.template import PROJECT_ROOT
+
+INVOKE = [sys.executable, "-m", "localaws.invoke", "ReceiverFunction"]
+
+
+def run(
+    arguments: list[str], stdin: str | None = None, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        arguments,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **environment},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_make_invoke_prints_the_handler_result_on_stdout_and_logs_on_stderr() -> None:
+    # Given the documented command on a valid call-status sample
+    result = run(
+        ["make", "-s", "invoke", "FN=ReceiverFunction", "EVENT=events/receiver/call-status.json"]
+    )
+
+    # Then stdout is exactly the handler's return value as JSON, and the logs are on stderr
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "accepted"
+    assert '"message":"webhook accepted"' in result.stderr
+
+
+def test_invoke_reads_the_event_from_stdin() -> None:
+    event = (PROJECT_ROOT / "events/receiver/call-status-pascal-case.json").read_text()
+    result = run([*INVOKE, "-"], stdin=event)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["statusCode"] == 200
+
+
+def test_invoke_uses_webhook_token_as_the_secret() -> None:
+    # Given a local secret other than the one the sample carries
+    result = run([*INVOKE, "events/receiver/call-status.json"], WEBHOOK_TOKEN="another-token")
+
+    # Then the sample is refused
+    assert json.loads(result.stdout)["statusCode"] == 401
+
+
+def test_invoke_names_the_functions_when_given_an_unknown_one() -> None:
+    result = run([sys.executable, "-m", "localaws.invoke", "NoSuchFunction", "-"], stdin="{}")
+    assert result.returncode == 2
+    assert "ReceiverFunction" in result.stderr
+
+
+def test_layer_requirements_pin_the_versions_the_tests_run_with() -> None:
+    requirements = (PROJECT_ROOT / "layers/common/requirements.txt").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", requirements, re.MULTILINE))
+    assert {"aws-lambda-powertools", "pydantic", "phonenumberslite"} <= set(pins)
+    for package, pinned in pins.items():
+        assert version(package) == pinned, package
