@@ -24,7 +24,7 @@ $(UV):
 	$(BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python $(PYTHON313)
+	$(UV) sync --locked --compile-bytecode --python $(PYTHON313)
 	@touch $@
 
 # aws-sam-cli and cfn-lint live in their own environment so their pins never fight ours.
@@ -65,7 +65,7 @@ local: ## The whole pipeline on this machine (arrives with the local stack)
 	@echo "make local arrives with the local stack (issue 5); use make invoke meanwhile"; exit 2
 
 bench: $(SYNCED) ## Receiver cold start and warm request time against a minimal handler
-	$(PY) bench/receiver.py
+	$(PY) bench/receiver_latency.py
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exotel_webhooks.auth import WebhookSecrets
-from exotel_webhooks.callbacks import CallbackType, QueuedEvent
+from exotel_webhooks.callbacks import CallbackType, NormalisedCallback
 from exotel_webhooks.errors import StorageUnavailable
 from exotel_webhooks.observability import logger
 from exotel_webhooks.quarantine import QuarantineRecord
@@ -47,14 +48,14 @@ class SqsEventQueues:
         self._client = client
         self._queue_urls = dict(queue_urls)
 
-    def send(self, event: QueuedEvent[Any]) -> None:
+    def send(self, callback: NormalisedCallback, received_at: datetime) -> None:
         try:
             self._client.send_message(
-                QueueUrl=self._queue_urls[event.callback_type],
-                MessageBody=event.model_dump_json(),
+                QueueUrl=self._queue_urls[callback.callback_type],
+                MessageBody=callback.queued_event(received_at),
                 MessageAttributes={
-                    "callback_type": {"DataType": "String", "StringValue": event.callback_type},
-                    "event_id": {"DataType": "String", "StringValue": event.event_id},
+                    "callback_type": {"DataType": "String", "StringValue": callback.callback_type},
+                    "event_id": {"DataType": "String", "StringValue": callback.event_id},
                 },
             )
         except _AWS_ERRORS as error:
@@ -76,7 +77,7 @@ class S3Quarantine:
             self._client.put_object(
                 Bucket=self._bucket,
                 Key=record.key,
-                Body=record.model_dump_json(indent=2).encode(),
+                Body=record.to_json().encode(),
                 ContentType="application/json",
                 Metadata={"reason": record.reason.encode("ascii", "replace").decode()[:512]},
             )

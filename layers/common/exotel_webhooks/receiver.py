@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from exotel_webhooks.auth import WebhookSecrets, presented_tokens
-from exotel_webhooks.callbacks import CallStatusCallback, QueuedEvent, build_callback
+from exotel_webhooks.callbacks import NormalisedCallback, build_callback
 from exotel_webhooks.errors import PayloadTooLarge, Unauthorised, UnusableCallback
 from exotel_webhooks.observability import logger, mask_phone
 from exotel_webhooks.quarantine import QuarantineRecord
@@ -21,7 +21,7 @@ class SecretSource(Protocol):
 
 
 class EventQueues(Protocol):
-    def send(self, event: QueuedEvent[Any]) -> None: ...
+    def send(self, callback: NormalisedCallback, received_at: datetime) -> None: ...
 
 
 class Quarantine(Protocol):
@@ -58,7 +58,7 @@ class Receiver:
                 request.callback_type, decode_fields(request.body, request.content_type), self.rules
             )
         except UnusableCallback as unusable:
-            record = QuarantineRecord.of(request, unusable.reason, received_at)
+            record = QuarantineRecord(request, unusable.reason, received_at)
             self.quarantine.store(record)
             logger.warning(
                 "webhook quarantined",
@@ -67,14 +67,14 @@ class Receiver:
                 s3_key=record.key,
             )
             return Quarantined(record.event_id, record.reason)
-        event = QueuedEvent.of(request.callback_type, callback, received_at)
-        self.queues.send(event)
+        self.queues.send(callback, received_at)
+        fields = callback.fields
         logger.info(
             "webhook accepted",
-            event_id=event.event_id,
-            campaign_sid=callback.campaign_sid,
-            status=callback.status,
-            call_sid=callback.call_sid if isinstance(callback, CallStatusCallback) else None,
-            number=mask_phone(getattr(callback, "number", None) or getattr(callback, "to", None)),
+            event_id=callback.event_id,
+            campaign_sid=fields["campaign_sid"],
+            status=fields["status"],
+            call_sid=fields.get("call_sid"),
+            number=mask_phone(fields.get("number") or fields.get("to")),
         )
-        return Accepted(event.event_id)
+        return Accepted(callback.event_id)

@@ -1,42 +1,81 @@
-"""Settings, parsed once per container from the environment that template.yaml defines."""
+"""Settings, parsed once per container from the environment that template.yaml defines.
+
+Plain dataclasses: the receiver's cold start has no room for pydantic (see callbacks.py).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed: the function cannot start."""
 
 
-class NormalisationRules(BaseModel):
+@dataclass(frozen=True)
+class NormalisationRules:
     """How ambiguous values in Exotel's callbacks are read."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
+    local_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Kolkata"))
+    default_phone_region: str = "IN"
 
-    local_timezone: ZoneInfo = ZoneInfo("Asia/Kolkata")
-    default_phone_region: str = Field(default="IN", pattern=r"^[A-Z]{2}$")
-
-    @field_validator("local_timezone", mode="before")
     @classmethod
-    def _zone(cls, value: object) -> ZoneInfo:
-        return value if isinstance(value, ZoneInfo) else ZoneInfo(str(value))
+    def from_environment(cls, environ: Mapping[str, str]) -> NormalisationRules:
+        zone_name = environ.get("LOCAL_TIMEZONE", "Asia/Kolkata")
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise SettingsError(f"LOCAL_TIMEZONE {zone_name!r} is not an IANA zone") from error
+        region = environ.get("DEFAULT_PHONE_REGION", "IN")
+        if not re.fullmatch(r"[A-Z]{2}", region):
+            raise SettingsError(f"DEFAULT_PHONE_REGION {region!r} is not a two-letter region")
+        return cls(local_timezone=zone, default_phone_region=region)
 
 
-class ReceiverSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
+@dataclass(frozen=True)
+class ReceiverSettings:
     call_status_queue_url: str
     call_schedule_queue_url: str
     campaign_status_queue_url: str
     quarantine_bucket: str
     webhook_secret_arn: str
-    max_body_bytes: int = Field(default=256 * 1024, gt=0)
-    secret_cache_seconds: float = Field(default=300, ge=0)
-    rules: NormalisationRules = NormalisationRules()
+    max_body_bytes: int = 256 * 1024
+    secret_cache_seconds: float = 300
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReceiverSettings:
-        values: dict[str, object] = {key.lower(): value for key, value in environ.items()}
-        values["rules"] = NormalisationRules.model_validate(values)
-        return cls.model_validate(values)
+        return cls(
+            call_status_queue_url=_required(environ, "CALL_STATUS_QUEUE_URL"),
+            call_schedule_queue_url=_required(environ, "CALL_SCHEDULE_QUEUE_URL"),
+            campaign_status_queue_url=_required(environ, "CAMPAIGN_STATUS_QUEUE_URL"),
+            quarantine_bucket=_required(environ, "QUARANTINE_BUCKET"),
+            webhook_secret_arn=_required(environ, "WEBHOOK_SECRET_ARN"),
+            max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", 256 * 1024, minimum=1)),
+            secret_cache_seconds=_number(environ, "SECRET_CACHE_SECONDS", 300, minimum=0),
+            rules=NormalisationRules.from_environment(environ),
+        )
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set")
+    return value
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    text = environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise SettingsError(f"{name} {text!r} is not a number") from error
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value

@@ -1,0 +1,97 @@
+"""Runs in a fresh interpreter: import a handler, answer requests, print timings as JSON.
+
+argv: <mode cold|warm> <handler file> <event file> <requests>
+cold: AWS calls go over HTTP to the stub server named by AWS_ENDPOINT_URL; the clock starts
+      before anything is imported (module import to first response).
+warm: AWS calls are answered in-process by a before-send stub; times the requests after the first.
+"""
+
+import time
+
+START = time.perf_counter()
+
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def load(path: str) -> Any:  # noqa: ANN401
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:ap-south-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def stub_aws_in_process() -> None:
+    import boto3  # noqa: PLC0415
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from aws_stub import answer  # noqa: PLC0415
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        def stream(self, **_: Any) -> Any:  # noqa: ANN401
+            yield self.body
+
+    def before_send(request: Any, **_: Any) -> AWSResponse:  # noqa: ANN401
+        body = answer(request.headers["X-Amz-Target"].decode(), request.body)
+        return AWSResponse(request.url, 200, {}, Raw(body))  # type: ignore[arg-type]
+
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-send", before_send)  # type: ignore[arg-type]
+
+
+def peak_rss_kib() -> int:
+    """VmHWM: unlike ru_maxrss, it is not inherited from the parent across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    mode, handler_file, event_file, requests = sys.argv[1:5]
+    if mode == "warm":
+        stub_aws_in_process()
+    event = json.loads(Path(event_file).read_text())
+    handler = load(handler_file)
+    imported = time.perf_counter()
+    first = handler(event, Context())
+    answered = time.perf_counter()
+    assert first["statusCode"] == 200, first
+    timings = []
+    for _ in range(int(requests)):
+        began = time.perf_counter()
+        handler(event, Context())
+        timings.append(time.perf_counter() - began)
+    print(
+        json.dumps(
+            {
+                "import_s": imported - START,
+                "first_response_s": answered - START,
+                "warm_s": timings,
+                "peak_rss_kib": peak_rss_kib(),
+            }
+        )
+    )
+
+
+main()

@@ -1,0 +1,69 @@
+"""Pydantic models of the queued callbacks, for the code that consumes them (processors, read
+API). The receiver writes this JSON without pydantic (see callbacks.py); tests prove every
+callback it builds validates here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+
+from exotel_webhooks.callbacks import MAX_IDENTIFIER_LENGTH, CallbackType
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_LENGTH)]
+
+
+class Callback(BaseModel):
+    """What every callback carries. `extra` keeps unknown fields under the names they were sent."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, serialize_by_alias=True
+    )
+
+    campaign_sid: Identifier
+    status: Identifier
+    date_created: AwareDatetime | None = None
+    date_updated: AwareDatetime | None = None
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class CallStatusCallback(Callback):
+    """One call attempt (every retry has its own call SID)."""
+
+    call_sid: Identifier
+    number: Identifier  # E.164 where it parses, else as sent
+    number_raw: str
+
+
+class CallScheduleCallback(Callback):
+    """A number's final outcome once its retries are exhausted."""
+
+    to: Identifier  # E.164 where it parses, else as sent
+    to_raw: str
+    from_: Identifier | None = Field(default=None, alias="from")  # the ExoPhone
+    from_raw: str | None = None
+    call_sids: list[Identifier] = Field(default_factory=list)
+
+
+class CampaignStatusCallback(Callback):
+    """The campaign's status; a final one carries the report URL."""
+
+    report_url: str | None = None
+
+
+CALLBACK_MODELS: dict[CallbackType, type[Callback]] = {
+    CallbackType.CALL_STATUS: CallStatusCallback,
+    CallbackType.CALL_SCHEDULE: CallScheduleCallback,
+    CallbackType.CAMPAIGN_STATUS: CampaignStatusCallback,
+}
+
+
+class QueuedEvent[C: Callback](BaseModel):
+    """A queue message: `QueuedEvent[CallStatusCallback].model_validate_json(body)`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    callback_type: CallbackType
+    received_at: AwareDatetime
+    callback: C
