@@ -53,10 +53,6 @@ class SqsEventQueues:
             self._client.send_message(
                 QueueUrl=self._queue_urls[callback.callback_type],
                 MessageBody=callback.queued_event(received_at),
-                MessageAttributes={
-                    "callback_type": {"DataType": "String", "StringValue": callback.callback_type},
-                    "event_id": {"DataType": "String", "StringValue": callback.event_id},
-                },
             )
         except _AWS_ERRORS as error:
             raise StorageUnavailable(f"queue send failed: {type(error).__name__}") from error

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -39,9 +38,14 @@ def decode_fields(body: bytes, content_type: str | None) -> dict[str, SentField]
 
 
 def _media_type(content_type: str | None) -> tuple[str, str]:
-    message = Message()
-    message["content-type"] = content_type or "application/octet-stream"
-    return message.get_content_type(), message.get_content_charset() or "utf-8"
+    """`application/x-www-form-urlencoded; charset=ISO-8859-1` -> (media type, charset)."""
+    media_type, *parameters = (content_type or "").split(";")
+    charset = "utf-8"
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip(' "'):
+            charset = value.strip(' "').lower()
+    return media_type.strip().lower(), charset
 
 
 def _json_fields(text: str) -> dict[str, SentField]:
