@@ -35,7 +35,7 @@ $(SAM): tools/requirements-sam.txt | $(UV)
 
 setup: $(SYNCED) $(SAM) ## Create both environments (project, SAM tools)
 
-test: setup lint typecheck pytest validate build ## Everything CI runs: lint, types, tests, sam validate, sam build
+test: setup lint typecheck validate build pytest ## Everything CI runs: lint, types, sam validate, sam build, then the tests
 
 lint: $(SYNCED)
 	$(PY) -m ruff check .

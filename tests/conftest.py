@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from itertools import count
@@ -22,7 +24,6 @@ TOKEN = "test-token-current"
 ROTATED_TOKEN = "test-token-previous"
 
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exotel-webhooks")
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 _module_names = count()
 
@@ -71,6 +72,24 @@ def load_function(
 @pytest.fixture
 def receiver(load_function: LoadFunction) -> Invoke:
     return load_function("ReceiverFunction")
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Every line the functions log (Powertools JSON), as the Lambda runtime would ship it."""
+    from exotel_webhooks.observability import logger  # noqa: PLC0415 - after the environment is set
+
+    buffer = io.StringIO()
+    handlers = logging.getLogger(logger.service).handlers
+    streams = [
+        handler.setStream(buffer)
+        for handler in handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    yield buffer
+    for handler, stream in zip(handlers, streams, strict=False):
+        if isinstance(handler, logging.StreamHandler) and stream is not None:
+            handler.setStream(stream)
 
 
 def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 
 import boto3
@@ -390,3 +391,26 @@ def test_body_mislabelled_as_base64_is_quarantined_as_sent(
     assert body_of(response)["status"] == "quarantined"
     stored = next(iter(quarantined_objects(stack).values()))
     assert stored["request"]["body"] == event["body"]
+
+
+def test_logs_never_show_the_secret_or_a_whole_phone_number(
+    receiver: Invoke, log_output: io.StringIO
+) -> None:
+    # Given requests carrying the token every way, accepted, refused and quarantined
+    basic = "Basic " + base64.b64encode(f"exotel:{TOKEN}".encode()).decode()
+    accepted = with_token(load_event("receiver/call-status.json"))
+    by_basic_auth = load_event("receiver/call-status-basic-auth.json")
+    by_basic_auth["headers"] = {**by_basic_auth["headers"], "authorization": basic}
+    refused = with_token(load_event("receiver/call-status.json"), f"{TOKEN}-but-wrong")
+    quarantined = with_token(load_event("receiver/malformed-json.json"))
+
+    # When they are handled
+    for event in (accepted, by_basic_auth, refused, quarantined):
+        receiver(event)
+
+    # Then the logs name the masked number but neither the token nor the whole number
+    logs = log_output.getvalue()
+    assert '"number":"+91******3210"' in logs
+    assert TOKEN not in logs
+    assert basic.split()[1] not in logs
+    assert "9876543210" not in logs
