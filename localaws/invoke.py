@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+from pathlib import Path
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, deploy, emulated_account_environment
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _read_event(source: str) -> object:
-    text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()  # noqa: SIM115
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     return json.loads(text)
 
 

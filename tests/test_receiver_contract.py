@@ -8,6 +8,7 @@ import json
 
 import boto3
 import pytest
+from exotel_webhooks.receiver import UNEXPECTED_ERROR_REASON
 
 from localaws.emulation import REGION, Deployment
 from tests.conftest import (
@@ -25,9 +26,13 @@ from tests.conftest import (
 QUEUES = ("CallStatusQueue", "CallScheduleQueue", "CampaignStatusQueue")
 
 
-def assert_nothing_stored(stack: Deployment) -> None:
+def assert_queues_empty(stack: Deployment) -> None:
     for queue in QUEUES:
         assert queued_messages(stack, queue) == []
+
+
+def assert_nothing_stored(stack: Deployment) -> None:
+    assert_queues_empty(stack)
     assert quarantined_objects(stack) == {}
 
 
@@ -278,11 +283,6 @@ def test_unusable_request_is_quarantined_with_its_reason(
     assert_queues_empty(stack)
 
 
-def assert_queues_empty(stack: Deployment) -> None:
-    for queue in QUEUES:
-        assert queued_messages(stack, queue) == []
-
-
 def test_quarantine_never_keeps_the_secret(stack: Deployment, receiver: Invoke) -> None:
     # Given an unusable request carrying the token both as ?token= and as Basic auth
     event = with_token(load_event("receiver/malformed-json.json"))
@@ -414,3 +414,24 @@ def test_logs_never_show_the_secret_or_a_whole_phone_number(
     assert TOKEN not in logs
     assert basic.split()[1] not in logs
     assert "9876543210" not in logs
+
+
+def test_a_receiver_bug_quarantines_the_request_instead_of_losing_it(
+    stack: Deployment, receiver: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given normalisation that crashes on some input nobody foresaw
+    def crash(*_: object) -> None:
+        raise RecursionError("unforeseen")
+
+    monkeypatch.setattr("exotel_webhooks.receiver.build_callback", crash)
+    event = with_token(load_event("receiver/call-status.json"))
+
+    # When a callback arrives
+    response = receiver(event)
+
+    # Then Exotel gets 200 and the request is kept for replay after the fix
+    assert response["statusCode"] == 200
+    assert body_of(response)["status"] == "quarantined"
+    stored = next(iter(quarantined_objects(stack).values()))
+    assert stored["reason"] == UNEXPECTED_ERROR_REASON
+    assert json.loads(stored["request"]["body"])["call_sid"] == "call_def456"

@@ -15,6 +15,8 @@ from exotel_webhooks.request_body import decode_fields
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.webhook_request import WebhookRequest
 
+UNEXPECTED_ERROR_REASON = "the receiver failed while normalising this request (see its logs)"
+
 
 class SecretSource(Protocol):
     def current(self) -> WebhookSecrets: ...
@@ -58,15 +60,10 @@ class Receiver:
                 request.callback_type, decode_fields(request.body, request.content_type), self.rules
             )
         except UnusableCallback as unusable:
-            record = QuarantineRecord(request, unusable.reason, received_at)
-            self.quarantine.store(record)
-            logger.warning(
-                "webhook quarantined",
-                event_id=record.event_id,
-                reason=record.reason,
-                s3_key=record.key,
-            )
-            return Quarantined(record.event_id, record.reason)
+            return self._quarantine(request, unusable.reason, received_at)
+        except Exception:  # a bug must not lose a callback: keep it to replay after the fix
+            logger.exception("webhook could not be normalised")
+            return self._quarantine(request, UNEXPECTED_ERROR_REASON, received_at)
         self.queues.send(callback, received_at)
         fields = callback.fields
         logger.info(
@@ -78,3 +75,13 @@ class Receiver:
             number=mask_phone(fields.get("number") or fields.get("to")),
         )
         return Accepted(callback.event_id)
+
+    def _quarantine(
+        self, request: WebhookRequest, reason: str, received_at: datetime
+    ) -> Quarantined:
+        record = QuarantineRecord(request, reason, received_at)
+        self.quarantine.store(record)
+        logger.warning(
+            "webhook quarantined", event_id=record.event_id, reason=reason, s3_key=record.key
+        )
+        return Quarantined(record.event_id, reason)
