@@ -48,12 +48,28 @@ class DeployedFunction:
 
 
 @dataclass(frozen=True)
+class EventSource:
+    """An SQS event source mapping, as the template configured it."""
+
+    function: str  # logical id
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window_seconds: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What the emulated stack holds: physical resource ids and the functions' settings."""
 
     resources: dict[str, str]
     functions: dict[str, DeployedFunction]
     webhook_tokens: tuple[str, ...]
+    event_sources: tuple[EventSource, ...] = ()
+
+    def event_source_of(self, function: str) -> EventSource:
+        return next(source for source in self.event_sources if source.function == function)
 
     def physical_id(self, logical_id: str) -> str:
         return self.resources[logical_id]
@@ -101,7 +117,12 @@ def deploy(
     secrets = _seed_secrets(cfn, resources, webhook_tokens, endpoint_url)
     resources.update(secrets)
     functions = _deployed_functions(cfn, resources, endpoint_url)
-    return Deployment(resources=resources, functions=functions, webhook_tokens=webhook_tokens)
+    return Deployment(
+        resources=resources,
+        functions=functions,
+        webhook_tokens=webhook_tokens,
+        event_sources=_take_over_event_sources(cfn, resources, endpoint_url),
+    )
 
 
 def _quiet_unsupported_resource_warnings() -> None:
@@ -159,6 +180,41 @@ def _seed_secrets(
             )["ARN"]
             created[logical_id] = arn
     return created
+
+
+def _take_over_event_sources(
+    cfn: dict[str, Any], resources: dict[str, str], endpoint_url: str | None
+) -> tuple[EventSource, ...]:
+    """Read each SQS event source mapping, then disable it in moto: moto would try to run the
+    function in Docker on every message; here the functions run in-process instead."""
+    lambda_client = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint_url)
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+    logical_ids = {physical: logical for logical, physical in resources.items()}
+    queue_urls = {
+        sqs.get_queue_attributes(QueueUrl=resources[logical_id], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]: resources[logical_id]
+        for logical_id, resource in cfn["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+    sources = []
+    for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
+        queue_arn = mapping["EventSourceArn"]
+        if queue_arn not in queue_urls:
+            continue
+        lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        sources.append(
+            EventSource(
+                function=logical_ids[mapping["FunctionArn"].rsplit(":", 1)[1]],
+                queue_arn=queue_arn,
+                queue_url=queue_urls[queue_arn],
+                batch_size=mapping.get("BatchSize", 10),
+                batching_window_seconds=mapping.get("MaximumBatchingWindowInSeconds", 0),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in mapping.get("FunctionResponseTypes", []),
+            )
+        )
+    return tuple(sources)
 
 
 def _deployed_functions(

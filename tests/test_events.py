@@ -31,6 +31,31 @@ RECEIVER_OUTCOMES = {
 }
 
 
+# Processor samples: the indexes of the records that must be reported as failed.
+PROCESSOR_FAILURES = {
+    "call_status_processor/batch.json": [],
+    "call_status_processor/batch-with-poison.json": [1, 2],
+    "call_schedule_processor/batch.json": [],
+    "campaign_status_processor/in-progress.json": [],
+    "campaign_status_processor/completed.json": [],
+}
+PROCESSORS = {
+    "call_status_processor": "CallStatusProcessorFunction",
+    "call_schedule_processor": "CallScheduleProcessorFunction",
+    "campaign_status_processor": "CampaignStatusProcessorFunction",
+}
+# Read API samples, answered after the processor samples above have run.
+READ_API_STATUSES = {
+    "get-campaign.json": 200,
+    "get-campaign-number.json": 200,
+    "get-campaign-number-national.json": 200,
+    "list-calls.json": 200,
+    "list-calls-by-status.json": 200,
+    "unknown-campaign.json": 404,
+    "bad-limit.json": 400,
+}
+
+
 def event_directory(template: Template, logical_id: str) -> str:
     """events/<the function's code directory name>/"""
     return template.function_code_directory(logical_id).name
@@ -43,22 +68,36 @@ def test_every_function_has_sample_events(template: Template) -> None:
         assert events_of(event_directory(template, logical_id)), f"no events for {logical_id}"
 
 
-def test_every_event_file_is_json_of_an_http_api_route_in_the_template(template: Template) -> None:
-    routes = {
-        f"{event['Properties']['Method']} {event['Properties']['Path']}"
-        for function in template.resources_of_type("AWS::Serverless::Function").values()
-        for event in function["Properties"].get("Events", {}).values()
-        if event["Type"] == "HttpApi"
-    }
-    for path in EVENTS.rglob("*.json"):
-        event = json.loads(path.read_text())
-        assert event["version"] == "2.0", path
-        assert event["routeKey"] in routes, path
-        assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
+def test_every_event_file_fits_how_its_function_is_triggered(template: Template) -> None:
+    # Given each function's triggers in the template
+    for logical_id, function in template.resources_of_type("AWS::Serverless::Function").items():
+        triggers = function["Properties"].get("Events", {}).values()
+        routes = {
+            f"{t['Properties']['Method']} {t['Properties']['Path']}"
+            for t in triggers
+            if t["Type"] == "HttpApi"
+        }
+        sqs = any(t["Type"] == "SQS" for t in triggers)
+
+        # Then each of its sample events has that trigger's shape
+        for path in events_of(event_directory(template, logical_id)):
+            event = json.loads(path.read_text())
+            if sqs:
+                assert event["Records"], path
+                assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
+            else:
+                assert event["version"] == "2.0", path
+                assert event["routeKey"] in routes, path
+                assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
 
 
-def test_every_receiver_event_is_listed_with_its_outcome() -> None:
-    assert {path.name for path in events_of("receiver")} == set(RECEIVER_OUTCOMES)
+def test_every_event_is_listed_with_its_outcome() -> None:
+    listed = (
+        {f"receiver/{name}" for name in RECEIVER_OUTCOMES}
+        | set(PROCESSOR_FAILURES)
+        | {f"read_api/{name}" for name in READ_API_STATUSES}
+    )
+    assert {str(path.relative_to(EVENTS)) for path in EVENTS.rglob("*.json")} == listed
 
 
 @pytest.mark.webhook_tokens(DEFAULT_WEBHOOK_TOKEN)
@@ -77,3 +116,33 @@ def test_receiver_event_gives_its_documented_response(
     status, body_status = outcome
     assert response["statusCode"] == status
     assert body_of(response).get("status") == body_status
+
+
+def test_processor_samples_fail_exactly_their_bad_records(load_function: LoadFunction) -> None:
+    for sample, failed_indexes in PROCESSOR_FAILURES.items():
+        # Given a processor and its sample batch
+        handler = load_function(PROCESSORS[sample.split("/")[0]])
+        event = load_event(sample)
+
+        # When the batch is processed
+        response = handler(event)
+
+        # Then exactly the bad records are reported, for the queue to redeliver
+        expected = [{"itemIdentifier": event["Records"][i]["messageId"]} for i in failed_indexes]
+        assert response == {"batchItemFailures": expected}, sample
+
+
+@pytest.mark.parametrize(("sample", "status"), sorted(READ_API_STATUSES.items()))
+def test_read_api_samples_answer_after_the_processor_samples(
+    load_function: LoadFunction, sample: str, status: int
+) -> None:
+    # Given the processor samples have been processed
+    for processor_sample in PROCESSOR_FAILURES:
+        load_function(PROCESSORS[processor_sample.split("/")[0]])(load_event(processor_sample))
+
+    # When a read API sample is invoked
+    response = load_function("ReadApiFunction")(load_event(f"read_api/{sample}"))
+
+    # Then it gets the status it is named for, with a JSON body
+    assert response["statusCode"] == status, response["body"]
+    assert json.loads(response["body"])

@@ -18,6 +18,8 @@ from exotel_webhooks.observability import logger
 from exotel_webhooks.quarantine import QuarantineRecord
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -117,3 +119,11 @@ class CachedWebhookSecrets:
         if not self._cached:
             logger.error("webhook secret holds no token: every request will be refused")
         return self._cached
+
+
+def dynamodb_client() -> DynamoDBClient:
+    return boto3.client("dynamodb")
+
+
+def events_client() -> EventBridgeClient:
+    return boto3.client("events")

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Json,
+    JsonValue,
+    StringConstraints,
+)
 
 from exotel_webhooks.callbacks import MAX_IDENTIFIER_LENGTH, CallbackType
 
@@ -67,3 +76,16 @@ class QueuedEvent[C: Callback](BaseModel):
     callback_type: CallbackType
     received_at: AwareDatetime
     callback: C
+
+
+# SQS records whose body is a queued callback, for Powertools' BatchProcessor.
+class CallStatusRecord(SqsRecordModel):
+    body: Json[QueuedEvent[CallStatusCallback]]
+
+
+class CallScheduleRecord(SqsRecordModel):
+    body: Json[QueuedEvent[CallScheduleCallback]]
+
+
+class CampaignStatusRecord(SqsRecordModel):
+    body: Json[QueuedEvent[CampaignStatusCallback]]

@@ -79,3 +79,33 @@ def _number(environ: Mapping[str, str], name: str, default: float, minimum: floa
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}")
     return value
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    table_name: str
+    event_bus_name: str | None = None
+    report_queue_url: str | None = None
+    data_retention_days: int = 0
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            event_bus_name=environ.get("EVENT_BUS_NAME") or None,
+            report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
+            data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
+        )
+
+
+@dataclass(frozen=True)
+class ReadApiSettings:
+    table_name: str
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReadApiSettings:
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            rules=NormalisationRules.from_environment(environ),
+        )

@@ -1,0 +1,58 @@
+"""Read API Lambda: GET /campaigns/... (IAM-authorised in AWS) answered from the campaign table."""
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from exotel_webhooks.aws import dynamodb_client
+from exotel_webhooks.campaign_table import CampaignTable
+from exotel_webhooks.campaign_views import BadRequest, CampaignNotFound, CampaignViews
+from exotel_webhooks.observability import logger
+from exotel_webhooks.settings import ReadApiSettings
+
+settings = ReadApiSettings.from_environment()
+views = CampaignViews(CampaignTable(dynamodb_client(), settings.table_name), settings.rules)
+app = APIGatewayHttpResolver()
+
+
+@app.get("/campaigns/<campaign_sid>")
+def get_campaign(campaign_sid: str) -> dict[str, Any]:
+    return views.campaign(unquote(campaign_sid))
+
+
+@app.get("/campaigns/<campaign_sid>/numbers/<number>")
+def get_campaign_number(campaign_sid: str, number: str) -> dict[str, Any]:
+    return views.number(unquote(campaign_sid), unquote(number))
+
+
+@app.get("/campaigns/<campaign_sid>/calls")
+def list_campaign_calls(campaign_sid: str) -> dict[str, Any]:
+    query = app.current_event.query_string_parameters or {}
+    return views.calls(
+        unquote(campaign_sid),
+        status=query.get("status"),
+        limit=query.get("limit"),
+        next_token=query.get("next_token"),
+    )
+
+
+def _error(status: int, error: Exception) -> Response[str]:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps({"message": str(error)}))
+
+
+@app.exception_handler(CampaignNotFound)  # type: ignore[untyped-decorator]
+def not_found(error: CampaignNotFound) -> Response[str]:
+    return _error(404, error)
+
+
+@app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
+def bad_request(error: BadRequest) -> Response[str]:
+    return _error(400, error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

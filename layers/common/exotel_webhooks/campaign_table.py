@@ -1,0 +1,246 @@
+"""The campaign table: its keys, and the conditional writes that make effects exactly-once.
+
+Items (PK / SK):
+  CAMPAIGN#<sid> / #SUMMARY            status, dates, report, reconciliation  GSI1: by status
+  CAMPAIGN#<sid> / #COUNTER#<0..9>     attempt and number counters, sharded so that one busy
+                                       campaign spreads its counter writes over ten items
+  CAMPAIGN#<sid> / ATTEMPT#<call_sid>  one call attempt           GSI1: by status; GSI2: by number
+  CAMPAIGN#<sid> / NUMBER#<e164>       one number's final outcome GSI2: by number
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+COUNTER_SHARDS = 10
+SUMMARY_SK = "#SUMMARY"
+COUNTER_SK_PREFIX = "#COUNTER#"
+CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter shards sort first
+ATTEMPT_SK_PREFIX = "ATTEMPT#"
+NUMBER_SK_PREFIX = "NUMBER#"
+EARLIEST = "0000-00-00T00:00:00.000000Z"
+_MAX_TRIES = 6
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def campaign_pk(campaign_sid: str) -> str:
+    return f"CAMPAIGN#{campaign_sid}"
+
+
+def attempt_sk(call_sid: str) -> str:
+    return f"{ATTEMPT_SK_PREFIX}{call_sid}"
+
+
+def number_sk(number: str) -> str:
+    return f"{NUMBER_SK_PREFIX}{number}"
+
+
+def number_pk(number: str) -> str:
+    return f"NUMBER#{number}"
+
+
+def campaign_number_prefix(campaign_sid: str) -> str:
+    """GSI2 sort keys of one campaign's items for a number (outcome and attempts)."""
+    return f"CAMPAIGN#{campaign_sid}#"
+
+
+def attempts_by_status_pk(campaign_sid: str, status: str) -> str:
+    return f"CAMPAIGN#{campaign_sid}#ATTEMPT_STATUS#{status}"
+
+
+def campaigns_by_status_pk(status: str) -> str:
+    return f"CAMPAIGN_STATUS#{status}"
+
+
+def counter_shard_sk(item_sk: str) -> str:
+    """The same item always counts in the same shard."""
+    return f"{COUNTER_SK_PREFIX}{zlib.crc32(item_sk.encode()) % COUNTER_SHARDS}"
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+    }
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+class RaceLost(Exception):
+    """Other writers kept changing the item: let the queue redeliver the record."""
+
+
+@dataclass(frozen=True)
+class VersionedWrite:
+    """Put `item` unless what is stored under its key is as new or newer, and move the counters.
+
+    `counters` names the counter family ("attempts" or "numbers"); the item's `status` moves
+    from its stored value (if any) to its new value in that family's by-status counters.
+    """
+
+    item: dict[str, Any]
+    counters: str
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"PK": self.item["PK"], "SK": self.item["SK"]}
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    applied: bool
+    previous: dict[str, Any] | None  # what was stored before (after, if not applied)
+
+
+class CampaignTable:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self.client = client
+        self.name = table_name
+
+    def get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.name, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent
+        )
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def write_versioned(self, write: VersionedWrite) -> WriteResult:
+        """One consistent read to decide, one transaction (item + counter shard) to apply.
+
+        A concurrent writer makes the transaction's condition fail: read again and decide again.
+        Duplicates and older versions cost the read only.
+        """
+        for attempt in range(_MAX_TRIES):
+            stored = self.get(write.key["PK"], write.key["SK"], consistent=True)
+            if stored is not None and stored["version"] >= write.item["version"]:
+                return WriteResult(applied=False, previous=stored)
+            try:
+                self._apply(write, stored)
+            except ClientError as error:
+                if not _lost_race(error):
+                    raise
+                _backoff(attempt)
+                continue
+            return WriteResult(applied=True, previous=stored)
+        raise RaceLost(f"{write.key} kept changing")
+
+    def _apply(self, write: VersionedWrite, stored: dict[str, Any] | None) -> None:
+        deltas = _status_deltas(write.counters, stored, write.item["status"])
+        if stored is None:
+            condition, values = "attribute_not_exists(PK)", {}
+        else:
+            condition, values = "#version = :stored_version", {":stored_version": stored["version"]}
+        put: dict[str, Any] = {
+            "TableName": self.name,
+            "Item": to_item(write.item),
+            "ConditionExpression": condition,
+        }
+        if values:
+            put["ExpressionAttributeValues"] = to_item(values)
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+        if not deltas:  # a newer version with the same status: no counter moves
+            self.client.put_item(**put)
+            return
+        names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
+        amounts = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
+        shard_key = {"PK": write.key["PK"], "SK": counter_shard_sk(write.key["SK"])}
+        additions = ", ".join(
+            f"{name} {amount}" for name, amount in zip(names, amounts, strict=True)
+        )
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": put},  # type: ignore[typeddict-item]
+                {
+                    "Update": {
+                        "TableName": self.name,
+                        "Key": to_item(shard_key),
+                        "UpdateExpression": f"ADD {additions}",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": to_item(amounts),
+                    }
+                },
+            ]
+        )
+
+    def update_if_newer(
+        self, pk: str, sk: str, version: str, values: Mapping[str, Any], keep: Mapping[str, Any]
+    ) -> bool:
+        """SET `values` (and `keep` only where absent) if the stored version is older.
+        False if the item already holds this version or a newer one."""
+        assignments = {**values, "version": version}
+        names = {f"#s{i}": name for i, name in enumerate(assignments)}
+        kept_names = {f"#k{i}": name for i, name in enumerate(keep)}
+        expression = ", ".join(
+            [f"{n} = :s{i}" for i, n in enumerate(names)]
+            + [f"{n} = if_not_exists({n}, :k{i})" for i, n in enumerate(kept_names)]
+        )
+        attribute_values = {
+            **{f":s{i}": value for i, value in enumerate(assignments.values())},
+            **{f":k{i}": value for i, value in enumerate(keep.values())},
+        }
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": pk, "SK": sk}),
+                UpdateExpression=f"SET {expression}",
+                ConditionExpression="attribute_not_exists(#v) OR #v < :s_version",
+                ExpressionAttributeNames={**names, **kept_names, "#v": "version"},
+                ExpressionAttributeValues=to_item({**attribute_values, ":s_version": version}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def clear_pending_notification(self, pk: str, sk: str, version: str) -> None:
+        """The follow-ups of `version` went out: forget them (unless a newer version arrived)."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": pk, "SK": sk}),
+                UpdateExpression="REMOVE notify_pending",
+                ConditionExpression="notify_pending = :v",
+                ExpressionAttributeValues=to_item({":v": version}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def _status_deltas(family: str, stored: Mapping[str, Any] | None, status: str) -> dict[str, int]:
+    deltas: Counter[str] = Counter()
+    if stored is None:
+        deltas[f"{family}_total"] += 1
+    else:
+        deltas[f"{family}_status#{stored['status']}"] -= 1
+    deltas[f"{family}_status#{status}"] += 1
+    return {name: delta for name, delta in deltas.items() if delta}
+
+
+def _lost_race(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
+        return False
+    reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+    return bool(reasons & {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"})
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not security

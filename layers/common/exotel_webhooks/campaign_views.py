@@ -1,0 +1,198 @@
+"""The read API's answers (ARCHITECTURE.md, "Read API contract"), each one Query, never a Scan."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from decimal import Decimal
+from typing import Any
+
+from exotel_webhooks.campaign_table import (
+    ATTEMPT_SK_PREFIX,
+    CAMPAIGN_ITEMS_PREFIX,
+    COUNTER_SK_PREFIX,
+    SUMMARY_SK,
+    CampaignTable,
+    attempts_by_status_pk,
+    campaign_number_prefix,
+    campaign_pk,
+    from_item,
+    number_pk,
+    to_item,
+)
+from exotel_webhooks.normalise import normalise_call_status, normalise_phone
+from exotel_webhooks.settings import NormalisationRules
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+CALL_FIELDS = ("call_sid", "number", "status", "date_created", "date_updated")
+ATTEMPT_FIELDS = ("call_sid", "status", "date_created", "date_updated")
+
+
+class CampaignNotFound(Exception):
+    pass
+
+
+class BadRequest(Exception):
+    pass
+
+
+class CampaignViews:
+    def __init__(self, table: CampaignTable, rules: NormalisationRules) -> None:
+        self.table = table
+        self.rules = rules
+
+    def campaign(self, campaign_sid: str) -> dict[str, Any]:
+        """The summary and the counter shards, in one Query."""
+        items = self._campaign_items(campaign_sid)
+        if not items:
+            raise CampaignNotFound(f"no campaign {campaign_sid}")
+        summary = next((item for item in items if item["SK"] == SUMMARY_SK), {})
+        counters = [item for item in items if item["SK"].startswith(COUNTER_SK_PREFIX)]
+        return {
+            "campaign_sid": campaign_sid,
+            "status": summary.get("status"),
+            "date_created": summary.get("date_created"),
+            "date_updated": summary.get("date_updated"),
+            "attempts": _counted(counters, "attempts"),
+            "numbers": _counted(counters, "numbers"),
+            "report": _plain(summary.get("report")),
+            "reconciliation": _plain(summary.get("reconciliation")),
+        }
+
+    def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
+        """The number's outcome and all its attempts in this campaign, in one Query (GSI2)."""
+        key = normalise_phone(number, self.rules.default_phone_region).key
+        items = self._query(
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
+            ExpressionAttributeValues=to_item(
+                {":pk": number_pk(key), ":prefix": campaign_number_prefix(campaign_sid)}
+            ),
+        )["items"]
+        if not items:
+            if not self._campaign_items(campaign_sid):
+                raise CampaignNotFound(f"no campaign {campaign_sid}")
+            raise CampaignNotFound(f"no number {key} in campaign {campaign_sid}")
+        outcome: dict[str, Any] = next(
+            (item for item in items if item["GSI2SK"].endswith("#OUTCOME")), {}
+        )
+        attempts = sorted(
+            (item for item in items if "call_sid" in item),
+            key=lambda item: (item.get("date_created") or "", item["call_sid"]),
+        )
+        return {
+            "campaign_sid": campaign_sid,
+            "number": key,
+            "status": outcome.get("status"),
+            "from": outcome.get("from"),
+            "call_sids": list(outcome.get("call_sids") or [a["call_sid"] for a in attempts]),
+            "attempts": [
+                {name: attempt.get(name) for name in ATTEMPT_FIELDS} for attempt in attempts
+            ],
+            "source": outcome.get("source", "callback"),
+        }
+
+    def calls(
+        self,
+        campaign_sid: str,
+        status: str | None = None,
+        limit: str | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the campaign's attempts, all of them (table) or one status (GSI1)."""
+        page_size = _page_size(limit)
+        if status:
+            partition = {
+                "GSI1PK": attempts_by_status_pk(campaign_sid, normalise_call_status(status))
+            }
+            query: dict[str, Any] = {
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :pk",
+                "ExpressionAttributeValues": to_item({":pk": partition["GSI1PK"]}),
+            }
+        else:
+            partition = {"PK": campaign_pk(campaign_sid)}
+            query = {
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": to_item(
+                    {":pk": partition["PK"], ":prefix": ATTEMPT_SK_PREFIX}
+                ),
+            }
+        if next_token:
+            query["ExclusiveStartKey"] = _start_key(next_token, partition)
+        page = self._query(Limit=page_size, **query)
+        if not page["items"] and not next_token and not self._campaign_items(campaign_sid):
+            raise CampaignNotFound(f"no campaign {campaign_sid}")
+        last_key = page["last_key"]
+        return {
+            "items": [{name: item.get(name) for name in CALL_FIELDS} for item in page["items"]],
+            "next_token": _token(last_key) if last_key else None,
+        }
+
+    def _campaign_items(self, campaign_sid: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues=to_item(
+                {":pk": campaign_pk(campaign_sid), ":prefix": CAMPAIGN_ITEMS_PREFIX}
+            ),
+        )["items"]
+        return items
+
+    def _query(self, **query: Any) -> dict[str, Any]:  # noqa: ANN401
+        response = self.table.client.query(TableName=self.table.name, **query)
+        return {
+            "items": [from_item(item) for item in response.get("Items", [])],
+            "last_key": response.get("LastEvaluatedKey"),
+        }
+
+
+def _counted(counters: list[dict[str, Any]], family: str) -> dict[str, Any]:
+    prefix = f"{family}_status#"
+    by_status: dict[str, int] = {}
+    for shard in counters:
+        for name, value in shard.items():
+            if name.startswith(prefix):
+                status = name.removeprefix(prefix)
+                by_status[status] = by_status.get(status, 0) + int(value)
+    return {
+        "total": sum(int(shard.get(f"{family}_total", 0)) for shard in counters),
+        "by_status": {status: count for status, count in sorted(by_status.items()) if count},
+    }
+
+
+def _plain(value: Any) -> Any:  # noqa: ANN401
+    """DynamoDB numbers (Decimal) back to JSON numbers."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {name: _plain(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _page_size(limit: str | None) -> int:
+    if limit is None or limit == "":
+        return DEFAULT_PAGE_SIZE
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE_SIZE:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(limit)
+
+
+def _token(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode().rstrip("=")
+
+
+def _start_key(token: str, partition: dict[str, str]) -> dict[str, Any]:
+    """A token only continues the query it came from: its partition must be this query's, so
+    editing it cannot read another campaign (the key condition pins the partition anyway)."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        plain = from_item(key)
+    except (binascii.Error, ValueError, TypeError, AttributeError) as error:
+        raise BadRequest("next_token is not a token this API issued") from error
+    if any(plain.get(name) != value for name, value in partition.items()):
+        raise BadRequest("next_token belongs to another query")
+    return key  # type: ignore[no-any-return]

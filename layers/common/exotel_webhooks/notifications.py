@@ -1,0 +1,48 @@
+"""Follow-ups of stored callbacks: EventBridge events for users, report requests for the fetcher."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sqs import SQSClient
+
+EVENT_SOURCE = "exotel.campaign-webhooks"
+
+
+class NotificationFailed(Exception):
+    """A follow-up could not be sent; the record is retried and sends it then."""
+
+
+class CampaignEvents:
+    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
+        self._client = client
+        self._bus_name = bus_name
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        response = self._client.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self._bus_name,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            codes = [entry.get("ErrorCode") for entry in response["Entries"]]
+            raise NotificationFailed(f"{detail_type} not published: {codes}")
+
+
+class ReportRequests:
+    """Hands a finished campaign's report URL to the report fetcher."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def request(self, request: dict[str, Any]) -> None:
+        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(request))
