@@ -44,7 +44,12 @@ def queues(template: Template) -> dict[str, dict[str, Any]]:
 def test_every_callback_queue_redrives_to_a_dead_letter_queue(template: Template) -> None:
     all_queues = queues(template)
     main = {name: q for name, q in all_queues.items() if "RedrivePolicy" in q["Properties"]}
-    assert set(main) == {"CallStatusQueue", "CallScheduleQueue", "CampaignStatusQueue"}
+    assert set(main) == {
+        "CallStatusQueue",
+        "CallScheduleQueue",
+        "CampaignStatusQueue",
+        "ReportQueue",
+    }
     for queue in main.values():
         policy = queue["Properties"]["RedrivePolicy"]
         assert policy["maxReceiveCount"] >= 5
@@ -100,3 +105,62 @@ def test_receiver_may_write_only_under_the_quarantine_prefix(template: Template)
     s3_statements = [s for s in statements if str(s["Action"]).startswith("s3:")]
     assert [s["Action"] for s in s3_statements] == ["s3:PutObject"]
     assert s3_statements[0]["Resource"] == {"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}
+
+
+def sqs_triggers(template: Template) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(function properties, SQS event properties) for every SQS-triggered function."""
+    return [
+        (function["Properties"], event["Properties"])
+        for function in template.resources_of_type("AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+
+
+def test_queue_consumers_report_item_failures_and_outlast_their_function(
+    template: Template,
+) -> None:
+    triggers = sqs_triggers(template)
+    assert len(triggers) == 3
+    default_timeout = template.sam["Globals"]["Function"]["Timeout"]
+    for function, event in triggers:
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = template.resources[event["Queue"]["Fn::GetAtt"][0]]["Properties"]
+        # AWS's guidance: visibility at least 6x the function timeout, so retries of a slow
+        # batch never overlap a still-running invocation
+        assert queue["VisibilityTimeout"] >= 6 * function.get("Timeout", default_timeout)
+
+
+def test_read_routes_require_iam_and_webhook_routes_do_not(template: Template) -> None:
+    assert template.resources["WebhookApi"]["Properties"]["Auth"]["EnableIamAuthorizer"]
+    for function in template.resources_of_type("AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] != "HttpApi":
+                continue
+            auth = event["Properties"].get("Auth", {}).get("Authorizer")
+            reading = event["Properties"]["Method"] == "GET"
+            assert auth == ("AWS_IAM" if reading else None), event["Properties"]["Path"]
+
+
+def test_campaign_table_is_on_demand_recoverable_and_protected_in_prod(template: Template) -> None:
+    table = template.resources["CampaignTable"]
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    assert properties["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+    assert properties["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_no_function_may_scan_the_table(template: Template) -> None:
+    for function in template.resources_of_type("AWS::Serverless::Function").values():
+        actions = [
+            action
+            for policy in function["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+            for statement in policy.get("Statement", [])
+            for action in statement["Action"]
+            if isinstance(statement["Action"], list)
+        ]
+        assert "dynamodb:Scan" not in actions
+        assert not any(action.endswith("*") for action in actions if action.startswith("dynamodb"))
