@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 import pytest
@@ -90,6 +91,25 @@ def log_output() -> Iterator[io.StringIO]:
     for handler, stream in zip(handlers, streams, strict=False):
         if isinstance(handler, logging.StreamHandler) and stream is not None:
             handler.setStream(stream)
+
+
+def http_get(path: str, query: str = "") -> dict[str, Any]:
+    """An HTTP API (payload 2.0) GET event, as API Gateway sends it after IAM auth."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"accept": "application/json"},
+        "queryStringParameters": dict(parse_qsl(query)) if query else None,
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "sourceIp": "203.0.113.20"},
+            "requestId": "read",
+            "routeKey": "$default",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
 
 
 def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:

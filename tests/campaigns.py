@@ -1,0 +1,155 @@
+"""Generated Exotel campaigns: the callbacks they produce, as queue messages, and the state a
+correct pipeline must end in whatever the delivery order (the oracle)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from exotel_webhooks.callbacks import CallbackType, build_callback
+from exotel_webhooks.ledger import version_of
+from exotel_webhooks.models import CALLBACK_MODELS, Callback, QueuedEvent
+from exotel_webhooks.request_body import decode_fields
+from exotel_webhooks.settings import NormalisationRules
+from hypothesis import strategies as st
+
+RULES = NormalisationRules()
+START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
+CALL_STATUSES = ["completed", "failed", "busy", "no-answer", "canceled"]
+QUEUE_OF = {
+    CallbackType.CALL_STATUS: "CallStatusQueue",
+    CallbackType.CALL_SCHEDULE: "CallScheduleQueue",
+    CallbackType.CAMPAIGN_STATUS: "CampaignStatusQueue",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    callback_type: CallbackType
+    body: str
+
+    @property
+    def event(self) -> QueuedEvent[Callback]:
+        model = CALLBACK_MODELS[self.callback_type]
+        event: QueuedEvent[Callback] = QueuedEvent[model].model_validate_json(self.body)  # type: ignore[valid-type]
+        return event
+
+
+def message(callback_type: CallbackType, fields: dict[str, Any]) -> Message:
+    """The queue message the receiver would produce for a callback with these fields."""
+    body = json.dumps(fields).encode()
+    callback = build_callback(callback_type, decode_fields(body, "application/json"), RULES)
+    return Message(callback_type, callback.queued_event(START + timedelta(days=1)))
+
+
+@dataclass
+class Campaign:
+    sid: str
+    messages: list[Message] = field(default_factory=list)
+
+    def winners(self, callback_type: CallbackType, key: str) -> dict[str, QueuedEvent[Callback]]:
+        """For each item key, the update that must win: the greatest version."""
+        best: dict[str, QueuedEvent[Callback]] = {}
+        for sent in self.messages:
+            if sent.callback_type is not callback_type:
+                continue
+            event = sent.event
+            item_key = getattr(event.callback, key)
+            if item_key not in best or version_of(event) > version_of(best[item_key]):
+                best[item_key] = event
+        return best
+
+    def expected_calls(self) -> dict[str, str]:
+        winners = self.winners(CallbackType.CALL_STATUS, "call_sid")
+        return {sid: event.callback.status for sid, event in winners.items()}
+
+    def expected_numbers(self) -> dict[str, str]:
+        winners = self.winners(CallbackType.CALL_SCHEDULE, "to")
+        return {number: event.callback.status for number, event in winners.items()}
+
+    def expected_summary(self) -> dict[str, Any]:
+        campaign = self.winners(CallbackType.CAMPAIGN_STATUS, "campaign_sid")
+        calls, numbers = self.expected_calls(), self.expected_numbers()
+        return {
+            "status": campaign[self.sid].callback.status if campaign else None,
+            "attempts": {
+                "total": len(calls),
+                "by_status": dict(sorted(Counter(calls.values()).items())),
+            },
+            "numbers": {
+                "total": len(numbers),
+                "by_status": dict(sorted(Counter(numbers.values()).items())),
+            },
+        }
+
+
+def _stamp(minutes: int) -> str:
+    return (START + timedelta(minutes=minutes)).isoformat()
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    """A campaign's callbacks with the campaign left open: the same plan, under two SIDs, must
+    end in the same state however each is delivered."""
+
+    callbacks: tuple[tuple[CallbackType, dict[str, Any]], ...]
+
+    def campaign(self, sid: str) -> Campaign:
+        def owned(call_sid: str) -> str:
+            return f"{sid}-{call_sid}"
+
+        messages = []
+        for callback_type, plan_fields in self.callbacks:
+            fields = {**plan_fields, "campaign_sid": sid}
+            if "call_sid" in fields:
+                fields["call_sid"] = owned(fields["call_sid"])
+            if "call_sids" in fields:
+                fields["call_sids"] = [owned(call_sid) for call_sid in fields["call_sids"]]
+            messages.append(message(callback_type, fields))
+        return Campaign(sid, messages)
+
+
+@st.composite
+def campaign_plans(draw: st.DrawFn) -> CampaignPlan:
+    """1-4 numbers, 1-3 attempts each, an attempt's status sometimes updated later (or at the
+    same instant: the tie must still resolve one way), final outcomes (sometimes sent twice),
+    and the campaign's statuses."""
+    callbacks: list[tuple[CallbackType, dict[str, Any]]] = []
+    numbers = draw(st.lists(st.integers(10, 99), min_size=1, max_size=4, unique=True))
+    clock = 0
+    for number in numbers:
+        phone = f"+9198765432{number}"
+        call_sids = []
+        for attempt in range(draw(st.integers(1, 3))):
+            call_sid = f"call-{number}-{attempt}"
+            call_sids.append(call_sid)
+            created = clock
+            for _ in range(draw(st.integers(1, 2))):
+                clock += draw(st.sampled_from([0, 1, 7]))
+                fields = {
+                    "call_sid": call_sid,
+                    "number": phone,
+                    "status": draw(st.sampled_from(CALL_STATUSES)),
+                    "date_created": _stamp(created),
+                    "date_updated": _stamp(clock),
+                }
+                callbacks.append((CallbackType.CALL_STATUS, fields))
+        for _ in range(draw(st.integers(1, 2))):
+            clock += draw(st.sampled_from([0, 1, 30]))
+            outcome: dict[str, Any] = {
+                "to": phone,
+                "from": "08047104890",
+                "call_sids": list(call_sids),
+                "status": draw(st.sampled_from(["completed", "failed"])),
+                "date_updated": _stamp(clock),
+            }
+            callbacks.append((CallbackType.CALL_SCHEDULE, outcome))
+    for status, minutes in (("InProgress", 0), ("Completed", clock + 60)):
+        fields = {"status": status, "date_created": _stamp(0), "date_updated": _stamp(minutes)}
+        if status == "Completed":
+            fields["report_url"] = "https://s3.amazonaws.com/exotel/report.csv"
+        callbacks.append((CallbackType.CAMPAIGN_STATUS, fields))
+    return CampaignPlan(tuple(callbacks))

@@ -1,0 +1,174 @@
+"""Exactly-once effects on an at-least-once pipeline: processors and read API together."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+import pytest
+from exotel_webhooks.callbacks import CallbackType
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from localaws.emulation import REGION, Deployment
+from localaws.sqs_events import sqs_event
+from tests.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
+from tests.conftest import Invoke, LoadFunction, http_get
+
+PROCESSOR_OF = {
+    CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
+    CallbackType.CALL_SCHEDULE: "CallScheduleProcessorFunction",
+    CallbackType.CAMPAIGN_STATUS: "CampaignStatusProcessorFunction",
+}
+_message_ids = count()
+
+
+@dataclass
+class Sent:
+    """Every follow-up the processors sent: EventBridge entries and report requests."""
+
+    events: list[dict[str, Any]]
+    report_requests: list[dict[str, Any]]
+
+    def detail_types(self, campaign_sid: str) -> Counter[str]:
+        return Counter(
+            entry["DetailType"]
+            for entry in self.events
+            if json.loads(entry["Detail"])["campaign_sid"] == campaign_sid
+        )
+
+
+@dataclass
+class Pipeline:
+    stack: Deployment
+    processors: dict[CallbackType, Invoke]
+    read_api: Invoke
+
+    def deliver(self, messages: list[Message], batch_sizes: list[int] | None = None) -> None:
+        """Deliver in this order, in batches (one callback type per batch, as each queue has
+        its own processor); every record must succeed."""
+        sizes = iter(batch_sizes or [])
+        pending = list(messages)
+        while pending:
+            kind = pending[0].callback_type
+            size = next(sizes, 10)
+            batch = [m for m in pending if m.callback_type is kind][:size]
+            for sent in batch:
+                pending.remove(sent)
+            records = [
+                {"MessageId": f"m-{next(_message_ids)}", "ReceiptHandle": "r", "Body": m.body}
+                for m in batch
+            ]
+            response = self.processors[kind](sqs_event(f"arn:{QUEUE_OF[kind]}", records))
+            assert response == {"batchItemFailures": []}
+
+    def state(self, campaign: Campaign) -> dict[str, Any]:
+        """What the read API says about a campaign: summary, every call (paging), every number."""
+        summary = self.get(f"/campaigns/{campaign.sid}")
+        calls: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            page = self.get(
+                f"/campaigns/{campaign.sid}/calls",
+                f"limit=3&next_token={token}" if token else "limit=3",
+            )
+            calls.update({item["call_sid"]: item["status"] for item in page["items"]})
+            token = page["next_token"]
+            if not token:
+                break
+        numbers = {
+            number: self.get(f"/campaigns/{campaign.sid}/numbers/{quote(number)}")["status"]
+            for number in campaign.expected_numbers()
+        }
+        return {
+            "summary": {key: summary[key] for key in ("status", "attempts", "numbers")},
+            "calls": calls,
+            "numbers": numbers,
+        }
+
+    def get(self, path: str, query: str = "") -> dict[str, Any]:
+        response = self.read_api(http_get(path, query))
+        assert response["statusCode"] == 200, response["body"]
+        body: dict[str, Any] = json.loads(response["body"])
+        return body
+
+
+@pytest.fixture
+def sent(stack: Deployment) -> Iterator[Sent]:
+    """Records the follow-ups of every client created after it (the functions' clients)."""
+    record = Sent(events=[], report_requests=[])
+    boto3.setup_default_session(region_name=REGION)
+    session_events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+    session_events.register(
+        "provide-client-params.events.PutEvents",
+        lambda params, **_: record.events.extend(params["Entries"]),
+    )
+    session_events.register(
+        "provide-client-params.sqs.SendMessage",
+        lambda params, **_: (
+            record.report_requests.append(json.loads(params["MessageBody"]))
+            if params["QueueUrl"] == stack.physical_id("ReportQueue")
+            else None
+        ),
+    )
+    yield record
+    boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture
+def pipeline(stack: Deployment, load_function: LoadFunction, sent: Sent) -> Pipeline:
+    return Pipeline(
+        stack=stack,
+        processors={kind: load_function(name) for kind, name in PROCESSOR_OF.items()},
+        read_api=load_function("ReadApiFunction"),
+    )
+
+
+_campaign_ids = count()
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_delivery_order_with_duplicates_ends_in_the_same_state(
+    pipeline: Pipeline, sent: Sent, data: st.DataObject
+) -> None:
+    # Given one campaign delivered once in order, and the same campaign's callbacks delivered
+    # three times each, shuffled, in batches of any size
+    plan = data.draw(campaign_plans(), label="campaign")
+    number = next(_campaign_ids)
+    in_order, shuffled = plan.campaign(f"camp-{number}"), plan.campaign(f"camp-{number}-shuffled")
+    deliveries = data.draw(st.permutations(shuffled.messages * 3), label="order")
+    batch_sizes = data.draw(st.lists(st.integers(1, 10), max_size=len(deliveries)), label="sizes")
+
+    # When both are processed
+    pipeline.deliver(in_order.messages)
+    pipeline.deliver(deliveries, batch_sizes)
+
+    # Then each ends in the state the oracle names: the newest update of every item wins,
+    # and every counter counts each attempt and number once, in its final status
+    for campaign in (in_order, shuffled):
+        state = pipeline.state(campaign)
+        assert state["summary"] == campaign.expected_summary()
+        assert state["calls"] == campaign.expected_calls()
+        assert state["numbers"] == campaign.expected_numbers()
+
+    # And no follow-up was ever sent twice for the same callback
+    event_ids = [json.loads(entry["Detail"])["event_id"] for entry in sent.events]
+    assert len(event_ids) == len(set(event_ids))
+    for campaign in (in_order, shuffled):
+        types = sent.detail_types(campaign.sid)
+        assert types["CampaignCompleted"] == 1
+        assert (
+            1
+            <= types["CallScheduleCompleted"]
+            <= len([m for m in campaign.messages if m.callback_type is CallbackType.CALL_SCHEDULE])
+        )
+        assert [r["campaign_sid"] for r in sent.report_requests].count(campaign.sid) == 1
