@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
 import os
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
@@ -53,9 +57,59 @@ type Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 type LoadFunction = Callable[..., Invoke]
 
 
+@dataclass
+class AwsCalls:
+    """Every AWS call the functions make (service, operation, parameters), and faults to
+    inject: `fail_next` answers the next call of an operation with an error, `before_next`
+    runs an action (a competing writer, say) just before it."""
+
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    planned: dict[str, list[dict[str, Any] | Callable[[], None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for _, name, params in self.calls if name == operation]
+
+    def count(self, service: str) -> Counter[str]:
+        return Counter(name for called, name, _ in self.calls if called == service)
+
+    def fail_next(self, operation: str, code: str, **details: Any) -> None:
+        self.planned[operation].append({"Error": {"Code": code, "Message": "injected"}, **details})
+
+    def before_next(self, operation: str, action: Callable[[], None]) -> None:
+        self.planned[operation].append(action)
+
+    def _record(self, params: dict[str, Any], event_name: str, **kwargs: Any) -> None:
+        _, service, operation = event_name.split(".")
+        self.calls.append((service, operation, copy.deepcopy(params)))
+
+    def _before_call(self, event_name: str, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        operation = event_name.rsplit(".", 1)[1]
+        if not self.planned[operation]:
+            return None
+        plan = self.planned[operation].pop(0)
+        if callable(plan):
+            plan()
+            return None
+        return AWSResponse("https://injected", 400, {}, None), plan  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def aws_calls(stack: Deployment) -> Iterator[AwsCalls]:
+    """Hooks on boto3's default session, so every client a function creates carries them."""
+    recorder = AwsCalls()
+    boto3.setup_default_session(region_name=REGION)
+    session_events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+    session_events.register("provide-client-params", recorder._record)
+    session_events.register("before-call", recorder._before_call)  # type: ignore[arg-type]
+    yield recorder
+    boto3.DEFAULT_SESSION = None
+
+
 @pytest.fixture
 def load_function(
-    template: Template, stack: Deployment, monkeypatch: pytest.MonkeyPatch
+    template: Template, stack: Deployment, aws_calls: AwsCalls, monkeypatch: pytest.MonkeyPatch
 ) -> LoadFunction:
     """Import a function afresh (new container: cold start, empty caches) with its environment."""
 

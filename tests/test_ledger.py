@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 from exotel_webhooks.callbacks import CallbackType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from localaws.emulation import REGION, Deployment
+from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
 from tests.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
-from tests.conftest import Invoke, LoadFunction, http_get
+from tests.conftest import AwsCalls, Invoke, LoadFunction, http_get
 
 PROCESSOR_OF = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
@@ -27,21 +25,6 @@ PROCESSOR_OF = {
     CallbackType.CAMPAIGN_STATUS: "CampaignStatusProcessorFunction",
 }
 _message_ids = count()
-
-
-@dataclass
-class Sent:
-    """Every follow-up the processors sent: EventBridge entries and report requests."""
-
-    events: list[dict[str, Any]]
-    report_requests: list[dict[str, Any]]
-
-    def detail_types(self, campaign_sid: str) -> Counter[str]:
-        return Counter(
-            entry["DetailType"]
-            for entry in self.events
-            if json.loads(entry["Detail"])["campaign_sid"] == campaign_sid
-        )
 
 
 @dataclass
@@ -100,29 +83,7 @@ class Pipeline:
 
 
 @pytest.fixture
-def sent(stack: Deployment) -> Iterator[Sent]:
-    """Records the follow-ups of every client created after it (the functions' clients)."""
-    record = Sent(events=[], report_requests=[])
-    boto3.setup_default_session(region_name=REGION)
-    session_events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
-    session_events.register(
-        "provide-client-params.events.PutEvents",
-        lambda params, **_: record.events.extend(params["Entries"]),
-    )
-    session_events.register(
-        "provide-client-params.sqs.SendMessage",
-        lambda params, **_: (
-            record.report_requests.append(json.loads(params["MessageBody"]))
-            if params["QueueUrl"] == stack.physical_id("ReportQueue")
-            else None
-        ),
-    )
-    yield record
-    boto3.DEFAULT_SESSION = None
-
-
-@pytest.fixture
-def pipeline(stack: Deployment, load_function: LoadFunction, sent: Sent) -> Pipeline:
+def pipeline(stack: Deployment, load_function: LoadFunction) -> Pipeline:
     return Pipeline(
         stack=stack,
         processors={kind: load_function(name) for kind, name in PROCESSOR_OF.items()},
@@ -138,7 +99,7 @@ _campaign_ids = count()
 )
 @given(data=st.data())
 def test_any_delivery_order_with_duplicates_ends_in_the_same_state(
-    pipeline: Pipeline, sent: Sent, data: st.DataObject
+    pipeline: Pipeline, aws_calls: AwsCalls, data: st.DataObject
 ) -> None:
     # Given one campaign delivered once in order, and the same campaign's callbacks delivered
     # three times each, shuffled, in batches of any size
@@ -161,14 +122,26 @@ def test_any_delivery_order_with_duplicates_ends_in_the_same_state(
         assert state["numbers"] == campaign.expected_numbers()
 
     # And no follow-up was ever sent twice for the same callback
-    event_ids = [json.loads(entry["Detail"])["event_id"] for entry in sent.events]
+    published = [
+        (entry["DetailType"], json.loads(entry["Detail"]))
+        for call in aws_calls.of("PutEvents")
+        for entry in call["Entries"]
+    ]
+    event_ids = [detail["event_id"] for _, detail in published]
     assert len(event_ids) == len(set(event_ids))
+    report_requests = [
+        json.loads(call["MessageBody"])
+        for call in aws_calls.of("SendMessage")
+        if call["QueueUrl"] == pipeline.stack.physical_id("ReportQueue")
+    ]
     for campaign in (in_order, shuffled):
-        types = sent.detail_types(campaign.sid)
+        types = Counter(
+            kind for kind, detail in published if detail["campaign_sid"] == campaign.sid
+        )
         assert types["CampaignCompleted"] == 1
         assert (
             1
             <= types["CallScheduleCompleted"]
             <= len([m for m in campaign.messages if m.callback_type is CallbackType.CALL_SCHEDULE])
         )
-        assert [r["campaign_sid"] for r in sent.report_requests].count(campaign.sid) == 1
+        assert [r["campaign_sid"] for r in report_requests].count(campaign.sid) == 1

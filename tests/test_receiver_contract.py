@@ -14,6 +14,7 @@ from localaws.emulation import REGION, Deployment
 from tests.conftest import (
     ROTATED_TOKEN,
     TOKEN,
+    AwsCalls,
     Invoke,
     LoadFunction,
     body_of,
@@ -207,14 +208,9 @@ def test_both_tokens_are_valid_during_a_rotation(receiver: Invoke) -> None:
 
 
 def test_secret_is_fetched_once_per_container_not_per_request(
-    load_function: LoadFunction,
+    load_function: LoadFunction, aws_calls: AwsCalls
 ) -> None:
-    # Given a fresh receiver container, counting Secrets Manager reads
-    reads: list[str] = []
-    boto3.setup_default_session(region_name=REGION)
-    boto3.DEFAULT_SESSION.events.register(  # type: ignore[union-attr]
-        "before-call.secrets-manager.GetSecretValue", lambda **_: reads.append("read")
-    )
+    # Given a fresh receiver container
     receiver = load_function("ReceiverFunction")
     event = with_token(load_event("receiver/call-status.json"))
 
@@ -223,7 +219,7 @@ def test_secret_is_fetched_once_per_container_not_per_request(
 
     # Then the secret was read once
     assert statuses == [200] * 5
-    assert reads == ["read"]
+    assert aws_calls.count("secrets-manager")["GetSecretValue"] == 1
 
 
 def test_oversized_body_gets_413_and_nothing_is_stored(stack: Deployment, receiver: Invoke) -> None:
