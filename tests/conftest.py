@@ -64,12 +64,17 @@ class AwsCalls:
     runs an action (a competing writer, say) just before it."""
 
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    planned: dict[str, list[dict[str, Any] | Callable[[], None]]] = field(
+    failed: set[int] = field(default_factory=set)  # indexes in `calls` answered with a fault
+    planned: dict[str, list[dict[str, Any] | Callable[[], object]]] = field(
         default_factory=lambda: defaultdict(list)
     )
 
-    def of(self, operation: str) -> list[dict[str, Any]]:
-        return [params for _, name, params in self.calls if name == operation]
+    def of(self, operation: str, succeeded: bool = False) -> list[dict[str, Any]]:
+        return [
+            params
+            for index, (_, name, params) in enumerate(self.calls)
+            if name == operation and not (succeeded and index in self.failed)
+        ]
 
     def count(self, service: str) -> Counter[str]:
         return Counter(name for called, name, _ in self.calls if called == service)
@@ -77,7 +82,7 @@ class AwsCalls:
     def fail_next(self, operation: str, code: str, **details: Any) -> None:
         self.planned[operation].append({"Error": {"Code": code, "Message": "injected"}, **details})
 
-    def before_next(self, operation: str, action: Callable[[], None]) -> None:
+    def before_next(self, operation: str, action: Callable[[], object]) -> None:
         self.planned[operation].append(action)
 
     def _record(self, params: dict[str, Any], event_name: str, **kwargs: Any) -> None:
@@ -92,6 +97,7 @@ class AwsCalls:
         if callable(plan):
             plan()
             return None
+        self.failed.add(len(self.calls) - 1)  # provide-client-params recorded this call just now
         return AWSResponse("https://injected", 400, {}, None), plan  # type: ignore[arg-type]
 
 
