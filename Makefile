@@ -64,8 +64,9 @@ invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=Re
 local: ## The whole pipeline on this machine (arrives with the local stack)
 	@echo "make local arrives with the local stack (issue 5); use make invoke meanwhile"; exit 2
 
-bench: $(SYNCED) ## Receiver cold start and warm request time against a minimal handler
+bench: $(SYNCED) ## Receiver latency against a minimal handler; DynamoDB cost per callback
 	$(PY) bench/receiver_latency.py
+	$(PY) bench/processor_costs.py 2>/dev/null
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)
