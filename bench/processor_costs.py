@@ -160,76 +160,44 @@ def queued(callback_type: CallbackType, fields: dict[str, Any]) -> str:
 
 
 CALL = {"campaign_sid": "camp_1", "call_sid": "call_1", "number": "+919876543210"}
+ATTEMPT = {**CALL, "status": "no-answer", "date_updated": "2024-01-15 09:05:00"}
+OUTCOME = {
+    "campaign_sid": "camp_1",
+    "to": "+919876543210",
+    "from": "08047104890",
+    "call_sids": ["call_1", "call_2", "call_3"],
+    "status": "completed",
+    "date_updated": "2024-01-15 09:35:00",
+}
+FINAL = {
+    "campaign_sid": "camp_1",
+    "status": "Completed",
+    "date_updated": "2024-01-15 18:00:00",
+    "report_url": "https://s3.amazonaws.com/r.csv",
+}
+# Run in this order: each case meets the state the cases before it left.
 CASES: list[tuple[str, CallbackType, dict[str, Any]]] = [
-    (
-        "new attempt",
-        CallbackType.CALL_STATUS,
-        {**CALL, "status": "no-answer", "date_updated": "2024-01-15 09:05:00"},
-    ),
-    (
-        "duplicate attempt",
-        CallbackType.CALL_STATUS,
-        {**CALL, "status": "no-answer", "date_updated": "2024-01-15 09:05:00"},
-    ),
+    ("new attempt", CallbackType.CALL_STATUS, ATTEMPT),
+    ("duplicate attempt", CallbackType.CALL_STATUS, ATTEMPT),
     (
         "status change",
         CallbackType.CALL_STATUS,
-        {**CALL, "status": "completed", "date_updated": "2024-01-15 09:06:00"},
+        {**ATTEMPT, "status": "completed", "date_updated": "2024-01-15 09:06:00"},
     ),
     (
         "older update",
         CallbackType.CALL_STATUS,
-        {**CALL, "status": "busy", "date_updated": "2024-01-15 09:04:00"},
+        {**ATTEMPT, "status": "busy", "date_updated": "2024-01-15 09:04:00"},
     ),
-    (
-        "new outcome (+event)",
-        CallbackType.CALL_SCHEDULE,
-        {
-            "campaign_sid": "camp_1",
-            "to": "+919876543210",
-            "from": "08047104890",
-            "call_sids": ["call_1", "call_2", "call_3"],
-            "status": "completed",
-            "date_updated": "2024-01-15 09:35:00",
-        },
-    ),
-    (
-        "duplicate outcome",
-        CallbackType.CALL_SCHEDULE,
-        {
-            "campaign_sid": "camp_1",
-            "to": "+919876543210",
-            "from": "08047104890",
-            "call_sids": ["call_1", "call_2", "call_3"],
-            "status": "completed",
-            "date_updated": "2024-01-15 09:35:00",
-        },
-    ),
+    ("new outcome (+event)", CallbackType.CALL_SCHEDULE, OUTCOME),
+    ("duplicate outcome", CallbackType.CALL_SCHEDULE, OUTCOME),
     (
         "non-final status",
         CallbackType.CAMPAIGN_STATUS,
-        {"campaign_sid": "camp_1", "status": "InProgress", "date_updated": "2024-01-15 09:00:00"},
+        {**FINAL, "status": "InProgress", "report_url": "", "date_updated": "2024-01-15 09:00:00"},
     ),
-    (
-        "final status (+report, event)",
-        CallbackType.CAMPAIGN_STATUS,
-        {
-            "campaign_sid": "camp_1",
-            "status": "Completed",
-            "date_updated": "2024-01-15 18:00:00",
-            "report_url": "https://s3.amazonaws.com/r.csv",
-        },
-    ),
-    (
-        "duplicate final status",
-        CallbackType.CAMPAIGN_STATUS,
-        {
-            "campaign_sid": "camp_1",
-            "status": "Completed",
-            "date_updated": "2024-01-15 18:00:00",
-            "report_url": "https://s3.amazonaws.com/r.csv",
-        },
-    ),
+    ("final status (+report, event)", CallbackType.CAMPAIGN_STATUS, FINAL),
+    ("duplicate final status", CallbackType.CAMPAIGN_STATUS, FINAL),
 ]
 
 
