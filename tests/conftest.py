@@ -87,7 +87,7 @@ class AwsCalls:
 
     def _record(self, params: dict[str, Any], event_name: str, **kwargs: Any) -> None:
         _, service, operation = event_name.split(".")
-        self.calls.append((service, operation, copy.deepcopy(params)))
+        self.calls.append((service, operation, _snapshot(params)))
 
     def _before_call(self, event_name: str, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         operation = event_name.rsplit(".", 1)[1]
@@ -99,6 +99,18 @@ class AwsCalls:
             return None
         self.failed.add(len(self.calls) - 1)  # provide-client-params recorded this call just now
         return AWSResponse("https://injected", 400, {}, None), plan  # type: ignore[arg-type]
+
+
+def _snapshot(params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the call's parameters that later changes cannot alter; streams (an upload
+    part's body) are kept by reference, since they cannot be copied."""
+    snapshot = {}
+    for name, value in params.items():
+        try:
+            snapshot[name] = copy.deepcopy(value)
+        except TypeError:
+            snapshot[name] = value
+    return snapshot
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localaws.emulation import Deployment
 from localaws.template import Template
 
 CONTRACT_ROUTES = {
@@ -121,7 +122,7 @@ def test_queue_consumers_report_item_failures_and_outlast_their_function(
     template: Template,
 ) -> None:
     triggers = sqs_triggers(template)
-    assert len(triggers) == 3
+    assert len(triggers) == 4
     default_timeout = template.sam["Globals"]["Function"]["Timeout"]
     for function, event in triggers:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -164,3 +165,12 @@ def test_no_function_may_scan_the_table(template: Template) -> None:
         ]
         assert "dynamodb:Scan" not in actions
         assert not any(action.endswith("*") for action in actions if action.startswith("dynamodb"))
+
+
+def test_the_deployed_report_allow_list_is_the_templates(stack: Deployment) -> None:
+    # A list parameter once reached the function as single characters (one of them "*")
+    deployed = stack.functions["ReportFetcherFunction"].environment["REPORT_URL_ALLOWED_HOSTS"]
+    hosts = deployed.split(",")
+    assert "s3.amazonaws.com" in hosts
+    assert "*.exotel.com" in hosts
+    assert all(len(host) > 3 for host in hosts)

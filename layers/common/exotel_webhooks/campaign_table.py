@@ -16,6 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -73,8 +74,21 @@ def counter_shard_sk(item_sk: str) -> str:
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        name: _serializer.serialize(value) for name, value in values.items() if value is not None
+        name: _serializer.serialize(_exact(value))
+        for name, value in values.items()
+        if value is not None
     }
+
+
+def _exact(value: Any) -> Any:  # noqa: ANN401
+    """DynamoDB numbers are exact: floats become Decimals (through their shortest text)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    return value
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,6 +220,19 @@ class CampaignTable:
                 return False
             raise
         return True
+
+    def set(self, pk: str, sk: str, values: Mapping[str, Any]) -> None:
+        """SET attributes, creating the item if need be (no version: one writer per attribute)."""
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        self.client.update_item(
+            TableName=self.name,
+            Key=to_item({"PK": pk, "SK": sk}),
+            UpdateExpression="SET " + ", ".join(f"{n} = :a{i}" for i, n in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_item(
+                {f":a{i}": value for i, value in enumerate(values.values())}
+            ),
+        )
 
     def clear_pending_notification(self, pk: str, sk: str, version: str) -> None:
         """The follow-ups of `version` went out: forget them (unless a newer version arrived)."""

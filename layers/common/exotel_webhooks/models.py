@@ -89,3 +89,16 @@ class CallScheduleRecord(SqsRecordModel):
 
 class CampaignStatusRecord(SqsRecordModel):
     body: Json[QueuedEvent[CampaignStatusCallback]]
+
+
+class ReportRequest(BaseModel):
+    """What the campaign-status processor puts on the report queue."""
+
+    campaign_sid: Identifier
+    report_url: str
+    event_id: str
+    status: str | None = None
+
+
+class ReportRequestRecord(SqsRecordModel):
+    body: Json[ReportRequest]

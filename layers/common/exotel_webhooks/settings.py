@@ -109,3 +109,29 @@ class ReadApiSettings:
             table_name=_required(environ, "TABLE_NAME"),
             rules=NormalisationRules.from_environment(environ),
         )
+
+
+@dataclass(frozen=True)
+class ReportFetcherSettings:
+    table_name: str
+    report_bucket: str
+    allowed_hosts: tuple[str, ...]
+    max_bytes: int = 2 * 1024**3
+    event_bus_name: str | None = None
+    report_queue_url: str | None = None
+    allow_loopback: bool = False  # set only by the local stack, never by the template
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReportFetcherSettings:
+        hosts = _required(environ, "REPORT_URL_ALLOWED_HOSTS")  # the template's default
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            report_bucket=_required(environ, "REPORT_BUCKET"),
+            allowed_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+            max_bytes=int(_number(environ, "REPORT_MAX_BYTES", 2 * 1024**3, minimum=1)),
+            event_bus_name=environ.get("EVENT_BUS_NAME") or None,
+            report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
+            allow_loopback=environ.get("REPORT_URL_ALLOW_LOOPBACK", "").lower() == "true",
+            rules=NormalisationRules.from_environment(environ),
+        )

@@ -1,0 +1,199 @@
+"""Reconciling a campaign report with the call schedule callbacks, in bounded memory.
+
+Exotel publishes no column list, so the phone-number and status columns are found from the
+header. Rows are read as a stream and looked up 100 at a time (BatchGetItem). A number with no
+outcome from a callback is backfilled with `source: "report"` at the lowest possible version,
+so any callback, whenever it arrives, still wins; running reconciliation again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from exotel_webhooks.campaign_table import (
+    EARLIEST,
+    CampaignTable,
+    VersionedWrite,
+    campaign_number_prefix,
+    campaign_pk,
+    from_item,
+    number_pk,
+    number_sk,
+    to_item,
+)
+from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
+from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.settings import NormalisationRules
+
+# Header names, normalised (case and separators ignored), most specific first.
+PHONE_COLUMNS = (
+    "number", "phonenumber", "phone", "to", "mobile", "mobilenumber", "contact",
+    "contactnumber", "customernumber", "msisdn", "callto", "destination",
+)  # fmt: skip
+STATUS_COLUMNS = (
+    "status", "finalstatus", "callstatus", "laststatus", "outcome", "result", "disposition",
+)  # fmt: skip
+BACKFILL_VERSION = f"{EARLIEST}#report"
+_LOOKUP_BATCH = 100
+_WORKERS = 4
+
+
+class ReconciliationFailed(Exception):
+    """The report cannot be reconciled (no recognisable columns); it stays stored."""
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    report_rows: int = 0
+    matched: int = 0
+    backfilled: int = 0
+    mismatched: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def find_columns(header: list[str]) -> tuple[int, int]:
+    keys = [field_key(name) for name in header]
+
+    def first(candidates: tuple[str, ...], fallback: str) -> int | None:
+        for candidate in candidates:
+            if candidate in keys:
+                return keys.index(candidate)
+        return next((i for i, key in enumerate(keys) if fallback in key), None)
+
+    phone, status = first(PHONE_COLUMNS, "number"), first(STATUS_COLUMNS, "status")
+    if phone is None or status is None:
+        raise ReconciliationFailed(f"no phone-number and status columns in header {header[:12]}")
+    return phone, status
+
+
+def csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
+    """CSV records from a stream of byte lines (quoted fields may span lines); the delimiter
+    is whichever of , ; tab | the header line uses most."""
+    text = (line.decode("utf-8-sig", errors="replace") for line in lines)
+    first = next(text, "")
+    delimiter = max(",;\t|", key=first.count)
+    return csv.reader(itertools.chain([first], text), delimiter=delimiter)
+
+
+def reconcile(
+    rows: Iterator[list[str]],
+    campaign_sid: str,
+    table: CampaignTable,
+    rules: NormalisationRules,
+) -> Reconciliation:
+    header = next(rows, None)
+    if header is None:
+        raise ReconciliationFailed("the report has no header row")
+    phone_column, status_column = find_columns(header)
+    totals: Counter[str] = Counter()
+    in_flight: deque[Future[Counter[str]]] = deque()
+    # Chunks are reconciled on a few threads (lookups are I/O); at most 2x workers chunks are
+    # held at once, whatever the report's size.
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        for chunk in _chunks(rows, phone_column, status_column, rules, totals):
+            in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table))
+            while len(in_flight) >= 2 * _WORKERS:
+                totals.update(in_flight.popleft().result())
+        while in_flight:
+            totals.update(in_flight.popleft().result())
+    return Reconciliation(**{name: totals[name] for name in Reconciliation.__dataclass_fields__})
+
+
+def _chunks(
+    rows: Iterator[list[str]],
+    phone_column: int,
+    status_column: int,
+    rules: NormalisationRules,
+    totals: Counter[str],
+) -> Iterator[list[tuple[str, str, str]]]:
+    chunk: list[tuple[str, str, str]] = []
+    for row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        totals["report_rows"] += 1
+        raw = row[phone_column].strip() if phone_column < len(row) else ""
+        status = row[status_column].strip() if status_column < len(row) else ""
+        if not raw or not status:
+            continue
+        chunk.append((normalise_phone(raw, rules.default_phone_region).key, raw, status))
+        if len(chunk) == _LOOKUP_BATCH:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _reconcile_chunk(
+    chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable
+) -> Counter[str]:
+    totals: Counter[str] = Counter()
+    stored = _outcomes(table, sid, {number for number, _, _ in chunk})
+    for number, raw, reported in chunk:
+        status = normalise_call_status(reported)
+        outcome = stored.get(number)
+        if outcome is None:
+            outcome = stored[number] = _backfill(table, sid, number, raw, status)
+        if outcome.get("source") == "report":
+            totals["backfilled"] += 1
+        elif outcome["status"] == status:
+            totals["matched"] += 1
+        else:
+            totals["mismatched"] += 1
+            logger.info(
+                "report disagrees with callback",
+                campaign_sid=sid,
+                number=mask_phone(number),
+                report_status=status,
+                callback_status=outcome["status"],
+            )
+    return totals
+
+
+def _outcomes(table: CampaignTable, sid: str, numbers: set[str]) -> dict[str, dict[str, Any]]:
+    keys = [to_item({"PK": campaign_pk(sid), "SK": number_sk(n)}) for n in sorted(numbers)]
+    found: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {
+        table.name: {
+            "Keys": keys,
+            "ProjectionExpression": "#n, #s, #src",
+            "ExpressionAttributeNames": {"#n": "number", "#s": "status", "#src": "source"},
+            "ConsistentRead": True,
+        }
+    }
+    for attempt in range(8):
+        response = table.client.batch_get_item(RequestItems=request)
+        for item in response["Responses"].get(table.name, []):
+            outcome = from_item(item)
+            found[outcome["number"]] = outcome
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+        time.sleep(0.05 * 2**attempt)
+    raise ReconciliationFailed("DynamoDB kept keys unprocessed")  # retried with the message
+
+
+def _backfill(table: CampaignTable, sid: str, number: str, raw: str, status: str) -> dict[str, Any]:
+    item = {
+        "PK": campaign_pk(sid),
+        "SK": number_sk(number),
+        "GSI2PK": number_pk(number),
+        "GSI2SK": f"{campaign_number_prefix(sid)}OUTCOME",
+        "campaign_sid": sid,
+        "number": number,
+        "number_raw": raw,
+        "status": status,
+        "source": "report",
+        "version": BACKFILL_VERSION,
+    }
+    result = table.write_versioned(VersionedWrite(item, counters="numbers"))
+    # not applied: a callback's outcome arrived since the lookup, and it is what counts
+    return item if result.applied else (result.previous or item)

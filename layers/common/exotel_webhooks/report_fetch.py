@@ -1,0 +1,252 @@
+"""Fetching a report URL without letting a forged callback reach anything internal.
+
+HTTPS only; the host must be allow-listed; every address it resolves to must be public; the
+connection goes to the very address that was checked (with TLS verified against the host name),
+so a DNS answer that changes between check and connect (rebinding) cannot redirect it; redirects
+are followed by hand, each hop checked again, at most `max_redirects`. The body is streamed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError, SSLError
+
+type Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NOT_CSV_TYPES = ("text/html", "application/json", "application/xml", "text/xml", "image/")
+HEAD_BYTES = 64 * 1024
+
+
+class PermanentFetchFailure(Exception):
+    """Retrying cannot help (refused URL, 4xx, too large, not CSV): record it as failed."""
+
+
+class TransientFetchFailure(Exception):
+    """Retrying may help (timeouts, connection errors, 5xx, 429)."""
+
+
+class NotModified(Exception):
+    """The server says the report is the one already stored."""
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allowed_hosts: tuple[str, ...]
+    max_bytes: int
+    allow_loopback: bool = False  # the local stack only: http:// and loopback addresses
+    max_redirects: int = 3
+    connect_timeout: float = 5
+    read_timeout: float = 30
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str  # the checked address the connection goes to
+
+    @property
+    def source(self) -> str:
+        """Where the report came from, without the query (pre-signed URLs are credentials)."""
+        return f"{self.host}{urlsplit(self.url).path}"
+
+
+def host_allowed(host: str, patterns: Sequence[str]) -> bool:
+    """Exact names, or `*.` patterns (`*.exotel.com`, `s3.*.amazonaws.com`)."""
+    return any(
+        fnmatch.fnmatchcase(host, pattern.strip().lower()) for pattern in patterns if pattern
+    )
+
+
+def check_address(address: str, policy: FetchPolicy) -> None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
+    if policy.allow_loopback and ip.is_loopback:
+        return
+    # is_global alone lets multicast through (Python counts 224.0.0.0/4 as global)
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        raise PermanentFetchFailure(f"refused: {host_kind(ip)} address {ip}")
+
+
+def host_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return "non-public"
+
+
+def resolve_target(url: str, policy: FetchPolicy, resolve: Resolver) -> Target:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (policy.allow_loopback and scheme == "http"):
+        raise PermanentFetchFailure(f"refused: scheme {scheme or 'missing'} (HTTPS only)")
+    if parts.username or parts.password:
+        raise PermanentFetchFailure("refused: credentials in the URL")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise PermanentFetchFailure("refused: no host")
+    if not host_allowed(host, policy.allowed_hosts):
+        raise PermanentFetchFailure(f"refused: host {host} is not allow-listed")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+        addresses = [info[4][0] for info in resolve(host, port, type=socket.SOCK_STREAM)]
+    except (OSError, ValueError) as error:
+        raise TransientFetchFailure(f"cannot resolve {host}: {error}") from error
+    if not addresses:
+        raise TransientFetchFailure(f"{host} resolved to nothing")
+    for address in addresses:
+        check_address(address, policy)
+    path = parts.path or "/"
+    return Target(
+        url, scheme, host, port, f"{path}?{parts.query}" if parts.query else path, addresses[0]
+    )
+
+
+@dataclass
+class OpenedReport:
+    target: Target
+    response: urllib3.BaseHTTPResponse
+    content_type: str
+    etag: str | None
+
+
+def open_report(
+    url: str,
+    policy: FetchPolicy,
+    resolve: Resolver = socket.getaddrinfo,
+    if_none_match: str | None = None,
+) -> OpenedReport:
+    for _ in range(policy.max_redirects + 1):
+        target = resolve_target(url, policy, resolve)
+        response = _get(target, policy, if_none_match)
+        if response.status in _REDIRECTS:
+            location = response.headers.get("location")
+            response.release_conn()
+            if not location:
+                raise PermanentFetchFailure(f"HTTP {response.status} without a Location")
+            url = urljoin(url, location)
+            continue
+        if response.status == 304:
+            response.release_conn()
+            raise NotModified
+        if response.status == 429 or response.status >= 500:
+            response.release_conn()
+            raise TransientFetchFailure(f"HTTP {response.status} from {target.host}")
+        if response.status != 200:
+            response.release_conn()
+            raise PermanentFetchFailure(f"HTTP {response.status} from {target.host}")
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > policy.max_bytes:
+            response.release_conn()
+            raise PermanentFetchFailure(
+                f"report is {length} bytes, over the {policy.max_bytes} cap"
+            )
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        return OpenedReport(target, response, content_type, response.headers.get("etag"))
+    raise PermanentFetchFailure(f"more than {policy.max_redirects} redirects")
+
+
+def _get(
+    target: Target, policy: FetchPolicy, if_none_match: str | None
+) -> urllib3.BaseHTTPResponse:
+    timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
+    pool: urllib3.HTTPConnectionPool
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            timeout=timeout,
+            retries=False,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False
+        )
+    default_port = 443 if target.scheme == "https" else 80
+    headers = {
+        "Host": target.host if target.port == default_port else f"{target.host}:{target.port}",
+        "Accept": "text/csv, */*;q=0.5",
+        "User-Agent": "exotel-campaign-webhooks/report-fetcher",
+    }
+    if if_none_match:
+        headers["If-None-Match"] = if_none_match
+    try:
+        return pool.urlopen(
+            "GET", target.path, headers=headers, redirect=False, preload_content=False
+        )
+    except SSLError as error:
+        raise PermanentFetchFailure(f"TLS failed with {target.host}: {error}") from error
+    except HTTPError as error:
+        raise TransientFetchFailure(f"{type(error).__name__} from {target.host}") from error
+
+
+def looks_like_csv(content_type: str, head: bytes) -> str | None:
+    """None if the start of the body reads as CSV, else why not."""
+    if content_type.startswith(_NOT_CSV_TYPES):
+        return f"not CSV: content type {content_type}"
+    if not head.strip():
+        return "not CSV: the report is empty"
+    if b"\x00" in head:
+        return "not CSV: binary content"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:  # a character cut at the end of the sample is fine
+            return "not CSV: not UTF-8 text"
+        text = head[: error.start].decode("utf-8-sig")
+    first_line = text.lstrip().splitlines()[0] if text.strip() else ""
+    if first_line[:1] in {"<", "{", "["}:
+        return "not CSV: looks like HTML, XML or JSON"
+    if not any(delimiter in first_line for delimiter in ",;\t|"):
+        return "not CSV: the first line has no delimiter"
+    return None
+
+
+class ReportReader:
+    """A file-like view of the response for upload_fileobj: hashes and counts what passes
+    through, and stops at the size cap."""
+
+    def __init__(self, opened: OpenedReport, head: bytes, max_bytes: int) -> None:
+        self._response = opened.response
+        self._pending = head
+        self._max_bytes = max_bytes
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            chunk, self._pending = (
+                (self._pending, b"")
+                if size < 0 or size >= len(self._pending)
+                else (self._pending[:size], self._pending[size:])
+            )
+        else:
+            try:
+                chunk = self._response.read(size if size > 0 else None)
+            except HTTPError as error:
+                raise TransientFetchFailure(
+                    f"report download broke: {type(error).__name__}"
+                ) from error
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise PermanentFetchFailure(f"report exceeds the {self._max_bytes} byte cap")
+        self.sha256.update(chunk)
+        return chunk

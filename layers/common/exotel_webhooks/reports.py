@@ -1,0 +1,172 @@
+"""A finished campaign's report: fetched once into S3, recorded on the campaign, reconciled."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from exotel_webhooks.aws import stream_to_s3
+from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.models import ReportRequest
+from exotel_webhooks.notifications import CampaignEvents
+from exotel_webhooks.observability import logger
+from exotel_webhooks.reconciliation import ReconciliationFailed, csv_rows, reconcile
+from exotel_webhooks.report_fetch import (
+    HEAD_BYTES,
+    FetchPolicy,
+    NotModified,
+    PermanentFetchFailure,
+    ReportReader,
+    Resolver,
+    looks_like_csv,
+    open_report,
+)
+from exotel_webhooks.settings import NormalisationRules
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CAMPAIGN_REPORT_STORED = "CampaignReportStored"
+
+
+class ReportFetcher:
+    def __init__(
+        self,
+        *,
+        table: CampaignTable,
+        s3: S3Client,
+        bucket: str,
+        policy: FetchPolicy,
+        rules: NormalisationRules,
+        events: CampaignEvents | None = None,
+        resolve: Resolver | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.table, self.s3, self.bucket = table, s3, bucket
+        self.policy, self.rules, self.events = policy, rules, events
+        self.resolve = resolve
+        self.clock = clock
+
+    def handle(self, request: ReportRequest) -> None:
+        """Raises TransientFetchFailure for the queue to retry; records everything else."""
+        pk = campaign_pk(request.campaign_sid)
+        summary = self.table.get(pk, SUMMARY_SK, consistent=True) or {}
+        report = summary.get("report") or {}
+        if report.get("status") == "stored" and report.get("event_id") == request.event_id:
+            logger.info(
+                "report already stored for this callback", campaign_sid=request.campaign_sid
+            )
+            if summary.get("reconciliation") is None:
+                self._reconcile(request, report)
+            return
+        same_source = report.get("status") == "stored" and report.get(
+            "source_url"
+        ) == _without_query(request.report_url)
+        try:
+            stored = self.fetch_into_s3(request, report.get("etag") if same_source else None)
+        except NotModified:
+            logger.info("report unchanged since it was stored", campaign_sid=request.campaign_sid)
+            return
+        except PermanentFetchFailure as failure:
+            self._record(request, {**_base(request), "status": "failed", "error": str(failure)})
+            logger.warning(
+                "report fetch failed", campaign_sid=request.campaign_sid, reason=str(failure)
+            )
+            return
+        self._record(request, stored)
+        self._reconcile(request, stored)
+
+    def fetch_into_s3(self, request: ReportRequest, etag: str | None = None) -> dict[str, Any]:
+        """Stream the report into S3; returns what to record. Raises NotModified, and
+        Permanent- or TransientFetchFailure."""
+        started = time.monotonic()
+        kwargs = {"resolve": self.resolve} if self.resolve else {}
+        opened = open_report(request.report_url, self.policy, if_none_match=etag, **kwargs)
+        try:
+            head = opened.response.read(HEAD_BYTES)
+            problem = looks_like_csv(opened.content_type, head)
+            if problem:
+                raise PermanentFetchFailure(problem)
+            reader = ReportReader(opened, head, self.policy.max_bytes)
+            key = f"reports/{request.campaign_sid}/{request.event_id}.csv"
+            stream_to_s3(self.s3, reader, self.bucket, key, "text/csv")
+        finally:
+            opened.response.release_conn()
+        seconds = time.monotonic() - started
+        logger.info(
+            "report stored",
+            campaign_sid=request.campaign_sid,
+            bytes=reader.size,
+            seconds=round(seconds, 3),
+            source_host=opened.target.host,
+        )
+        return {
+            **_base(request),
+            "status": "stored",
+            "s3_uri": f"s3://{self.bucket}/{key}",
+            "bytes": reader.size,
+            "sha256": reader.sha256.hexdigest(),
+            "content_type": opened.content_type or "text/csv",
+            "fetched_at": self.clock().isoformat(),
+            "fetch_seconds": round(seconds, 3),
+            "source_host": opened.target.host,
+            "source_url": _without_query(opened.target.url),
+            "etag": opened.etag,
+        }
+
+    def _reconcile(self, request: ReportRequest, report: dict[str, Any]) -> None:
+        bucket, key = report["s3_uri"].removeprefix("s3://").split("/", 1)
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            result = reconcile(
+                csv_rows(body.iter_lines(keepends=True)),
+                request.campaign_sid,
+                self.table,
+                self.rules,
+            )
+        except ReconciliationFailed as failure:
+            self._record(request, {**report, "reconciliation_error": str(failure)})
+            logger.warning(
+                "report not reconciled", campaign_sid=request.campaign_sid, reason=str(failure)
+            )
+            return
+        finally:
+            body.close()
+        self._record(request, {**report, "rows": result.report_rows}, result.as_dict())
+        logger.info(
+            "report reconciled", campaign_sid=request.campaign_sid, reconciliation=result.as_dict()
+        )
+        if self.events:
+            self.events.publish(
+                CAMPAIGN_REPORT_STORED,
+                {
+                    "event_id": request.event_id,
+                    "campaign_sid": request.campaign_sid,
+                    "s3_uri": report["s3_uri"],
+                    "bytes": report["bytes"],
+                    "sha256": report["sha256"],
+                    "reconciliation": result.as_dict(),
+                },
+            )
+
+    def _record(
+        self,
+        request: ReportRequest,
+        report: dict[str, Any],
+        reconciliation: dict[str, int] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"campaign_sid": request.campaign_sid, "report": report}
+        if reconciliation is not None:
+            values["reconciliation"] = reconciliation
+        self.table.set(campaign_pk(request.campaign_sid), SUMMARY_SK, values)
+
+
+def _base(request: ReportRequest) -> dict[str, Any]:
+    return {"event_id": request.event_id, "source_url": _without_query(request.report_url)}
+
+
+def _without_query(url: str) -> str:
+    """A pre-signed URL's query is a credential: never stored or logged."""
+    return url.split("?", 1)[0].split("#", 1)[0]

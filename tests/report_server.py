@@ -1,0 +1,106 @@
+"""A loopback HTTP server that plays report hosts: CSV of any size generated on the fly,
+redirects, errors, slow bodies, ETags. Each path's behaviour is set by the test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HEADER = b"Phone Number,Final Status,Attempts,Last Call Duration\n"
+
+
+def csv_body(size: int) -> Iterator[bytes]:
+    """`size` bytes of a plausible report, in 1 MiB chunks, without holding it."""
+    row = b"+919800000000,completed,2,47\n"
+    chunk = HEADER + row * ((1024 * 1024 - len(HEADER)) // len(row))
+    sent = 0
+    while sent < size:
+        piece = chunk[: size - sent]
+        sent += len(piece)
+        yield piece
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes | None = None
+    size: int | None = None  # generated CSV of this many bytes
+    content_type: str = "text/csv"
+    location: str | None = None
+    fail_first: int = 0  # answer 503 this many times first
+    etag: str | None = None
+    stall_seconds: float = 0  # after the headers, before the body
+    send_length: bool = True
+
+
+@dataclass
+class ReportServer:
+    routes: dict[str, Route] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+    downloads: Counter[str] = field(default_factory=Counter)  # 200s with a body
+    hosts: list[str] = field(default_factory=list)  # Host headers received
+    port: int = 0
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+def serve(server_state: ReportServer) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            server_state.hits[path] += 1
+            server_state.hosts.append(self.headers.get("host", ""))
+            route = server_state.routes.get(path, Route(status=404, body=b"no such report"))
+            if server_state.hits[path] <= route.fail_first:
+                self._answer(503, b"busy", "text/plain")
+                return
+            if route.etag and self.headers.get("if-none-match") == route.etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            if route.location:
+                self.send_response(route.status)
+                self.send_header("location", route.location)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            if route.size is not None:
+                self.send_response(route.status)
+                self.send_header("content-type", route.content_type)
+                if route.send_length:
+                    self.send_header("content-length", str(route.size))
+                if route.etag:
+                    self.send_header("etag", route.etag)
+                self.end_headers()
+                server_state.downloads[path] += 1
+                time.sleep(route.stall_seconds)
+                for piece in csv_body(route.size):
+                    self.wfile.write(piece)
+                return
+            server_state.downloads[path] += route.status == 200
+            self._answer(route.status, route.body or b"", route.content_type, route.etag)
+
+        def _answer(
+            self, status: int, body: bytes, content_type: str, etag: str | None = None
+        ) -> None:
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            if etag:
+                self.send_header("etag", etag)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    server_state.port = httpd.server_address[1]
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
