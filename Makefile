@@ -64,9 +64,10 @@ invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=Re
 local: ## The whole pipeline on this machine (arrives with the local stack)
 	@echo "make local arrives with the local stack (issue 5); use make invoke meanwhile"; exit 2
 
-bench: $(SYNCED) ## Receiver latency against a minimal handler; DynamoDB cost per callback
+bench: $(SYNCED) ## Receiver latency, DynamoDB cost per callback, report fetch memory and speed
 	$(PY) bench/receiver_latency.py
 	$(PY) bench/processor_costs.py 2>/dev/null
+	$(PY) bench/report_fetch.py
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)
