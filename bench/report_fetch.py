@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES_MIB = [
@@ -52,6 +53,11 @@ def wait_for(port: int) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def empty(s3: Any, bucket: str) -> None:  # noqa: ANN401
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+
+
 def main() -> None:
     import boto3  # noqa: PLC0415
 
@@ -71,30 +77,26 @@ def main() -> None:
         endpoint = f"http://127.0.0.1:{moto_port}"
         wait_for(moto_port)
         os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
-        boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint).create_bucket(
-            Bucket="bench-reports"
-        )
+        s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint)
+        s3.create_bucket(Bucket="bench-reports")
         rows = []
         peaks: dict[str, list[float]] = {"fetcher": [], "upload_fileobj": []}
         for mib in SIZES_MIB:
             url = f"http://127.0.0.1:{report_port}/{mib}.csv"
             results: dict[str, list[dict[str, float]]] = {"fetcher": [], "upload_fileobj": []}
-            for _ in range(RUNS):
-                for mode in MODES:
+            for run in range(RUNS):
+                # alternate who goes first, and empty the bucket after each: the S3 emulator
+                # slows as it fills, and must not favour either side
+                for mode in MODES if run % 2 == 0 else MODES[::-1]:
+                    command = [sys.executable, str(ROOT / "bench/report_probe.py"), mode, url]
                     probe = subprocess.run(
-                        [
-                            sys.executable,
-                            str(ROOT / "bench/report_probe.py"),
-                            mode,
-                            url,
-                            endpoint,
-                            "bench-reports",
-                        ],
+                        [*command, endpoint, "bench-reports"],
                         capture_output=True,
                         text=True,
                         check=True,
                     )
                     results[mode].append(json.loads(probe.stdout.strip().splitlines()[-1]))
+                    empty(s3, "bench-reports")
             speed = {
                 mode: statistics.median(r["bytes"] / r["seconds"] / 2**20 for r in runs)
                 for mode, runs in results.items()
