@@ -177,9 +177,23 @@ def test_a_stalled_body_is_a_transient_failure(report_server: ReportServer) -> N
     report_server.routes["/slow.csv"] = Route(size=10_000, stall_seconds=2)
     policy = FetchPolicy(LOCAL.allowed_hosts, 10**9, allow_loopback=True, read_timeout=0.3)
     opened = open_report(report_server.url("/slow.csv"), policy)
-    reader = ReportReader(opened, b"", policy.max_bytes)
+    reader = ReportReader(opened, b"", policy)
     with pytest.raises(TransientFetchFailure, match="ReadTimeoutError"):
         reader.read(4096)
+
+
+@pytest.mark.enable_socket
+def test_a_slow_drip_is_cut_off_by_the_overall_time_limit(report_server: ReportServer) -> None:
+    # Given a body that keeps arriving, but too slowly to finish in time
+    report_server.routes["/drip.csv"] = Route(size=10 * 2**20)
+    policy = FetchPolicy(LOCAL.allowed_hosts, 10**9, allow_loopback=True, total_seconds=0.2)
+    reader = ReportReader(open_report(report_server.url("/drip.csv"), policy), b"", policy)
+
+    # When it is read past the limit, Then the fetch gives up (and will be retried)
+    reader.read(1024)
+    time.sleep(0.3)
+    with pytest.raises(TransientFetchFailure, match="too slow"):
+        reader.read(1024)
 
 
 # ----------------------------------------------------------------------------- the Lambda

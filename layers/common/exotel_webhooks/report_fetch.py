@@ -12,6 +12,7 @@ import fnmatch
 import hashlib
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,8 @@ class FetchPolicy:
     allow_loopback: bool = False  # the local stack only: http:// and loopback addresses
     max_redirects: int = 3
     connect_timeout: float = 5
-    read_timeout: float = 30
+    read_timeout: float = 30  # per read
+    total_seconds: float = 780  # the whole download: a slow drip never trips a read timeout
 
 
 @dataclass(frozen=True)
@@ -224,10 +226,11 @@ class ReportReader:
     """A file-like view of the response for upload_fileobj: hashes and counts what passes
     through, and stops at the size cap."""
 
-    def __init__(self, opened: OpenedReport, head: bytes, max_bytes: int) -> None:
+    def __init__(self, opened: OpenedReport, head: bytes, policy: FetchPolicy) -> None:
         self._response = opened.response
         self._pending = head
-        self._max_bytes = max_bytes
+        self._max_bytes = policy.max_bytes
+        self._deadline = time.monotonic() + policy.total_seconds
         self.size = 0
         self.sha256 = hashlib.sha256()
 
@@ -239,6 +242,8 @@ class ReportReader:
                 else (self._pending[:size], self._pending[size:])
             )
         else:
+            if time.monotonic() > self._deadline:
+                raise TransientFetchFailure("report download too slow: over its time limit")
             try:
                 chunk = self._response.read(size if size > 0 else None)
             except HTTPError as error:

@@ -89,7 +89,7 @@ class ReportFetcher:
             problem = looks_like_csv(opened.content_type, head)
             if problem:
                 raise PermanentFetchFailure(problem)
-            reader = ReportReader(opened, head, self.policy.max_bytes)
+            reader = ReportReader(opened, head, self.policy)
             key = f"reports/{request.campaign_sid}/{request.event_id}.csv"
             stream_to_s3(self.s3, reader, self.bucket, key, "text/csv")
         finally:
