@@ -61,8 +61,8 @@ invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=Re
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; exit 2; }
 	@$(PY) -m localaws.invoke $(FN) $(EVENT)
 
-local: ## The whole pipeline on this machine (arrives with the local stack)
-	@echo "make local arrives with the local stack (issue 5); use make invoke meanwhile"; exit 2
+local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
+	@$(PY) -m localaws.stack
 
 bench: $(SYNCED) ## Receiver latency, DynamoDB cost per callback, report fetch memory and speed
 	$(PY) bench/receiver_latency.py

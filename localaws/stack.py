@@ -1,0 +1,326 @@
+"""`make local`: the whole pipeline on this machine, without Docker or an AWS account.
+
+template.yaml is deployed into an AWS emulation (moto's server on loopback, or AWS_ENDPOINT);
+the HTTP API routes of the template are served on 127.0.0.1:$PORT as API Gateway (payload 2.0)
+events for the real handlers; each SQS event source mapping of the template runs like Lambda's
+(batch size and window, ReportBatchItemFailures, the queue's visibility timeout and redrive).
+EventBridge events the functions publish are printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+
+from localaws.emulation import (
+    DEFAULT_WEBHOOK_TOKEN,
+    EMULATED_ACCOUNT_ENVIRONMENT,
+    REGION,
+    Deployment,
+    deploy,
+)
+from localaws.event_sources import poll_once
+from localaws.runtime import LocalLambdaContext, function_environment, load_handler
+from localaws.template import Template
+
+# Text bodies reach Lambda as text; everything else base64-encoded, as HTTP APIs do.
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+JSON = {"content-type": "application/json"}
+# What differs from AWS, and only here: printed at start.
+LOCAL_RELAXATIONS = (
+    "report URLs may use http:// and loopback addresses (REPORT_URL_ALLOW_LOOPBACK=true)",
+    "the read API (GET /campaigns/...) needs no IAM signature on loopback",
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template_path: str
+    function: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, method: str, path: str, function: str) -> Route:
+        # "/campaigns/{campaign_sid}/calls": literal pieces and parameter names alternate
+        pieces = re.split(r"\{(\w+)\}", path)
+        regex = "".join(
+            re.escape(piece) if index % 2 == 0 else f"(?P<{piece}>[^/]+)"
+            for index, piece in enumerate(pieces)
+        )
+        return cls(method.upper(), path, function, re.compile(f"^{regex}$"))
+
+
+@dataclass
+class LocalStack:
+    template: Template
+    deployment: Deployment
+    endpoint: str
+    handlers: dict[str, Callable[[Any, Any], Any]]
+    routes: list[Route]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    quiet: bool = False
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:  # noqa: ANN401
+        """One invocation at a time per function, as one warm Lambda container."""
+        with self.locks.setdefault(function, threading.Lock()):
+            context = LocalLambdaContext(self.deployment.physical_id(function))
+            return self.handlers[function](event, context)
+
+    def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match and route.method == method:
+                return route, match.groupdict()
+        return None
+
+    def poll_forever(self, function: str) -> None:
+        source = self.deployment.event_source_of(function)
+        sqs = boto3.client("sqs", region_name=REGION, endpoint_url=self.endpoint)
+        while not self.stopping.is_set():
+            try:
+                poll_once(
+                    sqs,
+                    source,
+                    lambda event: self.invoke(function, event),
+                    wait_seconds=max(1, source.batching_window_seconds),
+                )
+            except Exception as error:
+                self.say(f"poller {function}: {type(error).__name__}: {error}")
+                time.sleep(1)
+
+    def say(self, line: str) -> None:
+        if not self.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+
+def start(
+    port: int = 3000,
+    tokens: tuple[str, ...] = (DEFAULT_WEBHOOK_TOKEN,),
+    endpoint: str | None = None,
+    quiet: bool = False,
+) -> tuple[LocalStack, ThreadingHTTPServer, Callable[[], None]]:
+    """Deploy, load the functions, start the pollers and the HTTP server; returns a stopper."""
+    os.environ.update(EMULATED_ACCOUNT_ENVIRONMENT)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    moto_server = None
+    if endpoint is None:
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+        moto_port = _free_port()
+        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto_server.start()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the functions create
+    template = Template.load()
+    deployment = deploy(template, webhook_tokens=tokens, endpoint_url=endpoint)
+    events: list[dict[str, Any]] = []
+    stack = LocalStack(template, deployment, endpoint, {}, _routes(template), events, quiet=quiet)
+    _show_published_events(stack)
+    for function in deployment.functions:
+        environment = function_environment(deployment, function)
+        environment |= _local_relaxations(function, environment)
+        os.environ.update(environment)
+        stack.handlers[function] = load_handler(template, deployment, function, f"local_{function}")
+    pollers = [
+        threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
+        for source in deployment.event_sources
+    ]
+    for poller in pollers:
+        poller.start()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(stack))
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        stack.stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        for poller in pollers:
+            poller.join(timeout=25)
+        if moto_server is not None:
+            moto_server.stop()
+
+    return stack, httpd, stop
+
+
+def _local_relaxations(function: str, environment: dict[str, str]) -> dict[str, str]:
+    if "REPORT_URL_ALLOWED_HOSTS" not in environment:
+        return {}
+    hosts = os.environ.get("REPORT_URL_ALLOWED_HOSTS_LOCAL") or (
+        f"{environment['REPORT_URL_ALLOWED_HOSTS']},127.0.0.1,localhost"
+    )
+    return {"REPORT_URL_ALLOW_LOOPBACK": "true", "REPORT_URL_ALLOWED_HOSTS": hosts}
+
+
+def _routes(template: Template) -> list[Route]:
+    return [
+        Route.of(event["Properties"]["Method"], event["Properties"]["Path"], logical_id)
+        for logical_id, function in template.resources_of_type("AWS::Serverless::Function").items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    ]
+
+
+def _show_published_events(stack: LocalStack) -> None:
+    """The functions' EventBridge events, printed as they are published (and kept)."""
+    boto3.setup_default_session(region_name=REGION)
+    if boto3.DEFAULT_SESSION is None:
+        raise RuntimeError("boto3 has no default session")
+
+    def published(params: dict[str, Any], **_: Any) -> None:  # noqa: ANN401
+        for entry in params.get("Entries", []):
+            event = {"detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+            stack.events.append(event)
+            stack.say(f"event {entry['DetailType']}: {entry['Detail']}")
+
+    boto3.DEFAULT_SESSION.events.register("provide-client-params.events.PutEvents", published)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def api_gateway_event(
+    route: Route,
+    parameters: dict[str, str],
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The HTTP API payload 2.0 event API Gateway would send for this request."""
+    parts = urlsplit(target)
+    content_type = headers.get("content-type", "")
+    text = content_type.startswith(_TEXT_TYPES)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    now = datetime.now(UTC)
+    return {
+        "version": "2.0",
+        "routeKey": f"{route.method} {route.template_path}",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "queryStringParameters": {k: ",".join(v) for k, v in query.items()} or None,
+        "pathParameters": parameters or None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": headers.get("host", "127.0.0.1"),
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{route.method} {route.template_path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": body.decode("utf-8", "replace") if text else base64.b64encode(body).decode(),
+        "isBase64Encoded": not text,
+    }
+
+
+def _handler_class(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            path = urlsplit(self.path).path
+            found = stack.route(self.command, path)
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if found is None:
+                self._reply(404, JSON, b'{"message":"Not Found"}')
+                return
+            route, parameters = found
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            request = Request(self.command, self.path, headers, body, self.client_address[0])
+            event = api_gateway_event(route, parameters, request)
+            try:
+                response = stack.invoke(route.function, event)
+            except Exception as error:
+                stack.say(f"{route.function} raised {type(error).__name__}: {error}")
+                self._reply(
+                    500,
+                    {"content-type": "application/json"},
+                    b'{"message":"Internal Server Error"}',
+                )
+                return
+            payload = response.get("body") or ""
+            data = (
+                base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            )
+            self._reply(response.get("statusCode", 200), response.get("headers") or {}, data)
+            stack.say(f"{self.command} {path} -> {response.get('statusCode')}")
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "3000"))
+    token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
+    endpoint = os.environ.get("AWS_ENDPOINT") or None
+    stack, _, stop = start(port, tuple(token.split(",")), endpoint)
+    base = f"http://127.0.0.1:{port}"
+    print(f"AWS emulation: {stack.endpoint}", flush=True)
+    print(f"webhook secret (WEBHOOK_TOKEN): {token}", flush=True)
+    for route in stack.routes:
+        if route.method == "POST":
+            print(f"  {route.method} {base}{route.template_path}?token={token}", flush=True)
+        else:
+            print(f"  {route.method} {base}{route.template_path}", flush=True)
+    print("local-only relaxations:", flush=True)
+    for relaxation in LOCAL_RELAXATIONS:
+        print(f"  - {relaxation}", flush=True)
+    print(f"ready {base}", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    print("stopping", flush=True)
+    stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
