@@ -202,16 +202,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def api_gateway_event(
-    route: Route,
-    parameters: dict[str, str],
-    method: str,
-    target: str,
-    headers: dict[str, str],
-    body: bytes,
-    source_ip: str,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str  # path and query, as sent
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    source_ip: str
+
+
+def api_gateway_event(route: Route, parameters: dict[str, str], request: Request) -> dict[str, Any]:
     """The HTTP API payload 2.0 event API Gateway would send for this request."""
+    method, target, headers, body = request.method, request.target, request.headers, request.body
+    source_ip = request.source_ip
     parts = urlsplit(target)
     content_type = headers.get("content-type", "")
     text = content_type.startswith(_TEXT_TYPES)

@@ -1,0 +1,180 @@
+"""`make local`, in-process on a free port: webhooks in over HTTP, state out of the read API."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import boto3
+import pytest
+
+from localaws.emulation import REGION
+from localaws.stack import LocalStack, start
+from tests.report_server import ReportServer, Route
+
+TOKEN = "local-test-token"
+pytestmark = pytest.mark.enable_socket
+
+
+@dataclass
+class Running:
+    stack: LocalStack
+    base: str
+
+    def post(self, callback: str, body: str, content_type: str) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            f"{self.base}/webhooks/exotel/{callback}?token={TOKEN}",
+            data=body.encode(),
+            headers={"content-type": content_type},
+            method="POST",
+        )
+        return _send(request)
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        return _send(urllib.request.Request(f"{self.base}{path}"))  # noqa: S310
+
+    def eventually(self, path: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Poll the read API until the pipeline has caught up (bounded: 60 s)."""
+        deadline = time.monotonic() + 60
+        while True:
+            status, body = self.get(path)
+            if status == 200 and done(body):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{path} never became as expected: {status} {body}")
+            time.sleep(0.25)
+
+
+def _send(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Running]:
+    saved = dict(os.environ)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stack, _, stop = start(port, (TOKEN,), quiet=True)
+    try:
+        yield Running(stack, f"http://127.0.0.1:{port}")
+    finally:
+        stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture(scope="module")
+def reports() -> Iterator[ReportServer]:
+    from tests.report_server import serve  # noqa: PLC0415
+
+    state = ReportServer()
+    httpd = serve(state)
+    yield state
+    httpd.shutdown()
+
+
+def test_a_small_campaign_flows_from_webhooks_to_the_read_api(
+    running: Running, reports: ReportServer
+) -> None:
+    # Given a campaign of three numbers: JSON and form bodies, a retried number, a duplicate
+    sid = "camp_local_e2e"
+    calls = [
+        ("c1", "09876543210", "busy", "09:01:00"),
+        ("c2", "09876543210", "completed", "09:11:00"),
+        ("c3", "09812345678", "no-answer", "09:02:00"),
+        ("c4", "09811111111", "failed", "09:03:00"),
+    ]
+    for call_sid, number, status, at in calls:
+        body = json.dumps(
+            {"campaign_sid": sid, "call_sid": call_sid, "number": number, "status": status,
+             "date_updated": f"2024-01-15 {at}"}
+        )  # fmt: skip
+        assert running.post("call-status", body, "application/json")[0] == 200
+    assert running.post("call-status", body, "application/json")[0] == 200  # Exotel retried
+    outcomes = [("09876543210", "completed", ["c1", "c2"]), ("09812345678", "failed", ["c3"])]
+    for number, status, sids in outcomes:
+        form = urlencode(
+            [
+                ("CampaignSid", sid),
+                ("To", number),
+                ("Status", status),
+                ("DateUpdated", "2024-01-15 09:30:00"),
+            ]
+            + [("CallSids[]", s) for s in sids]
+        )
+        assert running.post("call-schedule", form, "application/x-www-form-urlencoded")[0] == 200
+    reports.routes["/report.csv"] = Route(
+        body=b"Number,Status\n09876543210,completed\n09812345678,failed\n09811111111,failed\n"
+    )
+    final = {"campaign_sid": sid, "status": "Completed", "date_updated": "2024-01-15 10:00:00",
+             "report_url": reports.url("/report.csv")}  # fmt: skip
+    assert running.post("campaign-status", json.dumps(final), "application/json")[0] == 200
+
+    # When the pipeline has caught up
+    summary = running.eventually(
+        f"/campaigns/{sid}", lambda body: (body.get("reconciliation") or {}).get("report_rows") == 3
+    )
+
+    # Then the read API shows every count, the report and its reconciliation
+    assert summary["status"] == "Completed"
+    assert summary["attempts"] == {
+        "total": 4,
+        "by_status": {"busy": 1, "completed": 1, "failed": 1, "no-answer": 1},
+    }
+    assert summary["numbers"] == {"total": 3, "by_status": {"completed": 1, "failed": 2}}
+    assert summary["report"]["status"] == "stored"
+    assert summary["reconciliation"] == {
+        "report_rows": 3,
+        "matched": 2,
+        "backfilled": 1,
+        "mismatched": 0,
+    }
+    status, number = running.get(f"/campaigns/{sid}/numbers/{quote('+919876543210')}")
+    assert (status, number["status"], number["call_sids"]) == (200, "completed", ["c1", "c2"])
+    published = [event["detail-type"] for event in running.stack.events]
+    assert published.count("CallScheduleCompleted") == 2
+    assert "CampaignCompleted" in published
+
+
+def test_webhooks_answer_as_the_contract_says_over_http(running: Running) -> None:
+    assert running.post("call-status", "{}", "application/json")[1]["status"] == "quarantined"
+    request = urllib.request.Request(  # noqa: S310
+        f"{running.base}/webhooks/exotel/call-status?token=wrong", data=b"{}", method="POST"
+    )
+    assert _send(request)[0] == 401
+    assert running.get("/campaigns/never-seen")[0] == 404
+
+
+def test_a_poison_message_lands_in_the_local_dead_letter_queue(running: Running) -> None:
+    # Given the call-status queue redelivers after 1 s instead of 180 s
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=running.stack.endpoint)
+    source = running.stack.deployment.event_source_of("CallStatusProcessorFunction")
+    sqs.set_queue_attributes(QueueUrl=source.queue_url, Attributes={"VisibilityTimeout": "1"})
+    time.sleep(2.5)  # a receive already waiting (1 s long poll) would still hide it for 180 s
+
+    # When a message no processor can read is put on it
+    sqs.send_message(QueueUrl=source.queue_url, MessageBody="not a queued callback")
+
+    # Then, after maxReceiveCount failed deliveries, the queue moves it to its DLQ
+    dead_letter_queue = running.stack.deployment.physical_id("CallStatusDeadLetterQueue")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=dead_letter_queue, WaitTimeSeconds=1)
+        if messages.get("Messages"):
+            assert messages["Messages"][0]["Body"] == "not a queued callback"
+            return
+    raise AssertionError("the poison message never reached the dead-letter queue")
