@@ -143,8 +143,8 @@ def test_a_small_campaign_flows_from_webhooks_to_the_read_api(
         "backfilled": 1,
         "mismatched": 0,
     }
-    status, number = running.get(f"/campaigns/{sid}/numbers/{quote('+919876543210')}")
-    assert (status, number["status"], number["call_sids"]) == (200, "completed", ["c1", "c2"])
+    code, retried = running.get(f"/campaigns/{sid}/numbers/{quote('+919876543210')}")
+    assert (code, retried["status"], retried["call_sids"]) == (200, "completed", ["c1", "c2"])
     published = [event["detail-type"] for event in running.stack.events]
     assert published.count("CallScheduleCompleted") == 2
     assert "CampaignCompleted" in published
