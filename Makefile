@@ -13,7 +13,7 @@ PY := .venv/bin/python
 SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
 
-.PHONY: help setup test lint format typecheck pytest validate build invoke local lock bench deploy clean
+.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=Re
 
 local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
 	@$(PY) -m localaws.stack
+
+demo: $(SYNCED) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
+	@$(PY) -m localaws.demo
 
 bench: $(SYNCED) ## Receiver latency, DynamoDB cost per callback, report fetch memory and speed
 	$(PY) bench/receiver_latency.py

@@ -132,7 +132,12 @@ def start(
         endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the functions create
     template = Template.load()
-    deployment = deploy(template, webhook_tokens=tokens, endpoint_url=endpoint)
+    # A parameter override, as `sam deploy --parameter-overrides` would pass: a demo should not
+    # wait two minutes for its report.
+    parameters = {"ReportFetchDelaySeconds": os.environ.get("REPORT_FETCH_DELAY_SECONDS", "5")}
+    deployment = deploy(
+        template, webhook_tokens=tokens, endpoint_url=endpoint, parameters=parameters
+    )
     events: list[dict[str, Any]] = []
     stack = LocalStack(template, deployment, endpoint, {}, _routes(template), events, quiet=quiet)
     _show_published_events(stack)

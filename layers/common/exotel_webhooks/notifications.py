@@ -40,9 +40,16 @@ class CampaignEvents:
 class ReportRequests:
     """Hands a finished campaign's report URL to the report fetcher."""
 
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str, delay_seconds: int = 0) -> None:
         self._client = client
         self._queue_url = queue_url
+        self._delay_seconds = delay_seconds
 
     def request(self, request: dict[str, Any]) -> None:
-        self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(request))
+        """Delayed, so that call schedule callbacks still queued are stored before the report
+        is reconciled with them."""
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=json.dumps(request),
+            DelaySeconds=self._delay_seconds,
+        )

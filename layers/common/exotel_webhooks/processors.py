@@ -33,7 +33,9 @@ def ledger_from_environment() -> CampaignLedger:
         events=CampaignEvents(events_client(), settings.event_bus_name)
         if settings.event_bus_name
         else None,
-        reports=ReportRequests(sqs_client(), settings.report_queue_url)
+        reports=ReportRequests(
+            sqs_client(), settings.report_queue_url, settings.report_delay_seconds
+        )
         if settings.report_queue_url
         else None,
         retention=timedelta(days=settings.data_retention_days)

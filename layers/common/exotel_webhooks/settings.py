@@ -86,6 +86,7 @@ class ProcessorSettings:
     table_name: str
     event_bus_name: str | None = None
     report_queue_url: str | None = None
+    report_delay_seconds: int = 0
     data_retention_days: int = 0
 
     @classmethod
@@ -94,6 +95,7 @@ class ProcessorSettings:
             table_name=_required(environ, "TABLE_NAME"),
             event_bus_name=environ.get("EVENT_BUS_NAME") or None,
             report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
+            report_delay_seconds=int(_number(environ, "REPORT_DELAY_SECONDS", 0, minimum=0)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
         )
 

@@ -1,0 +1,243 @@
+"""`make demo`: an Exotel campaign played against the local stack, then checked.
+
+NUMBERS numbers (default 200) are called with Exotel's retry rules (up to number_of_retries
+0-3 more attempts on busy, no-answer or failed); every attempt sends a call status callback,
+every number a call schedule callback (2% are "lost", for the report to backfill), the campaign
+its statuses, with a report CSV served on loopback. About 10% of deliveries are duplicated and
+the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth.
+Uses BASE_URL if a stack is already running, else starts one on PORT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlencode
+
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
+
+ATTEMPT_STATUSES = ("completed", "busy", "no-answer", "failed")
+ATTEMPT_WEIGHTS = (50, 15, 25, 10)
+
+
+@dataclass
+class Campaign:
+    sid: str
+    deliveries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    attempts: Counter[str] = field(default_factory=Counter)
+    numbers: Counter[str] = field(default_factory=Counter)
+    lost: int = 0
+    report_rows: list[tuple[str, str]] = field(default_factory=list)
+
+
+def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
+    campaign = Campaign(sid)
+    for index in range(count):
+        number = f"09{rng.randrange(10**8, 10**9)}"
+        retries = rng.randrange(0, 4)
+        call_sids = []
+        status = "failed"
+        for attempt in range(retries + 1):
+            status = rng.choices(ATTEMPT_STATUSES, ATTEMPT_WEIGHTS)[0]
+            call_sid = f"{sid}-{index}-{attempt}"
+            call_sids.append(call_sid)
+            minute = index % 60
+            campaign.deliveries.append(
+                (
+                    "call-status",
+                    {
+                        "campaign_sid": sid,
+                        "call_sid": call_sid,
+                        "number": number,
+                        "status": status,
+                        "date_created": f"2024-01-15 10:{minute:02d}:00",
+                        "date_updated": f"2024-01-15 1{attempt}:{minute:02d}:30",
+                    },
+                )
+            )
+            campaign.attempts[status] += 1
+            if status == "completed":
+                break
+        final = "completed" if status == "completed" else "failed"
+        campaign.numbers[final] += 1
+        campaign.report_rows.append((number, final))
+        if rng.random() < 0.02:
+            campaign.lost += 1  # Exotel never delivered it: the report must backfill it
+            continue
+        campaign.deliveries.append(
+            (
+                "call-schedule",
+                {
+                    "campaign_sid": sid,
+                    "to": number,
+                    "from": "08047104890",
+                    "call_sids": call_sids,
+                    "status": final,
+                    "date_updated": "2024-01-15 15:00:00",
+                },
+            )
+        )
+    return campaign
+
+
+def serve_report(campaign: Campaign) -> tuple[ThreadingHTTPServer, str]:
+    body = (
+        "Phone Number,Final Status\n" + "".join(f"{n},{s}\n" for n, s in campaign.report_rows)
+    ).encode()
+
+    class Report(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/csv")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Report)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/report.csv?X-Amz-Signature=demo"
+
+
+def post(base: str, token: str, callback: str, fields: dict[str, Any], as_form: bool) -> int:
+    if as_form:
+        pairs = [
+            (f"{name}[]" if isinstance(value, list) else name, item)
+            for name, value in fields.items()
+            for item in (value if isinstance(value, list) else [value])
+        ]
+        body, content_type = urlencode(pairs).encode(), "application/x-www-form-urlencoded"
+    else:
+        body, content_type = json.dumps(fields).encode(), "application/json"
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{base}/webhooks/exotel/{callback}?token={token}",
+        data=body,
+        headers={"content-type": content_type},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def get(base: str, path: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{base}{path}", timeout=30) as response:  # noqa: S310
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def play(base: str, token: str, count: int, seed: int) -> bool:
+    rng = random.Random(seed)  # noqa: S311 - a simulation, not security
+    campaign = simulate(count, f"demo-{seed}-{int(time.time())}", rng)
+    httpd, report_url = serve_report(campaign)
+    extra = rng.sample(campaign.deliveries, len(campaign.deliveries) // 10)
+    deliveries = campaign.deliveries + extra
+    rng.shuffle(deliveries)
+    sid = campaign.sid
+    started = time.perf_counter()
+    first = {"campaign_sid": sid, "status": "in-progress", "date_updated": "2024-01-15 09:59:00"}
+    codes = [post(base, token, "campaign-status", first, as_form=False)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes += pool.map(lambda d: post(base, token, d[0], d[1], rng.random() < 0.5), deliveries)
+    final = {
+        "campaign_sid": sid,
+        "status": "Completed",
+        "date_updated": "2024-01-15 16:00:00",
+        "report_url": report_url,
+    }
+    codes.append(post(base, token, "campaign-status", final, as_form=False))
+    sent_seconds = time.perf_counter() - started
+    expected: dict[str, dict[str, Any]] = {
+        "attempts": {
+            "total": sum(campaign.attempts.values()),
+            "by_status": dict(sorted(campaign.attempts.items())),
+        },
+        "numbers": {"total": count, "by_status": dict(sorted(campaign.numbers.items()))},
+        "reconciliation": {
+            "report_rows": count,
+            "matched": count - campaign.lost,
+            "backfilled": campaign.lost,
+            "mismatched": 0,
+        },
+        "report": {"status": "stored"},
+    }
+    summary = wait_for(base, f"/campaigns/{sid}", expected)
+    drained_seconds = time.perf_counter() - started
+    httpd.shutdown()
+    print(f"\ncampaign {sid}: {count} numbers, {len(codes)} webhooks ({len(extra)} duplicated)")
+    print(
+        f"accepted {codes.count(200)}/{len(codes)} in {sent_seconds:.1f} s "
+        f"({len(codes) / sent_seconds:.0f} webhooks/s); all stored in {drained_seconds:.1f} s\n"
+    )
+    checks = [
+        (f"{key}.{part}", wanted, (summary.get(key) or {}).get(part))
+        for key, value in expected.items()
+        for part, wanted in value.items()
+    ]
+    checks.append(("webhooks answered 200", len(codes), codes.count(200)))
+    print(f"| {'check':<26} | {'expected':<42} | {'read API':<42} | ok |")
+    print(f"| {'-' * 26} | {'-' * 42} | {'-' * 42} | -- |")
+    for name, wanted, got in checks:
+        mark = "ok" if wanted == got else "NO"
+        print(f"| {name:<26} | {json.dumps(wanted):<42} | {json.dumps(got):<42} | {mark} |")
+    ok = all(wanted == got for _, wanted, got in checks)
+    print("\nall counts match" if ok else "\nMISMATCH", flush=True)
+    return ok
+
+
+def wait_for(base: str, path: str, expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The read API's answer once it shows `expected`, or its last answer after 5 minutes."""
+    deadline = time.monotonic() + 300
+    summary: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, summary = get(base, path)
+        if all(
+            (summary.get(key) or {}).get(part) == wanted
+            for key, value in expected.items()
+            for part, wanted in value.items()
+        ):
+            break
+        time.sleep(0.5)
+    return summary
+
+
+def main() -> int:
+    count = int(os.environ.get("NUMBERS", "200"))
+    token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
+    seed = int(os.environ.get("SEED", "7"))
+    base = os.environ.get("BASE_URL")
+    if base:
+        return 0 if play(base.rstrip("/"), token, count, seed) else 1
+    from localaws.stack import start  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(os.environ.get("PORT") or probe.getsockname()[1])
+    _, _, stop = start(port, (token,), quiet=True)
+    try:
+        print(f"local stack ready http://127.0.0.1:{port}", flush=True)
+        return 0 if play(f"http://127.0.0.1:{port}", token, count, seed) else 1
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
