@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import boto3
 import pytest
 
+from localaws.demo import play
 from localaws.emulation import REGION
 from localaws.stack import LocalStack, start
 from tests.report_server import ReportServer, Route
@@ -178,3 +179,16 @@ def test_a_poison_message_lands_in_the_local_dead_letter_queue(running: Running)
             assert messages["Messages"][0]["Body"] == "not a queued callback"
             return
     raise AssertionError("the poison message never reached the dead-letter queue")
+
+
+def test_the_campaign_simulator_finds_every_count_right(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a simulated campaign of 20 numbers, duplicated, shuffled, with lost callbacks
+    # When make demo's simulator plays it and reads the results back
+    ok = play(running.base, TOKEN, count=20, seed=3)
+
+    # Then every count it checks matches the simulated truth
+    table = capsys.readouterr().out
+    assert ok, table
+    assert "all counts match" in table
