@@ -231,7 +231,7 @@ def main() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(os.environ.get("PORT") or probe.getsockname()[1])
-    _, _, stop = start(port, (token,), quiet=True)
+    _, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
     try:
         print(f"local stack ready http://127.0.0.1:{port}", flush=True)
         return 0 if play(f"http://127.0.0.1:{port}", token, count, seed) else 1

@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import os
+import queue
 import re
 import signal
 import socket
@@ -43,6 +44,7 @@ from localaws.template import Template
 # Text bodies reach Lambda as text; everything else base64-encoded, as HTTP APIs do.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 JSON = {"content-type": "application/json"}
+HTTP_CONTAINERS = 4
 # What differs from AWS, and only here: printed at start.
 LOCAL_RELAXATIONS = (
     "report URLs may use http:// and loopback addresses (REPORT_URL_ALLOW_LOOPBACK=true)",
@@ -73,18 +75,19 @@ class LocalStack:
     template: Template
     deployment: Deployment
     endpoint: str
-    handlers: dict[str, Callable[[Any, Any], Any]]
+    containers: dict[str, queue.Queue[Callable[[Any, Any], Any]]]
     routes: list[Route]
     events: list[dict[str, Any]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
-    locks: dict[str, threading.Lock] = field(default_factory=dict)
     quiet: bool = False
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:  # noqa: ANN401
-        """One invocation at a time per function, as one warm Lambda container."""
-        with self.locks.setdefault(function, threading.Lock()):
-            context = LocalLambdaContext(self.deployment.physical_id(function))
-            return self.handlers[function](event, context)
+        """Each warm container serves one invocation at a time, as in Lambda."""
+        handler = self.containers[function].get()
+        try:
+            return handler(event, LocalLambdaContext(self.deployment.physical_id(function)))
+        finally:
+            self.containers[function].put(handler)
 
     def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -118,6 +121,7 @@ def start(
     tokens: tuple[str, ...] = (DEFAULT_WEBHOOK_TOKEN,),
     endpoint: str | None = None,
     quiet: bool = False,
+    log_level: str | None = None,
 ) -> tuple[LocalStack, ThreadingHTTPServer, Callable[[], None]]:
     """Deploy, load the functions, start the pollers and the HTTP server; returns a stopper."""
     os.environ.update(EMULATED_ACCOUNT_ENVIRONMENT)
@@ -139,13 +143,22 @@ def start(
         template, webhook_tokens=tokens, endpoint_url=endpoint, parameters=parameters
     )
     events: list[dict[str, Any]] = []
-    stack = LocalStack(template, deployment, endpoint, {}, _routes(template), events, quiet=quiet)
+    routes = _routes(template)
+    stack = LocalStack(template, deployment, endpoint, {}, routes, events, quiet=quiet)
     _show_published_events(stack)
+    served = {route.function for route in routes}
     for function in deployment.functions:
         environment = function_environment(deployment, function)
         environment |= _local_relaxations(function, environment)
+        if log_level:
+            environment["POWERTOOLS_LOG_LEVEL"] = log_level
         os.environ.update(environment)
-        stack.handlers[function] = load_handler(template, deployment, function, f"local_{function}")
+        # HTTP-facing functions get a few containers (API Gateway invokes them concurrently);
+        # queue consumers one each, polled by one mapping.
+        stack.containers[function] = queue.Queue()
+        for index in range(HTTP_CONTAINERS if function in served else 1):
+            alias = f"local_{function}_{index}"
+            stack.containers[function].put(load_handler(template, deployment, function, alias))
     pollers = [
         threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
         for source in deployment.event_sources
