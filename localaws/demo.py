@@ -165,6 +165,7 @@ def play(base: str, token: str, count: int, seed: int) -> bool:
     }
     codes.append(post(base, token, "campaign-status", final, as_form=False))
     sent_seconds = time.perf_counter() - started
+    print(f"sent {len(codes)} webhooks in {sent_seconds:.1f} s; waiting for the pipeline")
     expected: dict[str, dict[str, Any]] = {
         "attempts": {
             "total": sum(campaign.attempts.values()),
@@ -197,7 +198,10 @@ def play(base: str, token: str, count: int, seed: int) -> bool:
     print(f"| {'-' * 26} | {'-' * 42} | {'-' * 42} | -- |")
     for name, wanted, got in checks:
         mark = "ok" if wanted == got else "NO"
-        print(f"| {name:<26} | {json.dumps(wanted):<42} | {json.dumps(got):<42} | {mark} |")
+        print(
+            f"| {name:<26} | {json.dumps(wanted):<42} | {json.dumps(got):<42} | {mark} |",
+            flush=True,
+        )
     ok = all(wanted == got for _, wanted, got in checks)
     print("\nall counts match" if ok else "\nMISMATCH", flush=True)
     return ok
@@ -220,6 +224,7 @@ def wait_for(base: str, path: str, expected: dict[str, dict[str, Any]]) -> dict[
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when piped
     count = int(os.environ.get("NUMBERS", "200"))
     token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
     seed = int(os.environ.get("SEED", "7"))

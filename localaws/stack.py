@@ -130,6 +130,7 @@ def start(
     if endpoint is None:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+        _serialise_dynamodb_requests()
         moto_port = _free_port()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto_server.start()
@@ -179,6 +180,25 @@ def start(
             moto_server.stop()
 
     return stack, httpd, stop
+
+
+def _serialise_dynamodb_requests() -> None:
+    """moto's TransactWriteItems deep-copies the tables to roll back, while its server's other
+    threads write to them ("dictionary changed size during iteration"): one lock around every
+    DynamoDB request of the embedded emulator. AWS needs no such thing."""
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    if getattr(DynamoHandler.call_action, "serialised", False):
+        return
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def serialised(self: DynamoHandler) -> Any:  # noqa: ANN401
+        with lock:
+            return call_action(self)
+
+    serialised.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
 
 
 def _local_relaxations(function: str, environment: dict[str, str]) -> dict[str, str]:
