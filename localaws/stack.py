@@ -137,9 +137,11 @@ def start(
         endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the functions create
     template = Template.load()
-    # A parameter override, as `sam deploy --parameter-overrides` would pass: a demo should not
-    # wait two minutes for its report.
-    parameters = {"ReportFetchDelaySeconds": os.environ.get("REPORT_FETCH_DELAY_SECONDS", "5")}
+    # The template's delay unless REPORT_FETCH_DELAY_SECONDS overrides it (as
+    # `sam deploy --parameter-overrides` would): locally callbacks are processed at a few per
+    # second, so a short delay lets a report be reconciled before they are all stored.
+    delay = os.environ.get("REPORT_FETCH_DELAY_SECONDS")
+    parameters = {"ReportFetchDelaySeconds": delay} if delay else {}
     deployment = deploy(
         template, webhook_tokens=tokens, endpoint_url=endpoint, parameters=parameters
     )
