@@ -16,6 +16,8 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from measure import peak_rss_kib  # noqa: E402
+
 
 def load(path: str) -> Any:  # noqa: ANN401
     spec = importlib.util.spec_from_file_location(Path(path).stem, path)
@@ -57,14 +59,6 @@ def stub_aws_in_process() -> None:
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
     boto3.DEFAULT_SESSION.events.register("before-send", before_send)  # type: ignore[arg-type]
-
-
-def peak_rss_kib() -> int:
-    """VmHWM: unlike ru_maxrss, it is not inherited from the parent across fork and exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 
 def main() -> None:

@@ -17,13 +17,7 @@ from exotel_webhooks.models import ReportRequest  # noqa: E402
 from exotel_webhooks.report_fetch import FetchPolicy  # noqa: E402
 from exotel_webhooks.reports import ReportFetcher  # noqa: E402
 from exotel_webhooks.settings import NormalisationRules  # noqa: E402
-
-
-def peak_rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+from measure import peak_rss_kib  # noqa: E402
 
 
 def main() -> None:
