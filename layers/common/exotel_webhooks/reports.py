@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from exotel_webhooks.aws import stream_to_s3
 from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
 from exotel_webhooks.models import ReportRequest
 from exotel_webhooks.notifications import CampaignEvents
@@ -23,6 +22,7 @@ from exotel_webhooks.report_fetch import (
     looks_like_csv,
     open_report,
 )
+from exotel_webhooks.report_upload import stream_to_s3
 from exotel_webhooks.settings import NormalisationRules
 
 if TYPE_CHECKING:
