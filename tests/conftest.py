@@ -23,12 +23,16 @@ from moto import mock_aws
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import PROJECT_ROOT, Template
+from tests.report_server import ReportServer, serve
 
 EVENTS = PROJECT_ROOT / "events"
 TOKEN = "test-token-current"
 ROTATED_TOKEN = "test-token-previous"
 
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exotel-webhooks")
+# Powertools reads these when the shared package is first imported, before any function's
+# environment is applied; the template gives every function the same values.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exotel-webhooks-local")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ExotelWebhooks")
 
 _module_names = count()
 
@@ -145,6 +149,15 @@ def load_function(
 @pytest.fixture
 def receiver(load_function: LoadFunction) -> Invoke:
     return load_function("ReceiverFunction")
+
+
+@pytest.fixture
+def report_server() -> Iterator[ReportServer]:
+    """Report hosts on loopback (the test sets each path's behaviour)."""
+    state = ReportServer()
+    httpd = serve(state)
+    yield state
+    httpd.shutdown()
 
 
 @pytest.fixture

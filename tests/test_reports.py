@@ -33,7 +33,7 @@ from localaws.emulation import REGION, Deployment, deploy, emulated_account_envi
 from localaws.sqs_events import sqs_event
 from tests.campaigns import message
 from tests.conftest import AwsCalls, LoadFunction, http_get
-from tests.report_server import ReportServer, Route, serve
+from tests.report_server import ReportServer, Route
 from tests.test_processors import Processors, outcome
 
 DEFAULT_HOSTS = ("s3.amazonaws.com", "*.s3.amazonaws.com", "s3.*.amazonaws.com", "*.exotel.com")
@@ -118,14 +118,6 @@ def test_allow_list_patterns(host: str, allowed: bool) -> None:
 
 
 # ----------------------------------------------------------------------------- over loopback
-@pytest.fixture
-def report_server() -> Iterator[ReportServer]:
-    state = ReportServer()
-    httpd = serve(state)
-    yield state
-    httpd.shutdown()
-
-
 LOCAL = FetchPolicy(
     ("127.0.0.1", "reports.example.com", "10.0.0.5"), max_bytes=10**9, allow_loopback=True
 )

@@ -5,12 +5,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from exotel_webhooks.aws import dynamodb_client
 from exotel_webhooks.campaign_table import CampaignTable
 from exotel_webhooks.campaign_views import BadRequest, CampaignNotFound, CampaignViews
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import lambda_handler
 from exotel_webhooks.settings import ReadApiSettings
 
 settings = ReadApiSettings.from_environment()
@@ -53,6 +52,6 @@ def bad_request(error: BadRequest) -> Response[str]:
     return _error(400, error)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

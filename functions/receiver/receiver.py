@@ -16,7 +16,7 @@ from exotel_webhooks.aws import (
 )
 from exotel_webhooks.callbacks import CallbackType
 from exotel_webhooks.http_api import HttpResponse, handle_webhook
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import lambda_handler
 from exotel_webhooks.receiver import Receiver
 from exotel_webhooks.settings import ReceiverSettings
 
@@ -39,6 +39,6 @@ receiver = Receiver(
 )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> HttpResponse:
     return handle_webhook(receiver, event)

@@ -7,11 +7,7 @@ failures are recorded on the campaign and the message is done.
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,7 +15,8 @@ from exotel_webhooks.aws import dynamodb_client, events_client, s3_transfer_clie
 from exotel_webhooks.campaign_table import CampaignTable
 from exotel_webhooks.models import ReportRequestRecord
 from exotel_webhooks.notifications import CampaignEvents
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import Metric, count, lambda_handler, logger
+from exotel_webhooks.processors import LoggedBatchProcessor
 from exotel_webhooks.report_fetch import FetchPolicy
 from exotel_webhooks.reports import ReportFetcher
 from exotel_webhooks.settings import ReportFetcherSettings
@@ -36,9 +33,7 @@ fetcher = ReportFetcher(
     else None,
 )
 sqs = sqs_client()
-processor = BatchProcessor(
-    event_type=EventType.SQS, model=ReportRequestRecord, raise_on_entire_batch_failure=False
-)
+processor = LoggedBatchProcessor(ReportRequestRecord)
 
 
 def retry_later(record: ReportRequestRecord) -> None:
@@ -54,6 +49,7 @@ def retry_later(record: ReportRequestRecord) -> None:
     except (BotoCoreError, ClientError):  # the queue's own visibility timeout applies instead
         logger.exception("could not delay the retry")
     logger.warning("report fetch will be retried", retry_in_seconds=delay, receives=receives)
+    count(Metric.REPORT_FETCH_RETRIES)
 
 
 def process_record(record: ReportRequestRecord) -> None:  # Powertools passes it by this name
@@ -65,7 +61,7 @@ def process_record(record: ReportRequestRecord) -> None:  # Powertools passes it
         raise
 
 
-@logger.inject_lambda_context(clear_state=True)
+@lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=process_record, processor=processor, context=context

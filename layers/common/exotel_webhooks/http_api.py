@@ -8,44 +8,100 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from exotel_webhooks.callbacks import CallbackType
 from exotel_webhooks.errors import PayloadTooLarge, StorageUnavailable, Unauthorised
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import Metric, count, logger, mask_phone, metrics
 from exotel_webhooks.receiver import Accepted, Receiver
 from exotel_webhooks.webhook_request import WebhookRequest
 
 type HttpResponse = dict[str, Any]
 
+# The outcome of one webhook request: the `outcome` key of its log line.
+ACCEPTED, QUARANTINED, UNAUTHORISED = "accepted", "quarantined", "unauthorised"
+REJECTED, NOT_STORED = "rejected", "not_stored"
+_OUTCOME_METRICS = {
+    ACCEPTED: Metric.WEBHOOKS_ACCEPTED,
+    QUARANTINED: Metric.WEBHOOKS_QUARANTINED,
+    UNAUTHORISED: Metric.WEBHOOKS_UNAUTHORISED,
+    REJECTED: Metric.WEBHOOKS_REJECTED,
+    NOT_STORED: Metric.WEBHOOKS_NOT_STORED,
+}
+# Few dimension values (each is a billed metric): by type only where the type is the question.
+_COUNTED_BY_TYPE = frozenset({ACCEPTED, QUARANTINED})
+_OUTCOME_LOG = {
+    ACCEPTED: logger.info,
+    QUARANTINED: logger.warning,
+    UNAUTHORISED: logger.warning,
+    REJECTED: logger.warning,
+    NOT_STORED: logger.error,
+}
+
 
 def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
-    """The receiver Lambda's whole behaviour, as the webhook contract's response table."""
+    """The receiver Lambda's whole behaviour, as the webhook contract's response table.
+
+    Logs exactly one line per request ("webhook <outcome>") and counts it: the saved queries
+    and the dashboard read those."""
+    started = time.perf_counter()
     method, path = _route(event)
     callback_type = _callback_type(path)
+    logger.append_keys(
+        callback_type=str(callback_type) if callback_type else None,
+        source_ip=((event.get("requestContext") or {}).get("http") or {}).get("sourceIp"),
+    )
+    status, body, outcome = _answer(receiver, event, method, path, callback_type)
+    if callback_type and outcome in _COUNTED_BY_TYPE:
+        metrics.add_dimension("callback_type", str(callback_type))
+    count(_OUTCOME_METRICS[outcome])
+    _OUTCOME_LOG[outcome](
+        f"webhook {outcome}",
+        outcome=outcome,
+        http_status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return respond(status, body)
+
+
+def _answer(
+    receiver: Receiver,
+    event: dict[str, Any],
+    method: str,
+    path: str,
+    callback_type: CallbackType | None,
+) -> tuple[int, dict[str, Any], str]:
     if callback_type is None:
-        return respond(404, {"message": f"no webhook at {path}"})
+        return 404, {"message": f"no webhook at {path}"}, REJECTED
     if method != "POST":
-        return respond(405, {"message": "webhooks are POSTed"})
-    logger.append_keys(callback_type=str(callback_type))
+        return 405, {"message": "webhooks are POSTed"}, REJECTED
     request = webhook_request(event, callback_type)
     try:
         outcome = receiver.receive(request, received_at(event))
     except Unauthorised:
-        logger.warning("webhook unauthorised", source_ip=request.source_ip)
-        return respond(401, {"message": "missing or invalid webhook token"})
+        return 401, {"message": "missing or invalid webhook token"}, UNAUTHORISED
     except PayloadTooLarge:
-        return respond(413, {"message": f"body larger than {receiver.max_body_bytes} bytes"})
+        logger.append_keys(body_bytes=len(request.body))
+        return 413, {"message": f"body larger than {receiver.max_body_bytes} bytes"}, REJECTED
     except StorageUnavailable as error:
-        logger.error("webhook not stored; asking the sender to retry", error=str(error))
-        return respond(503, {"message": "could not store the webhook durably; retry later"})
+        logger.append_keys(error=str(error))
+        return 503, {"message": "could not store the webhook durably; retry later"}, NOT_STORED
     if isinstance(outcome, Accepted):
-        return respond(200, {"status": "accepted", "event_id": outcome.event_id})
-    return respond(
-        200, {"status": "quarantined", "event_id": outcome.event_id, "reason": outcome.reason}
-    )
+        fields = outcome.callback.fields
+        logger.append_keys(
+            event_id=outcome.event_id,
+            campaign_sid=fields["campaign_sid"],
+            call_sid=fields.get("call_sid"),
+            status=fields["status"],
+            number=mask_phone(fields.get("number") or fields.get("to")),
+        )
+        return 200, {"status": "accepted", "event_id": outcome.event_id}, ACCEPTED
+    logger.append_keys(event_id=outcome.event_id, reason=outcome.reason, s3_key=outcome.s3_key)
+    body = {"status": "quarantined", "event_id": outcome.event_id, "reason": outcome.reason}
+    return 200, body, QUARANTINED
 
 
 def webhook_request(event: dict[str, Any], callback_type: CallbackType) -> WebhookRequest:

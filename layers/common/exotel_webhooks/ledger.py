@@ -10,8 +10,8 @@ duplicate that finds nothing pending sends nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,10 +59,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    applied: bool
-    previous_status: str | None = None
+class Outcome(StrEnum):
+    """What one delivery of a callback did; the `outcome` key of its log line."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # this very version is already stored
+    OUT_OF_ORDER = "out_of_order"  # a newer version is already stored
+
+
+def _outcome(applied: bool, version: str, stored: dict[str, Any] | None) -> Outcome:
+    if applied:
+        return Outcome.STORED
+    return Outcome.DUPLICATE if (stored or {}).get("version") == version else Outcome.OUT_OF_ORDER
 
 
 class CampaignLedger:
@@ -103,16 +111,17 @@ class CampaignLedger:
             "expires_at": self._expiry(event.received_at),
         }
         result = self.table.write_versioned(VersionedWrite(item, counters="attempts"))
-        previous = result.previous["status"] if result.previous else None
+        outcome = _outcome(result.applied, item["version"], result.previous)
         logger.info(
-            "call attempt recorded" if result.applied else "call attempt ignored: not newer",
+            f"call attempt {outcome}",
+            outcome=outcome,
             campaign_sid=sid,
             call_sid=callback.call_sid,
             status=callback.status,
-            previous_status=previous,
+            previous_status=result.previous["status"] if result.previous else None,
             number=mask_phone(callback.number),
         )
-        return Outcome(result.applied, previous)
+        return outcome
 
     # ------------------------------------------------------------------ number outcomes
     def record_number_outcome(self, event: QueuedEvent[CallScheduleCallback]) -> Outcome:
@@ -146,15 +155,16 @@ class CampaignLedger:
         if stored.get("version") == version and stored.get("notify_pending") == version:
             self._publish_number_outcome(callback, event.event_id)
             self.table.clear_pending_notification(item["PK"], item["SK"], version)
-        previous = result.previous["status"] if result.previous else None
+        outcome = _outcome(result.applied, version, result.previous)
         logger.info(
-            "number outcome recorded" if result.applied else "number outcome ignored: not newer",
+            f"number outcome {outcome}",
+            outcome=outcome,
             campaign_sid=sid,
             status=callback.status,
-            previous_status=previous,
+            previous_status=result.previous["status"] if result.previous else None,
             number=mask_phone(callback.to),
         )
-        return Outcome(result.applied, previous)
+        return outcome
 
     def _publish_number_outcome(self, callback: CallScheduleCallback, event_id: str) -> None:
         assert self.events is not None  # noqa: S101 - notify_pending is only set with events
@@ -200,12 +210,11 @@ class CampaignLedger:
         if pending:
             self._campaign_follow_ups(event, callback)
             self.table.clear_pending_notification(pk, SUMMARY_SK, version)
+        outcome = _outcome(applied, version, stored)
         logger.info(
-            "campaign status recorded" if applied else "campaign status ignored: not newer",
-            campaign_sid=sid,
-            status=callback.status,
+            f"campaign status {outcome}", outcome=outcome, campaign_sid=sid, status=callback.status
         )
-        return Outcome(applied)
+        return outcome
 
     def _campaign_follow_ups(
         self, event: QueuedEvent[CampaignStatusCallback], callback: CampaignStatusCallback

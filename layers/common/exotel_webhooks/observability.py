@@ -1,13 +1,52 @@
-"""One logger for the whole package, and the masking that keeps personal data out of logs."""
+"""Logs and metrics: one logger, one metrics sink and one decorator for every handler.
+
+Phone numbers are personal data. Structured keys are masked where they are logged (mask_phone);
+free text (messages, exceptions, which may quote a payload) is scrubbed here as a safety net.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+import functools
+import re
+import warnings
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
 
-logger = Logger()
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 _KEEP_PREFIX = 3  # "+91": the country is useful when reading logs, the subscriber is not
 _KEEP_SUFFIX = 4
+# 10 to 15 digits, optionally after "+", not part of a longer word: a phone number in free text.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\w)")
+_FREE_TEXT_KEYS = ("message", "exception", "exception_notes")
+
+
+class Metric(StrEnum):
+    """Every metric the functions emit (namespace POWERTOOLS_METRICS_NAMESPACE, dimension
+    `service` = the stack name, plus `callback_type` where one applies). The template's alarms
+    and dashboard name these; a test checks both sides agree."""
+
+    WEBHOOKS_ACCEPTED = "WebhooksAccepted"
+    WEBHOOKS_QUARANTINED = "WebhooksQuarantined"
+    WEBHOOKS_UNAUTHORISED = "WebhooksUnauthorised"
+    WEBHOOKS_REJECTED = "WebhooksRejected"  # 404, 405, 413
+    WEBHOOKS_NOT_STORED = "WebhooksNotStored"  # 503: SQS or S3 failed, Exotel retries
+    CALLBACKS_STORED = "CallbacksStored"
+    DUPLICATES_IGNORED = "DuplicatesIgnored"
+    OUT_OF_ORDER_IGNORED = "OutOfOrderIgnored"
+    RECORDS_FAILED = "RecordsFailed"  # left on the queue for a retry (then the DLQ)
+    PROCESSING_LAG = "ProcessingLag"  # API Gateway received it -> stored in DynamoDB
+    REPORTS_STORED = "ReportsStored"
+    REPORTS_FAILED = "ReportsFailed"  # permanent: recorded on the campaign
+    REPORT_FETCH_RETRIES = "ReportFetchRetries"  # transient: retried with backoff
+    REPORT_BYTES = "ReportBytes"
+    REPORT_FETCH_TIME = "ReportFetchTime"
+    NUMBERS_BACKFILLED = "NumbersBackfilled"
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -18,3 +57,45 @@ def mask_phone(number: str | None) -> str | None:
         return "*" * max(len(number) - 2, 0) + number[-2:]
     hidden = len(number) - _KEEP_PREFIX - _KEEP_SUFFIX
     return number[:_KEEP_PREFIX] + "*" * hidden + number[-_KEEP_SUFFIX:]
+
+
+def scrub_phone_numbers(text: str) -> str:
+    return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group()) or "", text)
+
+
+class _MaskingFormatter(LambdaPowertoolsFormatter):
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
+        for key in _FREE_TEXT_KEYS:
+            value = log.get(key)
+            if isinstance(value, str):
+                log[key] = scrub_phone_numbers(value)  # type: ignore[literal-required]
+        return super().serialize(log)
+
+
+logger = Logger(logger_formatter=_MaskingFormatter(utc=True))
+metrics = Metrics()
+# A handler that had nothing to count (a report already stored, say) is normal here.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+type LambdaHandler[R] = Callable[[dict[str, Any], LambdaContext], R]
+
+
+def lambda_handler[R](handler: LambdaHandler[R]) -> LambdaHandler[R]:
+    """Every function's decorator stack: fresh log keys per invocation with the Lambda context
+    and `cold_start`, a "cold start" line with the function version, metrics flushed as EMF."""
+    cold = True
+
+    @functools.wraps(handler)
+    def logged(event: dict[str, Any], context: LambdaContext) -> R:
+        nonlocal cold
+        if cold:
+            cold = False
+            logger.info("cold start", function_version=context.function_version)
+        return handler(event, context)
+
+    flushed = metrics.log_metrics(logged)
+    return logger.inject_lambda_context(flushed, clear_state=True)
+
+
+def count(metric: Metric, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
+    metrics.add_metric(name=metric, unit=unit, value=value)

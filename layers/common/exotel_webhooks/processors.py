@@ -4,26 +4,64 @@ container), and the Powertools batch handling around one ledger method."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.base import FailureResponse
+from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from exotel_webhooks.aws import dynamodb_client, events_client, sqs_client
+from exotel_webhooks.callbacks import CallbackType
 from exotel_webhooks.campaign_table import CampaignTable
-from exotel_webhooks.ledger import CampaignLedger
+from exotel_webhooks.ledger import CampaignLedger, Outcome
+from exotel_webhooks.models import QueuedEvent
 from exotel_webhooks.notifications import CampaignEvents, ReportRequests
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import Metric, count, lambda_handler, logger, metrics
 from exotel_webhooks.settings import ProcessorSettings
 
 type SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
+# Log keys that describe the record being processed; cleared when it is done.
+RECORD_KEYS = ("event_id", "campaign_sid", "call_sid", "status", "receive_count", "lag_ms")
+
+
+class LoggedBatchProcessor(BatchProcessor):
+    """Powertools' SQS batch processor that reports every failed record (all of them, even if
+    the whole batch fails: the queue redelivers exactly those) in one log line with its reason
+    and the record's keys, and counts it."""
+
+    def __init__(self, model: type[SqsRecordModel]) -> None:
+        super().__init__(event_type=EventType.SQS, model=model, raise_on_entire_batch_failure=False)
+
+    def failure_handler(self, record: object, exception: ExceptionInfo) -> FailureResponse:
+        # A parsed record (the model) or, if it could not be parsed, Powertools' SQSRecord
+        message_id: str | None
+        receives: str | None
+        if isinstance(record, SqsRecordModel):
+            message_id, receives = record.messageId, record.attributes.ApproximateReceiveCount
+        else:
+            message_id = getattr(record, "message_id", None)
+            receives = getattr(
+                getattr(record, "attributes", None), "approximate_receive_count", None
+            )
+        logger.warning(
+            "record failed; it stays on the queue for a retry",
+            exc_info=exception[1],
+            message_id=message_id,
+            receive_count=int(receives) if receives else None,
+        )
+        logger.remove_keys(list(RECORD_KEYS))
+        count(Metric.RECORDS_FAILED)
+        return super().failure_handler(record, exception)
 
 
 def ledger_from_environment() -> CampaignLedger:
@@ -44,29 +82,48 @@ def ledger_from_environment() -> CampaignLedger:
     )
 
 
+_OUTCOME_METRICS = {
+    Outcome.STORED: Metric.CALLBACKS_STORED,
+    Outcome.DUPLICATE: Metric.DUPLICATES_IGNORED,
+    Outcome.OUT_OF_ORDER: Metric.OUT_OF_ORDER_IGNORED,
+}
+
+
 def sqs_handler[R: SqsRecordModel](
-    record_model: type[R], apply: Callable[[CampaignLedger, Any], object]
+    callback_type: CallbackType,
+    record_model: type[R],
+    apply: Callable[[CampaignLedger, Any], Outcome],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SqsHandler:
     """A Lambda handler that parses each SQS record into `record_model` and passes its body to
     `apply(ledger, body)`, reporting exactly the records that failed."""
     ledger = ledger_from_environment()
-    # Report every failed record, even when all fail: the queue redelivers exactly those.
-    processor = BatchProcessor(
-        event_type=EventType.SQS, model=record_model, raise_on_entire_batch_failure=False
-    )
+    processor = LoggedBatchProcessor(record_model)
 
     def process_record(record: R) -> None:  # Powertools passes it by this name
-        body = record.body
-        logger.append_keys(event_id=getattr(body, "event_id", None))
-        apply(ledger, body)
+        event = cast(QueuedEvent[Any], record.body)
+        callback = event.callback
+        lag = clock() - event.received_at
+        logger.append_keys(
+            event_id=event.event_id,
+            campaign_sid=callback.campaign_sid,
+            call_sid=getattr(callback, "call_sid", None),
+            status=callback.status,
+            receive_count=int(record.attributes.ApproximateReceiveCount),
+            lag_ms=round(lag.total_seconds() * 1000),
+        )
+        outcome = apply(ledger, event)
+        count(_OUTCOME_METRICS[outcome])
+        if outcome is Outcome.STORED:
+            count(Metric.PROCESSING_LAG, lag.total_seconds() * 1000, MetricUnit.Milliseconds)
+        logger.remove_keys(list(RECORD_KEYS))
 
-    @logger.inject_lambda_context(clear_state=True)
+    @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        logger.append_keys(callback_type=str(callback_type))
+        metrics.add_dimension("callback_type", str(callback_type))
         return process_partial_response(
-            event=event,
-            record_handler=process_record,
-            processor=processor,
-            context=context,
+            event=event, record_handler=process_record, processor=processor, context=context
         )
 
     return handler

@@ -9,7 +9,7 @@ from typing import Protocol
 from exotel_webhooks.auth import WebhookSecrets, presented_tokens
 from exotel_webhooks.callbacks import NormalisedCallback, build_callback
 from exotel_webhooks.errors import PayloadTooLarge, Unauthorised, UnusableCallback
-from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.observability import logger
 from exotel_webhooks.quarantine import QuarantineRecord
 from exotel_webhooks.request_body import decode_fields
 from exotel_webhooks.settings import NormalisationRules
@@ -32,13 +32,18 @@ class Quarantine(Protocol):
 
 @dataclass(frozen=True)
 class Accepted:
-    event_id: str
+    callback: NormalisedCallback
+
+    @property
+    def event_id(self) -> str:
+        return self.callback.event_id
 
 
 @dataclass(frozen=True)
 class Quarantined:
     event_id: str
     reason: str
+    s3_key: str
 
 
 @dataclass(frozen=True)
@@ -65,23 +70,11 @@ class Receiver:
             logger.exception("webhook could not be normalised")
             return self._quarantine(request, UNEXPECTED_ERROR_REASON, received_at)
         self.queues.send(callback, received_at)
-        fields = callback.fields
-        logger.info(
-            "webhook accepted",
-            event_id=callback.event_id,
-            campaign_sid=fields["campaign_sid"],
-            status=fields["status"],
-            call_sid=fields.get("call_sid"),
-            number=mask_phone(fields.get("number") or fields.get("to")),
-        )
-        return Accepted(callback.event_id)
+        return Accepted(callback)
 
     def _quarantine(
         self, request: WebhookRequest, reason: str, received_at: datetime
     ) -> Quarantined:
         record = QuarantineRecord(request, reason, received_at)
         self.quarantine.store(record)
-        logger.warning(
-            "webhook quarantined", event_id=record.event_id, reason=reason, s3_key=record.key
-        )
-        return Quarantined(record.event_id, reason)
+        return Quarantined(record.event_id, reason, record.key)

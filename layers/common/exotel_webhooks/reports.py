@@ -6,11 +6,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
 from exotel_webhooks.models import ReportRequest
 from exotel_webhooks.notifications import CampaignEvents
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import Metric, count, logger
 from exotel_webhooks.reconciliation import ReconciliationFailed, csv_rows, reconcile
 from exotel_webhooks.report_fetch import (
     HEAD_BYTES,
@@ -72,8 +75,12 @@ class ReportFetcher:
         except PermanentFetchFailure as failure:
             self._record(request, {**_base(request), "status": "failed", "error": str(failure)})
             logger.warning(
-                "report fetch failed", campaign_sid=request.campaign_sid, reason=str(failure)
+                "report fetch failed",
+                campaign_sid=request.campaign_sid,
+                reason=str(failure),
+                report_host=_host(request.report_url),
             )
+            count(Metric.REPORTS_FAILED)
             return
         self._record(request, stored)
         self._reconcile(request, stored)
@@ -100,8 +107,11 @@ class ReportFetcher:
             campaign_sid=request.campaign_sid,
             bytes=reader.size,
             seconds=round(seconds, 3),
-            source_host=opened.target.host,
+            report_host=opened.target.host,
         )
+        count(Metric.REPORTS_STORED)
+        count(Metric.REPORT_BYTES, reader.size, MetricUnit.Bytes)
+        count(Metric.REPORT_FETCH_TIME, seconds, MetricUnit.Seconds)
         return {
             **_base(request),
             "status": "stored",
@@ -138,6 +148,8 @@ class ReportFetcher:
         logger.info(
             "report reconciled", campaign_sid=request.campaign_sid, reconciliation=result.as_dict()
         )
+        if result.backfilled:
+            count(Metric.NUMBERS_BACKFILLED, result.backfilled)
         if self.events:
             self.events.publish(
                 CAMPAIGN_REPORT_STORED,
@@ -170,3 +182,10 @@ def _base(request: ReportRequest) -> dict[str, Any]:
 def _without_query(url: str) -> str:
     """A pre-signed URL's query is a credential: never stored or logged."""
     return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def _host(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # not even a URL: the failure's reason says so
+        return None

@@ -1,0 +1,323 @@
+"""The template's saved Logs Insights queries, run over the log lines the functions really write.
+
+A campaign goes through every function (accepted, duplicated, quarantined and unauthorised
+webhooks, a poison record, a report that fails and one that is retried); each saved query must
+find its lines, and every field it filters, groups or aggregates on must be there with the type
+the query expects. Renaming a logged field, or a message a query matches, fails this test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+import boto3
+import pytest
+from exotel_webhooks.observability import Metric, mask_phone
+
+from localaws.emulation import REGION, Deployment
+from localaws.event_sources import poll_once
+from localaws.template import Template
+from tests.conftest import TOKEN, AwsCalls, Invoke, LoadFunction, load_event, with_token
+from tests.logs_insights import Line, Query, has_type, parse, value_of
+from tests.report_server import ReportServer, Route
+
+CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
+CALL = "call_logs_1"
+NUMBER = "+919876543210"
+PLACEHOLDERS = {"CAMPAIGN_SID": CAMPAIGN, "MASKED_NUMBER": mask_phone(NUMBER), "CALL_SID": CALL}
+NAMESPACE = "ExotelWebhooks"
+FUNCTIONS = (
+    "ReceiverFunction",
+    "CallStatusProcessorFunction",
+    "CallScheduleProcessorFunction",
+    "CampaignStatusProcessorFunction",
+    "ReportFetcherFunction",
+)
+
+
+def saved_queries(template: Template) -> dict[str, tuple[str, list[str]]]:
+    """Query logical id -> (query text, the functions whose log groups it reads)."""
+    log_groups = template.resources_of_type("AWS::Logs::LogGroup")
+    queries = {}
+    for logical_id, resource in template.resources_of_type("AWS::Logs::QueryDefinition").items():
+        properties = resource["Properties"]
+        functions = []
+        for group in properties["LogGroupNames"]:
+            name = log_groups[group["Ref"]]["Properties"]["LogGroupName"]["Fn::Sub"]
+            functions += re.findall(r"/aws/lambda/\$\{(\w+)\}", name)
+        queries[logical_id] = (properties["QueryString"], functions)
+    return queries
+
+
+def problems(query: Query, lines: list[Line]) -> list[str]:
+    """Why this query would not answer its question over these lines (empty if it would)."""
+    matched = query.matching(lines)
+    if not matched:
+        return ["its filter matches no log line"]
+    found = []
+    for name, types in query.expects.filtered.items():
+        if not any(has_type(value_of(line, name), types) for line in matched):
+            found.append(f"filters on {name!r}, which no matching line has as {types}")
+    for name in query.expects.grouped:
+        missing = [line.get("message") for line in matched if value_of(line, name) is None]
+        if missing:
+            found.append(f"groups by {name!r}, missing from lines {missing[:3]}")
+    for name, types in query.expects.aggregated.items():
+        wrong = [
+            value_of(line, name) for line in matched if not has_type(value_of(line, name), types)
+        ]
+        if wrong:
+            found.append(f"aggregates {name!r} as {types}, but lines hold {wrong[:3]}")
+    for name in query.expects.displayed:
+        if not name.startswith("@") and all(value_of(line, name) is None for line in matched):
+            found.append(f"displays {name!r}, which no matching line has")
+    return found
+
+
+class Pipeline:
+    """Every function of the stack, fed like Lambda would, with each log line kept by the
+    function that wrote it."""
+
+    def __init__(
+        self,
+        load_function: LoadFunction,
+        stack: Deployment,
+        log_output: io.StringIO,
+        server: ReportServer,
+    ) -> None:
+        overrides: dict[str, dict[str, str]] = {
+            "CampaignStatusProcessorFunction": {"REPORT_DELAY_SECONDS": "0"},
+            "ReportFetcherFunction": {
+                "REPORT_URL_ALLOW_LOOPBACK": "true",
+                "REPORT_URL_ALLOWED_HOSTS": "127.0.0.1",
+            },
+        }
+        self.functions: dict[str, Invoke] = {
+            name: load_function(name, **overrides.get(name, {})) for name in FUNCTIONS
+        }
+        self.stack, self.output, self.server = stack, log_output, server
+        self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
+        self.sqs = boto3.client("sqs", region_name=REGION)
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        start = len(self.output.getvalue())
+        try:
+            with contextlib.redirect_stdout(self.metrics):
+                return self.functions[function](event)
+        finally:
+            written = self.output.getvalue()[start:]
+            self.lines[function] += [json.loads(raw) for raw in written.splitlines() if raw]
+
+    def webhook(
+        self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
+    ) -> int:
+        event = with_token(load_event("receiver/call-status.json"), token)
+        event["routeKey"] = f"{method} /webhooks/exotel/{route}"
+        event["requestContext"]["http"]["method"] = method
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
+        event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
+        status: int = self.invoke("ReceiverFunction", event)["statusCode"]
+        return status
+
+    def drain(self) -> None:
+        """Run the event source mappings until no queue has a visible message. A failed record
+        is visible again at once (and reaches its DLQ after the queue's maxReceiveCount)."""
+        delivered = 1
+        while delivered:
+            delivered = 0
+            for source in self.stack.event_sources:
+                delivered += poll_once(
+                    self.sqs, source, functools.partial(self.invoke, source.function), 0, 0
+                )
+
+
+def call_status(call_sid: str, status: str, minute: int) -> dict[str, Any]:
+    return {
+        "campaign_sid": CAMPAIGN,
+        "call_sid": call_sid,
+        "number": NUMBER if call_sid == CALL else f"+9198765400{minute:02d}",
+        "status": status,
+        "date_created": "2026-11-26T09:00:00+05:30",
+        "date_updated": f"2026-11-26T09:{minute:02d}:00+05:30",
+    }
+
+
+def campaign_completed(campaign_sid: str, report_url: str) -> dict[str, Any]:
+    return {
+        "campaign_sid": campaign_sid,
+        "status": "Completed",
+        "date_updated": "2026-11-26T10:00:00+05:30",
+        "report_url": report_url,
+    }
+
+
+@pytest.fixture
+def logged_campaign(
+    aws_calls: AwsCalls,
+    load_function: LoadFunction,
+    stack: Deployment,
+    log_output: io.StringIO,
+    report_server: ReportServer,
+) -> Pipeline:
+    pipeline = Pipeline(load_function, stack, log_output, report_server)
+    report_server.routes["/expired.csv"] = Route(status=403, body=b"<Error>expired</Error>")
+    report_server.routes["/busy.csv"] = Route(
+        body=b"number,status\n+919876543210,completed\n", fail_first=1
+    )
+    sent = [
+        pipeline.webhook("call-status", call_status(CALL, "in-progress", 1)),
+        pipeline.webhook("call-status", call_status(CALL, "completed", 5)),
+        pipeline.webhook("call-status", call_status(CALL, "completed", 5)),  # a duplicate
+        pipeline.webhook("call-status", call_status("call_logs_2", "failed", 2)),
+        pipeline.webhook("call-status", call_status("call_logs_3", "no-answer", 3)),
+        pipeline.webhook("call-status", call_status("call_logs_4", "busy", 4)),
+        pipeline.webhook(
+            "call-schedule",
+            {"campaign_sid": CAMPAIGN, "to": NUMBER, "status": "completed", "call_sids": [CALL]},
+        ),
+        pipeline.webhook("call-status", '{"campaign_sid": "camp_logs", "call_sid": '),
+        pipeline.webhook("call-status", call_status(CALL, "completed", 6), token="wrong"),
+    ]
+    assert sent == [200] * 8 + [401]  # the truncated body is quarantined
+    pipeline.drain()
+    # An update older than the stored one, and a poison message no sender of ours writes
+    assert pipeline.webhook("call-status", call_status(CALL, "ringing", 2)) == 200
+    queue_url = stack.physical_id("CallStatusQueue")
+    pipeline.sqs.send_message(QueueUrl=queue_url, MessageBody="{not json")
+    pipeline.drain()
+    # Reports: one refused for good, one that fails once (and cannot even delay its retry)
+    aws_calls.fail_next("ChangeMessageVisibility", "AccessDenied")
+    for campaign, path in ((CAMPAIGN, "/expired.csv"), (RETRIED_CAMPAIGN, "/busy.csv")):
+        completed = campaign_completed(campaign, report_server.url(path))
+        assert pipeline.webhook("campaign-status", completed) == 200
+    pipeline.drain()
+    # Requests the receiver turns away: a GET, an oversized body, one it cannot store
+    assert pipeline.webhook("call-status", call_status(CALL, "busy", 9), method="GET") == 405
+    assert pipeline.webhook("call-status", "x" * 300_000) == 413
+    pipeline.sqs.delete_queue(QueueUrl=stack.physical_id("CallScheduleQueue"))
+    lost = {"campaign_sid": CAMPAIGN, "to": NUMBER, "status": "busy"}
+    assert pipeline.webhook("call-schedule", lost) == 503
+    return pipeline
+
+
+@pytest.mark.enable_socket
+def test_every_saved_query_finds_the_fields_it_asks_for(
+    template: Template, logged_campaign: Pipeline
+) -> None:
+    # Given the log lines of a campaign that went through every function
+    failures = {}
+    for logical_id, (saved, functions) in saved_queries(template).items():
+        text = saved
+        for placeholder, value in PLACEHOLDERS.items():
+            text = text.replace(f'"{placeholder}"', json.dumps(value))
+        lines: list[Line] = [
+            line for function in functions for line in logged_campaign.lines[function]
+        ]
+
+        # When each saved query runs over the lines of its log groups
+        found = problems(parse(text), lines)
+
+        if found:
+            failures[logical_id] = found
+    # Then each finds its lines, with every field it uses present and of the expected type
+    assert failures == {}
+
+
+@pytest.mark.enable_socket
+def test_no_log_line_holds_a_phone_number_or_the_token(logged_campaign: Pipeline) -> None:
+    everything = json.dumps(logged_campaign.lines)
+    assert logged_campaign.lines["ReceiverFunction"], "the scenario logged nothing"
+    assert NUMBER not in everything
+    assert NUMBER[3:] not in everything  # nor its national digits
+    assert TOKEN not in everything
+    assert str(mask_phone(NUMBER)) in everything
+
+
+def test_the_checker_fails_when_a_logged_field_is_renamed() -> None:
+    # Given lines as the receiver writes them, and a query grouping by one of their fields
+    query = parse('filter outcome = "quarantined" | stats count(*) as n by callback_type, reason')
+    lines: list[Line] = [{"outcome": "quarantined", "callback_type": "call-status", "reason": "x"}]
+    assert problems(query, lines) == []
+
+    # When the field is renamed in the lines, Then the query is reported broken
+    renamed: list[Line] = [{"outcome": "quarantined", "callback_type": "call-status", "why": "x"}]
+    assert problems(query, renamed) == ["groups by 'reason', missing from lines [None]"]
+    # And a filter value of the wrong type matches nothing
+    assert problems(parse('filter http_status = "200"'), [{"http_status": 200}]) == [
+        "its filter matches no log line"
+    ]
+
+
+@pytest.mark.parametrize("logical_id", sorted(saved_queries(Template.load())))
+def test_every_saved_query_is_understood_and_reads_function_logs(logical_id: str) -> None:
+    text, functions = saved_queries(Template.load())[logical_id]
+    query = parse(text)
+    assert functions, "it reads no function's log group"
+    assert query.predicates, "it filters nothing, so it cannot be checked against real lines"
+
+
+def referenced_metrics(template: Template) -> set[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) of every ExotelWebhooks metric the alarms and the
+    dashboard watch."""
+    referenced = set()
+    for resource in template.resources_of_type("AWS::CloudWatch::Alarm").values():
+        properties = resource["Properties"]
+        if properties.get("Namespace") == NAMESPACE:
+            dimensions = frozenset(d["Name"] for d in properties.get("Dimensions", []))
+            referenced.add((properties["MetricName"], dimensions))
+    for resource in template.resources_of_type("AWS::CloudWatch::Dashboard").values():
+        body = json.loads(
+            re.sub(r"\$\{[^}]+\}", "0", resource["Properties"]["DashboardBody"]["Fn::Sub"])
+        )
+        for widget in body["widgets"]:
+            for metric in widget["properties"].get("metrics", []):
+                if metric[0] == NAMESPACE:
+                    names = [item for item in metric[2:] if isinstance(item, str)][::2]
+                    referenced.add((metric[1], frozenset(names)))
+                elif isinstance(metric[0], dict):
+                    search = re.search(
+                        r"\{(\w+),([\w,]+)\} MetricName=\"(\w+)\"", metric[0]["expression"]
+                    )
+                    if search and search.group(1) == NAMESPACE:
+                        dimensions = frozenset(search.group(2).split(","))
+                        referenced.add((search.group(3), dimensions))
+    return referenced
+
+
+def emitted_metrics(stdout: str) -> set[tuple[str, frozenset[str]]]:
+    """(metric name, dimension names) of every EMF metric in the functions' output."""
+    emitted = set()
+    for line in stdout.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            if directive["Namespace"] != NAMESPACE:
+                continue
+            for metric in directive["Metrics"]:
+                for dimensions in directive["Dimensions"]:
+                    emitted.add((metric["Name"], frozenset(dimensions)))
+    return emitted
+
+
+@pytest.mark.enable_socket
+def test_alarms_and_dashboard_watch_metrics_the_functions_emit(
+    template: Template, logged_campaign: Pipeline
+) -> None:
+    # Given the EMF lines of a campaign that went through every function
+    emitted = emitted_metrics(logged_campaign.metrics.getvalue())
+
+    # When the template's alarms and dashboard are read
+    referenced = referenced_metrics(template)
+
+    # Then each metric they watch is emitted, by that name and with those dimensions
+    assert referenced, "the template watches no metric of ours"
+    assert referenced - emitted == set()
+    # And every metric the code can emit is on the dashboard
+    assert {name for name, _ in referenced} == {str(metric) for metric in Metric}
