@@ -13,7 +13,7 @@ PY := .venv/bin/python
 SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
 
-.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean
+.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ format: $(SYNCED) ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 typecheck: $(SYNCED)
-	$(PY) -m mypy layers/common functions localaws tests bench
+	$(PY) -m mypy layers/common functions localaws ops tests bench
 
 pytest: $(SYNCED)
 	$(PY) -m pytest
@@ -71,6 +71,22 @@ bench: $(SYNCED) ## Receiver latency, DynamoDB cost per callback, report fetch m
 	$(PY) bench/receiver_latency.py
 	$(PY) bench/processor_costs.py 2>/dev/null
 	$(PY) bench/report_fetch.py
+
+# Operations (README, "Runbook"): on samconfig.toml's environment (CONFIG_ENV, default
+# "default") or a stack named STACK; LOCAL=1 acts on the stack `make local` is running.
+OPS = $(PY) -m ops $(if $(LOCAL),--local,--config-env $(or $(CONFIG_ENV),default) $(if $(STACK),--stack $(STACK)))
+
+logs: $(SYNCED) ## A function's log lines: FN=ReceiverFunction MINUTES=10 FOLLOW=1 FILTER=<pattern>
+	$(OPS) logs $(or $(FN),ReceiverFunction) --since $(or $(MINUTES),10) $(if $(FOLLOW),--follow) $(if $(FILTER),--filter '$(FILTER)')
+
+redrive: $(SYNCED) ## Move dead-lettered messages back to their queue: QUEUE=<DLQ logical id> (default all)
+	$(OPS) redrive $(QUEUE)
+
+quarantine: $(SYNCED) ## List quarantined requests: TYPE=call-status SINCE=YYYY-MM-DD
+	$(OPS) quarantine $(if $(TYPE),--type $(TYPE)) $(if $(SINCE),--since $(SINCE))
+
+replay: $(SYNCED) ## Replay quarantined requests through the receiver, each once: KEY=<s3 key> TYPE= SINCE= FORCE=1
+	$(OPS) replay $(KEY) $(if $(TYPE),--type $(TYPE)) $(if $(SINCE),--since $(SINCE)) $(if $(FORCE),--force)
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

@@ -10,6 +10,7 @@ EventBridge events the functions publish are printed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -21,10 +22,12 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,12 +37,15 @@ from localaws.emulation import (
     DEFAULT_WEBHOOK_TOKEN,
     EMULATED_ACCOUNT_ENVIRONMENT,
     REGION,
+    STACK_NAME,
     Deployment,
     deploy,
 )
 from localaws.event_sources import poll_once
+from localaws.log_shipping import LogShipper
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import Template
+from ops.target import LOCAL_STATE
 
 # Text bodies reach Lambda as text; everything else base64-encoded, as HTTP APIs do.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
@@ -80,12 +86,18 @@ class LocalStack:
     events: list[dict[str, Any]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     quiet: bool = False
+    logs: LogShipper | None = None
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:  # noqa: ANN401
         """Each warm container serves one invocation at a time, as in Lambda."""
         handler = self.containers[function].get()
+        context = LocalLambdaContext(
+            self.deployment.physical_id(function),
+            log_group_name=f"/aws/lambda/{self.deployment.physical_id(function)}",
+        )
         try:
-            return handler(event, LocalLambdaContext(self.deployment.physical_id(function)))
+            with self.logs.invoking(function) if self.logs else contextlib.nullcontext():
+                return handler(event, context)
         finally:
             self.containers[function].put(handler)
 
@@ -162,10 +174,12 @@ def start(
         for index in range(HTTP_CONTAINERS if function in served else 1):
             alias = f"local_{function}_{index}"
             stack.containers[function].put(load_handler(template, deployment, function, alias))
+    stack.logs = _ship_logs(stack)
     pollers = [
         threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
         for source in deployment.event_sources
     ]
+    pollers.append(threading.Thread(target=stack.logs.ship_forever, args=(stack.stopping,)))
     for poller in pollers:
         poller.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(stack))
@@ -182,6 +196,25 @@ def start(
             moto_server.stop()
 
     return stack, httpd, stop
+
+
+def _ship_logs(stack: LocalStack) -> LogShipper:
+    """The functions' log lines (Powertools JSON, as printed) also go to their log groups."""
+    from exotel_webhooks.observability import logger  # noqa: PLC0415 - after the functions load
+
+    # The in-process containers share one metrics object; Lambda never runs two invocations in
+    # one process, so this warning is an artefact of the local stack only.
+    warnings.filterwarnings("ignore", message="Dimension .* has already been added")
+    shipper = LogShipper(
+        boto3.client("logs", region_name=REGION, endpoint_url=stack.endpoint),
+        {
+            function: f"/aws/lambda/{stack.deployment.physical_id(function)}"
+            for function in stack.deployment.functions
+        },
+    )
+    shipper.setFormatter(logger.registered_handler.formatter)
+    logging.getLogger(logger.service).addHandler(shipper)
+    return shipper
 
 
 def _serialise_dynamodb_requests() -> None:
@@ -355,14 +388,30 @@ def main() -> int:
     print("local-only relaxations:", flush=True)
     for relaxation in LOCAL_RELAXATIONS:
         print(f"  - {relaxation}", flush=True)
+    write_state(stack, base, token)
+    print(f"operations: make logs|redrive|quarantine|replay LOCAL=1 (state in {LOCAL_STATE})")
     print(f"ready {base}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
     print("stopping", flush=True)
+    LOCAL_STATE.unlink(missing_ok=True)
     stop()
     return 0
+
+
+def write_state(stack: LocalStack, base_url: str, token: str, path: Path = LOCAL_STATE) -> None:
+    """Where the operations commands find this stack (`--local`)."""
+    path.parent.mkdir(exist_ok=True)
+    state = {
+        "stack_name": STACK_NAME,
+        "region": REGION,
+        "endpoint": stack.endpoint,
+        "base_url": base_url,
+        "tokens": token.split(","),
+    }
+    path.write_text(json.dumps(state, indent=2))
 
 
 if __name__ == "__main__":

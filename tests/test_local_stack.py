@@ -10,15 +10,25 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
+from exotel_webhooks.callbacks import CallbackType, build_callback
+from exotel_webhooks.request_body import decode_fields
+from exotel_webhooks.settings import NormalisationRules
 
 from localaws.demo import play
 from localaws.emulation import REGION
-from localaws.stack import LocalStack, start
+from localaws.stack import LocalStack, start, write_state
+from localaws.template import Template
+from ops.logs import log_lines
+from ops.quarantine import quarantined, replay
+from ops.redrive import redrive
+from ops.target import Target
 from tests.report_server import ReportServer, Route
 
 TOKEN = "local-test-token"
@@ -193,3 +203,46 @@ def test_the_campaign_simulator_finds_every_count_right(
     table = capsys.readouterr().out
     assert ok, table
     assert "all counts match" in table
+
+
+def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path: Path) -> None:
+    # Given the operations commands pointed at the running stack, as `LOCAL=1` does
+    write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
+    target = Target.local(tmp_path / "stack.json")
+
+    # When a request is quarantined, Then its receiver log line can be read back
+    status, answer = running.post("call-status", '{"campaign_sid": "camp_ops"}', "application/json")
+    assert (status, answer["status"]) == (200, "quarantined")
+    deadline = time.monotonic() + 30
+    lines: list[dict[str, Any]] = []
+    while not any(line.get("event_id") == answer["event_id"] for line in lines):
+        assert time.monotonic() < deadline, "the log line never reached the log group"
+        time.sleep(0.5)
+        lines = [json.loads(line) for line in log_lines(target, "ReceiverFunction")]
+    # And it is listed, and a replay (still unusable) marks it so the next replay skips it
+    listed = [r for r in quarantined(target) if r.key.endswith(f"{answer['event_id']}.json")]
+    assert [r.reason for r in listed] == [answer["reason"]]
+    assert [r.outcome for r in replay(target, keys=[listed[0].key])] == ["quarantined"]
+    assert [r.outcome for r in replay(target, keys=[listed[0].key])] == ["skipped"]
+
+    # When a callback waits in a dead-letter queue and is redriven
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=running.stack.endpoint)
+    callback = {
+        "campaign_sid": "camp_ops",
+        "call_sid": "call_ops",
+        "number": "+919876543210",
+        "status": "busy",
+        "date_updated": "2026-11-26T10:00:00+05:30",
+    }
+    sent = decode_fields(json.dumps(callback).encode(), "application/json")
+    event = build_callback(CallbackType.CALL_STATUS, sent, NormalisationRules())
+    sqs.send_message(
+        QueueUrl=target.physical_id("CallStatusDeadLetterQueue"),
+        MessageBody=event.queued_event(datetime.now(UTC)),
+    )
+    moved = redrive(target, Template.load(), "CallStatusDeadLetterQueue")
+
+    # Then it is stored like any other callback
+    assert moved.moved == 1
+    stored = running.eventually("/campaigns/camp_ops", lambda body: body["attempts"]["total"] == 1)
+    assert stored["attempts"]["by_status"] == {"busy": 1}

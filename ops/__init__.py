@@ -1,0 +1,1 @@
+"""Operations commands (README, "Runbook"): logs, DLQ redrive, quarantine list and replay."""

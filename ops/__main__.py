@@ -1,0 +1,102 @@
+"""`python -m ops <command>`: the Makefile's logs, redrive, quarantine and replay targets.
+
+The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
+named with --stack; --local acts on the stack `make local` is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from localaws.template import Template
+from ops.logs import log_lines
+from ops.quarantine import quarantined, replay
+from ops.redrive import dead_letter_queues, redrive
+from ops.target import Target, TargetError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the stack `make local` runs")
+    where.add_argument("--config-env", default="default", help="samconfig.toml environment")
+    parser.add_argument("--stack", help="a stack name, instead of samconfig.toml's")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    logs = commands.add_parser("logs", help="a function's log lines (like sam logs)")
+    logs.add_argument("function", help="logical id, e.g. ReceiverFunction")
+    logs.add_argument("--since", type=int, default=10, help="minutes back (default 10)")
+    logs.add_argument("--filter", help="a CloudWatch Logs filter pattern")
+    logs.add_argument("--follow", action="store_true", help="keep printing new lines")
+
+    dlq = commands.add_parser("redrive", help="move DLQ messages back to their queue")
+    dlq.add_argument("queues", nargs="*", help="DLQ logical ids (default: every DLQ)")
+    dlq.add_argument("--limit", type=int, help="at most this many per DLQ")
+
+    listing = commands.add_parser("quarantine", help="list quarantined requests")
+    listing.add_argument("--type", dest="callback_type", help="call-status, call-schedule, ...")
+    listing.add_argument("--since", help="first day, YYYY-MM-DD")
+
+    again = commands.add_parser("replay", help="replay quarantined requests through the receiver")
+    again.add_argument("keys", nargs="*", help="S3 keys (default: all not yet replayed)")
+    again.add_argument("--type", dest="callback_type")
+    again.add_argument("--since", help="first day, YYYY-MM-DD")
+    again.add_argument("--force", action="store_true", help="also those already replayed")
+
+    arguments = parser.parse_args(argv)
+    try:
+        target = (
+            Target.local()
+            if arguments.local
+            else Target.from_samconfig(arguments.config_env, arguments.stack)
+        )
+        return _run(arguments, target)
+    except TargetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(arguments: argparse.Namespace, target: Target) -> int:
+    if arguments.command == "logs":
+        for line in log_lines(
+            target,
+            arguments.function,
+            since_seconds=arguments.since * 60,
+            filter_pattern=arguments.filter,
+            follow=arguments.follow,
+        ):
+            print(line, flush=True)
+        return 0
+    if arguments.command == "redrive":
+        template = Template.load()
+        for queue in arguments.queues or sorted(dead_letter_queues(template)):
+            moved = redrive(target, template, queue, arguments.limit)
+            print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
+        return 0
+    if arguments.command == "quarantine":
+        count = 0
+        for request in quarantined(target, arguments.callback_type, arguments.since):
+            count += 1
+            state = f"replayed: {request.replayed}" if request.replayed else "not replayed"
+            print(f"{request.received_at}  {request.key}  [{state}]  {request.reason}")
+        print(f"{count} quarantined request(s)")
+        return 0
+    results = replay(
+        target,
+        keys=arguments.keys,
+        callback_type=arguments.callback_type,
+        since=arguments.since,
+        force=arguments.force,
+    )
+    for result in results:
+        print(f"{result.outcome:<11} {result.key}  {result.detail}")
+    failed = sum(result.outcome == "failed" for result in results)
+    print(f"{len(results)} replayed or skipped, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Which deployment an operations command acts on: a stack in AWS (by samconfig.toml's
+environment, or by name), or the stack `make local` is running (its state file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMCONFIG = PROJECT_ROOT / "samconfig.toml"
+# Written by `make local` while it runs: where its emulated AWS answers, and the webhook tokens.
+LOCAL_STATE = PROJECT_ROOT / ".local" / "stack.json"
+
+
+class TargetError(Exception):
+    """The deployment cannot be found or reached."""
+
+
+@dataclass
+class Target:
+    stack_name: str
+    region: str
+    endpoint: str | None = None  # the local stack's emulated AWS
+    local_base_url: str | None = None
+    local_tokens: tuple[str, ...] = ()
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_samconfig(cls, config_env: str = "default", stack_name: str | None = None) -> Target:
+        config = tomllib.loads(SAMCONFIG.read_text())
+        parameters = config.get(config_env, {}).get("global", {}).get("parameters", {})
+        if not parameters and not stack_name:
+            raise TargetError(f"samconfig.toml has no [{config_env}.global.parameters]")
+        region = parameters.get("region") or os.environ.get("AWS_REGION") or "ap-south-1"
+        return cls(stack_name or parameters["stack_name"], region)
+
+    @classmethod
+    def local(cls, state_file: Path = LOCAL_STATE) -> Target:
+        if not state_file.exists():
+            raise TargetError(f"no local stack is running ({state_file} not found): make local")
+        state = json.loads(state_file.read_text())
+        return cls(
+            state["stack_name"],
+            state["region"],
+            endpoint=state["endpoint"],
+            local_base_url=state["base_url"],
+            local_tokens=tuple(state["tokens"]),
+        )
+
+    def client(self, service: str) -> Any:  # noqa: ANN401 - each service's client type
+        if service not in self._clients:
+            options: dict[str, Any] = {"region_name": self.region}
+            if self.endpoint:
+                options |= {
+                    "endpoint_url": self.endpoint,
+                    "aws_access_key_id": "testing",
+                    "aws_secret_access_key": "testing",  # the emulator takes any key
+                }
+            self._clients[service] = boto3.client(service, **options)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    @cached_property
+    def resources(self) -> dict[str, str]:
+        """Logical id -> physical id of every resource of the stack."""
+        paginator = self.client("cloudformation").get_paginator("list_stack_resources")
+        try:
+            pages = list(paginator.paginate(StackName=self.stack_name))
+        except Exception as error:
+            raise TargetError(f"stack {self.stack_name} in {self.region}: {error}") from error
+        return {
+            summary["LogicalResourceId"]: summary["PhysicalResourceId"]
+            for page in pages
+            for summary in page["StackResourceSummaries"]
+            if summary.get("PhysicalResourceId")
+        }
+
+    @cached_property
+    def outputs(self) -> dict[str, str]:
+        stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+
+    def physical_id(self, logical_id: str) -> str:
+        try:
+            return self.resources[logical_id]
+        except KeyError:
+            known = ", ".join(sorted(self.resources))
+            raise TargetError(f"{logical_id} is not in stack {self.stack_name} ({known})") from None
+
+    def webhook_base_url(self) -> str:
+        return self.local_base_url or self.outputs["WebhookBaseUrl"]
+
+    def webhook_token(self) -> str:
+        """The current token: what Exotel sends, read from Secrets Manager (or the local state)."""
+        if self.local_tokens:
+            return self.local_tokens[0]
+        secret = self.client("secretsmanager").get_secret_value(
+            SecretId=self.outputs["WebhookSecretArn"]
+        )
+        token: str = json.loads(secret["SecretString"])["token"]
+        return token

@@ -1,0 +1,148 @@
+"""Operations commands on the emulated stack: replay after a fix (idempotent), DLQ redrive."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from exotel_webhooks import receiver as receiver_module
+
+from localaws.emulation import REGION, STACK_NAME, Deployment
+from localaws.event_sources import poll_once
+from localaws.template import Template
+from ops.quarantine import quarantined, replay
+from ops.redrive import dead_letter_queues, redrive
+from ops.target import Target
+from tests.conftest import Invoke, LoadFunction, http_get, load_event, with_token
+
+CALLBACK = {
+    "campaign_sid": "camp_ops",
+    "call_sid": "call_ops_1",
+    "number": "+919876543210",
+    "status": "completed",
+    "date_updated": "2026-11-26T10:00:00+05:30",
+}
+
+
+class Operated:
+    """The stack's receiver, call-status processor and read API, and a Target on the stack."""
+
+    def __init__(self, load_function: LoadFunction, stack: Deployment) -> None:
+        self.receiver = load_function("ReceiverFunction")
+        self.processor = load_function("CallStatusProcessorFunction")
+        self.read_api = load_function("ReadApiFunction")
+        self.stack = stack
+        self.target = Target(STACK_NAME, REGION)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """What the replay sends over HTTP, as API Gateway hands it to the receiver."""
+        event = with_token(load_event("receiver/call-status.json"))
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path.split("?", maxsplit=1)[0]
+        event["headers"] = headers
+        event["body"] = body.decode()
+        response = self.receiver(event)
+        return response["statusCode"], json.loads(response["body"])
+
+    def process(self) -> None:
+        sqs = boto3.client("sqs", region_name=REGION)
+        source = self.stack.event_source_of("CallStatusProcessorFunction")
+        while poll_once(sqs, source, self.processor):
+            pass
+
+    def campaign(self) -> dict[str, Any]:
+        response = self.read_api(http_get("/campaigns/camp_ops"))
+        body: dict[str, Any] = json.loads(response["body"])
+        return body
+
+
+@pytest.fixture
+def operated(load_function: LoadFunction, stack: Deployment) -> Operated:
+    return Operated(load_function, stack)
+
+
+def test_a_request_quarantined_by_a_bug_is_stored_once_when_replayed_after_the_fix(
+    operated: Operated, receiver: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a receiver with a bug, which quarantines a good callback
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in normalisation")
+
+    monkeypatch.setattr(receiver_module, "build_callback", broken)
+    event = with_token(load_event("receiver/call-status.json"))
+    event["body"] = json.dumps(CALLBACK)
+    answer = json.loads(receiver(event)["body"])
+    assert answer["status"] == "quarantined"
+    monkeypatch.undo()  # the fix is deployed
+    [request] = list(quarantined(operated.target))
+    assert request.replayed is None
+
+    # When the quarantine is replayed through the receiver, and processed
+    first = replay(operated.target, post=operated.post)
+    operated.process()
+
+    # Then the callback is stored, and the request is marked as replayed
+    assert [(r.outcome, r.http_status) for r in first] == [("accepted", 200)]
+    stored = operated.campaign()
+    assert stored["attempts"] == {"total": 1, "by_status": {"completed": 1}}
+    assert [r.replayed for r in quarantined(operated.target)] == ["accepted"]
+
+    # When it is replayed again, and even forced through once more
+    second = replay(operated.target, post=operated.post)
+    forced = replay(operated.target, post=operated.post, force=True)
+    operated.process()
+
+    # Then the second replay sends nothing, and the forced one changes nothing
+    assert [r.outcome for r in second] == ["skipped"]
+    assert [r.outcome for r in forced] == ["accepted"]
+    assert operated.campaign() == stored
+
+
+def test_a_replay_that_fails_to_store_is_reported_and_left_for_the_next_replay(
+    operated: Operated, receiver: Invoke
+) -> None:
+    # Given a quarantined request
+    event = with_token(load_event("receiver/call-status.json"))
+    event["body"] = '{"campaign_sid": "camp_ops"'
+    assert json.loads(receiver(event)["body"])["status"] == "quarantined"
+
+    # When the receiver answers 503 to its replay
+    results = replay(operated.target, post=lambda *_: (503, {"message": "retry later"}))
+
+    # Then it is reported as failed and not marked, so the next replay sends it
+    assert [r.outcome for r in results] == ["failed"]
+    assert [r.replayed for r in quarantined(operated.target)] == [None]
+
+
+def test_redrive_moves_every_dead_lettered_message_back_once(operated: Operated) -> None:
+    # Given two callbacks in the call-status DLQ (as the queue left them after 5 failures)
+    sqs = boto3.client("sqs", region_name=REGION)
+    dead_letter_queue = operated.stack.physical_id("CallStatusDeadLetterQueue")
+    for call_sid in ("call_ops_1", "call_ops_2"):
+        queued = {
+            "event_id": f"evt-{call_sid}",
+            "callback_type": "call-status",
+            "received_at": "2026-11-26T04:30:00+00:00",
+            "callback": {**CALLBACK, "call_sid": call_sid, "number_raw": CALLBACK["number"]},
+        }
+        sqs.send_message(QueueUrl=dead_letter_queue, MessageBody=json.dumps(queued))
+
+    # When the DLQ is redriven (twice: the second finds nothing), and the queue processed
+    template = Template.load()
+    moved = [redrive(operated.target, template, "CallStatusDeadLetterQueue") for _ in (1, 2)]
+    operated.process()
+
+    # Then both reached their queue once and are stored
+    assert [m.moved for m in moved] == [2, 0]
+    assert moved[0].source_queue == "CallStatusQueue"
+    assert operated.campaign()["attempts"]["total"] == 2
+
+
+def test_every_dead_letter_queue_is_known_with_its_source(template: Template) -> None:
+    assert dead_letter_queues(template) == {
+        "CallStatusDeadLetterQueue": "CallStatusQueue",
+        "CallScheduleDeadLetterQueue": "CallScheduleQueue",
+        "CampaignStatusDeadLetterQueue": "CampaignStatusQueue",
+        "ReportDeadLetterQueue": "ReportQueue",
+    }
