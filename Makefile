@@ -13,7 +13,7 @@ PY := .venv/bin/python
 SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
 
-.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay
+.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ quarantine: $(SYNCED) ## List quarantined requests: TYPE=call-status SINCE=YYYY-
 
 replay: $(SYNCED) ## Replay quarantined requests through the receiver, each once: KEY=<s3 key> TYPE= SINCE= FORCE=1
 	$(OPS) replay $(KEY) $(if $(TYPE),--type $(TYPE)) $(if $(SINCE),--since $(SINCE)) $(if $(FORCE),--force)
+
+refetch: $(SYNCED) ## Fetch a campaign's report again: CAMPAIGN=<sid> URL=<current report URL>
+	$(OPS) refetch '$(CAMPAIGN)' '$(URL)'
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

@@ -13,6 +13,7 @@ from localaws.template import Template
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
+from ops.reports import request_refetch
 from ops.target import Target, TargetError
 
 
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--type", dest="callback_type")
     again.add_argument("--since", help="first day, YYYY-MM-DD")
     again.add_argument("--force", action="store_true", help="also those already replayed")
+
+    fetch = commands.add_parser("refetch", help="fetch a campaign's report again")
+    fetch.add_argument("campaign_sid")
+    fetch.add_argument("report_url", help="a current report URL (pre-signed URLs expire)")
 
     arguments = parser.parse_args(argv)
     try:
@@ -75,6 +80,10 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
         for queue in arguments.queues or sorted(dead_letter_queues(template)):
             moved = redrive(target, template, queue, arguments.limit)
             print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
+        return 0
+    if arguments.command == "refetch":
+        event_id = request_refetch(target, arguments.campaign_sid, arguments.report_url)
+        print(f"report request {event_id} queued for {arguments.campaign_sid}")
         return 0
     if arguments.command == "quarantine":
         count = 0

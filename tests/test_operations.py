@@ -14,8 +14,10 @@ from localaws.event_sources import poll_once
 from localaws.template import Template
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
+from ops.reports import request_refetch
 from ops.target import Target
 from tests.conftest import Invoke, LoadFunction, http_get, load_event, with_token
+from tests.report_server import ReportServer, Route
 
 CALLBACK = {
     "campaign_sid": "camp_ops",
@@ -146,3 +148,30 @@ def test_every_dead_letter_queue_is_known_with_its_source(template: Template) ->
         "CampaignStatusDeadLetterQueue": "CampaignStatusQueue",
         "ReportDeadLetterQueue": "ReportQueue",
     }
+
+
+@pytest.mark.enable_socket
+def test_a_refetch_request_stores_the_report_once(
+    operated: Operated, load_function: LoadFunction, report_server: ReportServer
+) -> None:
+    # Given a report host answering with a fresh URL
+    report_server.routes["/fresh.csv"] = Route(body=b"number,status\n+919876543210,completed\n")
+    url = report_server.url("/fresh.csv")
+    fetcher = load_function(
+        "ReportFetcherFunction",
+        REPORT_URL_ALLOW_LOOPBACK="true",
+        REPORT_URL_ALLOWED_HOSTS="127.0.0.1",
+    )
+
+    # When a refetch is asked for twice, and the report queue consumed
+    ids = {request_refetch(operated.target, "camp_ops", url) for _ in (1, 2)}
+    sqs = boto3.client("sqs", region_name=REGION)
+    source = operated.stack.event_source_of("ReportFetcherFunction")
+    while poll_once(sqs, source, fetcher):
+        pass
+
+    # Then one request id was used, the report was downloaded once, stored and reconciled
+    assert len(ids) == 1
+    assert report_server.downloads["/fresh.csv"] == 1
+    report = operated.campaign()["report"]
+    assert (report["status"], report["rows"]) == ("stored", 1)

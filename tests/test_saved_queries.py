@@ -30,6 +30,7 @@ from tests.report_server import ReportServer, Route
 CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
 CALL = "call_logs_1"
 NUMBER = "+919876543210"
+PRESIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0f1e2d3c4b5a"  # a credential
 PLACEHOLDERS = {"CAMPAIGN_SID": CAMPAIGN, "MASKED_NUMBER": mask_phone(NUMBER), "CALL_SID": CALL}
 NAMESPACE = "ExotelWebhooks"
 FUNCTIONS = (
@@ -195,7 +196,7 @@ def logged_campaign(
     # Reports: one refused for good, one that fails once (and cannot even delay its retry)
     aws_calls.fail_next("ChangeMessageVisibility", "AccessDenied")
     for campaign, path in ((CAMPAIGN, "/expired.csv"), (RETRIED_CAMPAIGN, "/busy.csv")):
-        completed = campaign_completed(campaign, report_server.url(path))
+        completed = campaign_completed(campaign, report_server.url(path + PRESIGNED))
         assert pipeline.webhook("campaign-status", completed) == 200
     pipeline.drain()
     # Requests the receiver turns away: a GET, an oversized body, one it cannot store
@@ -231,12 +232,16 @@ def test_every_saved_query_finds_the_fields_it_asks_for(
 
 
 @pytest.mark.enable_socket
-def test_no_log_line_holds_a_phone_number_or_the_token(logged_campaign: Pipeline) -> None:
+def test_no_log_line_holds_a_phone_number_a_token_or_a_presigned_query(
+    logged_campaign: Pipeline,
+) -> None:
     everything = json.dumps(logged_campaign.lines)
     assert logged_campaign.lines["ReceiverFunction"], "the scenario logged nothing"
     assert NUMBER not in everything
     assert NUMBER[3:] not in everything  # nor its national digits
     assert TOKEN not in everything
+    assert "X-Amz-Signature" not in everything
+    assert "AKIAEXAMPLE" not in everything
     assert str(mask_phone(NUMBER)) in everything
 
 

@@ -174,3 +174,48 @@ def test_the_deployed_report_allow_list_is_the_templates(stack: Deployment) -> N
     assert "s3.amazonaws.com" in hosts
     assert "*.exotel.com" in hosts
     assert all(len(host) > 3 for host in hosts)
+
+
+def test_every_function_logs_to_a_log_group_with_retention(template: Template) -> None:
+    functions = set(template.resources_of_type("AWS::Serverless::Function"))
+    groups = template.resources_of_type("AWS::Logs::LogGroup").values()
+    logged = {
+        group["Properties"]["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/${").rstrip("}")
+        for group in groups
+    }
+    assert functions <= logged
+    assert all(
+        group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for group in groups
+    )
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(template: Template) -> None:
+    alarms = template.resources_of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 8
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+    topic = template.resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
+    subscription = template.resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
+    alarmed = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in template.resources_of_type("AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    dead_letter_queues = {
+        q for q in template.resources_of_type("AWS::SQS::Queue") if "DeadLetter" in q
+    }
+    assert alarmed == dead_letter_queues
+
+
+def test_functions_trace_and_log_at_the_configured_level(template: Template) -> None:
+    globals_ = template.sam["Globals"]["Function"]
+    assert globals_["Tracing"] == "Active"
+    variables = globals_["Environment"]["Variables"]
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
