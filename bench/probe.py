@@ -30,6 +30,7 @@ def load(path: str) -> Any:  # noqa: ANN401
 
 class Context:
     function_name = "bench"
+    function_version = "$LATEST"
     memory_limit_in_mb = 512
     invoked_function_arn = "arn:aws:lambda:ap-south-1:123456789012:function:bench"
     aws_request_id = "bench"
