@@ -12,8 +12,9 @@ UV := $(BOOTSTRAP)/bin/uv
 PY := .venv/bin/python
 SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
+SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch
+.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,9 +34,21 @@ $(SAM): tools/requirements-sam.txt | $(UV)
 	$(UV) pip install --quiet --python .tools/sam/bin/python -r tools/requirements-sam.txt
 	@touch $@
 
-setup: $(SYNCED) $(SAM) ## Create both environments (project, SAM tools)
+# checkov and pip-audit too, in a third environment.
+$(SECURITY): tools/requirements-security.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON313) .tools/security
+	$(UV) pip install --quiet --python .tools/security/bin/python -r tools/requirements-security.txt
+	@touch $@
 
-test: setup lint typecheck validate build pytest ## Everything CI runs: lint, types, sam validate, sam build, then the tests
+setup: $(SYNCED) $(SAM) $(SECURITY) ## Create the environments (project, SAM tools, security scanners)
+
+test: setup lint typecheck validate security build pytest ## Everything CI runs: lint, types, sam validate, security scans, sam build, then the tests
+
+security: $(SYNCED) $(SECURITY) ## checkov on the CloudFormation sam deploy would create; pip-audit on the locked dependencies
+	$(PY) -m localaws.template .tools/tmp/cloudformation.json
+	.tools/security/bin/checkov --quiet --compact --skip-download --framework cloudformation -f .tools/tmp/cloudformation.json
+	$(UV) export --quiet --frozen --all-groups --no-emit-project --no-header -o .tools/tmp/locked-requirements.txt
+	$(PY) tools/audit.py .tools/security/bin/pip-audit .tools/tmp/locked-requirements.txt tools/requirements-sam.txt tools/requirements-security.txt
 
 lint: $(SYNCED)
 	$(PY) -m ruff check .
@@ -95,6 +108,7 @@ lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)
 	$(UV) export --quiet --frozen --no-dev --no-emit-project --no-header -o layers/common/requirements.txt
 	$(UV) pip compile --quiet --python-version 3.13 --python-platform linux tools/requirements-sam.in -o tools/requirements-sam.txt
+	$(UV) pip compile --quiet --python-version 3.13 --python-platform linux tools/requirements-security.in -o tools/requirements-security.txt
 
 deploy: $(SAM) ## sam build && sam deploy --guided (needs AWS credentials)
 	$(SAM) build

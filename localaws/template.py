@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,3 +88,16 @@ class _NoManagedPolicies:
 
     def load(self) -> dict[str, str]:
         return {}
+
+
+def main() -> None:
+    """`python -m localaws.template OUT.json`: the CloudFormation `sam deploy` would create (what
+    the security scan reads: SAM's generated roles and permissions included)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-south-1")  # samtranslator needs a region
+    out = Path(sys.argv[1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(Template.load().to_cloudformation("code-bucket", {}), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -47,6 +47,14 @@ def template() -> Template:
     return Template.load()
 
 
+@pytest.fixture(scope="session")
+def cloudformation(template: Template) -> dict[str, Any]:
+    """The CloudFormation `sam deploy` would create from template.yaml."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        return template.to_cloudformation("code-bucket", {})
+
+
 @pytest.fixture
 def stack(template: Template, request: pytest.FixtureRequest) -> Iterator[Deployment]:
     """A fresh emulated account holding the whole stack, with two valid webhook tokens

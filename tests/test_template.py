@@ -84,16 +84,35 @@ def test_quarantine_bucket_is_private_encrypted_tls_only_and_expires(template: T
     )
 
 
-def test_only_the_receiver_may_read_the_webhook_secret(template: Template) -> None:
+def allowed_actions(cloudformation: dict[str, Any]) -> dict[str, set[str]]:
+    """Function logical id -> every action its role allows (inline statements)."""
+    resources = cloudformation["Resources"]
+    actions: dict[str, set[str]] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        role = resources[resource["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        actions[logical_id] = {
+            action
+            for policy in role.get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Allow"
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        }
+    return actions
+
+
+def test_only_the_receiver_may_read_the_webhook_secret(
+    template: Template, cloudformation: dict[str, Any]
+) -> None:
     readers = {
-        name
-        for name, function in template.resources_of_type("AWS::Serverless::Function").items()
-        if any(
-            "AWSSecretsManagerGetSecretValuePolicy" in policy
-            for policy in function["Properties"].get("Policies", [])
-            if isinstance(policy, dict)
-        )
-        or "secretsmanager" in str(function["Properties"].get("Policies", []))
+        function
+        for function, actions in allowed_actions(cloudformation).items()
+        if any(action.startswith("secretsmanager:") for action in actions)
     }
     assert readers == {"ReceiverFunction"}
     secret = template.resources["WebhookSecret"]["Properties"]["GenerateSecretString"]
@@ -153,18 +172,27 @@ def test_campaign_table_is_on_demand_recoverable_and_protected_in_prod(template:
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_no_function_may_scan_the_table(template: Template) -> None:
-    for function in template.resources_of_type("AWS::Serverless::Function").values():
-        actions = [
-            action
-            for policy in function["Properties"].get("Policies", [])
-            if isinstance(policy, dict)
-            for statement in policy.get("Statement", [])
-            for action in statement["Action"]
-            if isinstance(statement["Action"], list)
-        ]
+def test_no_function_may_scan_the_table(cloudformation: dict[str, Any]) -> None:
+    for actions in allowed_actions(cloudformation).values():
         assert "dynamodb:Scan" not in actions
-        assert not any(action.endswith("*") for action in actions if action.startswith("dynamodb"))
+        assert not any(a.endswith("*") for a in actions if a.startswith("dynamodb"))
+
+
+def test_each_queue_consumer_may_read_only_its_own_queue(cloudformation: dict[str, Any]) -> None:
+    resources = cloudformation["Resources"]
+    for mapping in resources.values():
+        if mapping["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        function = resources[mapping["Properties"]["FunctionName"]["Ref"]]["Properties"]
+        role = resources[function["Role"]["Fn::GetAtt"][0]]["Properties"]
+        receiving = [
+            statement["Resource"]
+            for policy in role["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "sqs:ReceiveMessage" in statement["Action"]
+        ]
+        assert receiving == [mapping["Properties"]["EventSourceArn"]]
+        assert not any("SQSQueueExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
 
 
 def test_the_deployed_report_allow_list_is_the_templates(stack: Deployment) -> None:
@@ -196,7 +224,7 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(template: Template) -> N
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
     topic = template.resources["AlarmTopic"]["Properties"]
-    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmKey"}
+    assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
     subscription = template.resources["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
 
