@@ -409,7 +409,9 @@ def test_unknown_campaigns_are_404_on_every_route(processors: Processors, path: 
     assert (status, body) == (404, {"message": "no campaign nope"})
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=ten", "next_token=%%%"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=ten", "next_token=%%%", "status=%19", "status=%20-"]
+)
 def test_bad_parameters_are_400(processors: Processors, query: str) -> None:
     processors.process(attempt("busy", 5))
     status, _ = processors.get("/campaigns/camp_1/calls", query)

@@ -104,9 +104,7 @@ class CampaignViews:
         """A page of the campaign's attempts, all of them (table) or one status (GSI1)."""
         page_size = _page_size(limit)
         if status:
-            partition = {
-                "GSI1PK": attempts_by_status_pk(campaign_sid, normalise_call_status(status))
-            }
+            partition = {"GSI1PK": attempts_by_status_pk(campaign_sid, _call_status(status))}
             query: dict[str, Any] = {
                 "IndexName": "GSI1",
                 "KeyConditionExpression": "GSI1PK = :pk",
@@ -171,6 +169,13 @@ def _plain(value: Any) -> Any:  # noqa: ANN401
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def _call_status(status: str) -> str:
+    try:
+        return normalise_call_status(status)
+    except ValueError as error:  # nothing left of it: blank, punctuation, control characters
+        raise BadRequest(f"status {status!r} is not a call status") from error
 
 
 def _page_size(limit: str | None) -> int:
