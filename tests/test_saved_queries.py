@@ -8,23 +8,19 @@ the query expects. Renaming a logged field, or a message a query matches, fails 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import io
 import json
 import re
-from collections import defaultdict
 from typing import Any
 
-import boto3
 import pytest
 from exotel_webhooks.observability import Metric, mask_phone
 
-from localaws.emulation import REGION, Deployment
-from localaws.event_sources import poll_once
+from localaws.emulation import Deployment
 from localaws.template import Template
-from tests.conftest import TOKEN, AwsCalls, Invoke, LoadFunction, load_event, with_token
+from tests.conftest import TOKEN, AwsCalls, LoadFunction
 from tests.logs_insights import Line, Query, has_type, parse, value_of
+from tests.pipeline import Pipeline
 from tests.report_server import ReportServer, Route
 
 CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
@@ -79,64 +75,6 @@ def problems(query: Query, lines: list[Line]) -> list[str]:
         if not name.startswith("@") and all(value_of(line, name) is None for line in matched):
             found.append(f"displays {name!r}, which no matching line has")
     return found
-
-
-class Pipeline:
-    """Every function of the stack, fed like Lambda would, with each log line kept by the
-    function that wrote it."""
-
-    def __init__(
-        self,
-        load_function: LoadFunction,
-        stack: Deployment,
-        log_output: io.StringIO,
-        server: ReportServer,
-    ) -> None:
-        overrides: dict[str, dict[str, str]] = {
-            "CampaignStatusProcessorFunction": {"REPORT_DELAY_SECONDS": "0"},
-            "ReportFetcherFunction": {
-                "REPORT_URL_ALLOW_LOOPBACK": "true",
-                "REPORT_URL_ALLOWED_HOSTS": "127.0.0.1",
-            },
-        }
-        self.functions: dict[str, Invoke] = {
-            name: load_function(name, **overrides.get(name, {})) for name in FUNCTIONS
-        }
-        self.stack, self.output, self.server = stack, log_output, server
-        self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
-        self.sqs = boto3.client("sqs", region_name=REGION)
-
-    def invoke(self, function: str, event: dict[str, Any]) -> Any:
-        start = len(self.output.getvalue())
-        try:
-            with contextlib.redirect_stdout(self.metrics):
-                return self.functions[function](event)
-        finally:
-            written = self.output.getvalue()[start:]
-            self.lines[function] += [json.loads(raw) for raw in written.splitlines() if raw]
-
-    def webhook(
-        self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
-    ) -> int:
-        event = with_token(load_event("receiver/call-status.json"), token)
-        event["routeKey"] = f"{method} /webhooks/exotel/{route}"
-        event["requestContext"]["http"]["method"] = method
-        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
-        event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
-        status: int = self.invoke("ReceiverFunction", event)["statusCode"]
-        return status
-
-    def drain(self) -> None:
-        """Run the event source mappings until no queue has a visible message. A failed record
-        is visible again at once (and reaches its DLQ after the queue's maxReceiveCount)."""
-        delivered = 1
-        while delivered:
-            delivered = 0
-            for source in self.stack.event_sources:
-                delivered += poll_once(
-                    self.sqs, source, functools.partial(self.invoke, source.function), 0, 0
-                )
 
 
 def call_status(call_sid: str, status: str, minute: int) -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""Every function of the stack deployed from template.yaml, fed as Lambda feeds them: the
+receiver by API Gateway events, the queue consumers by their event source mappings."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+from collections import defaultdict
+from typing import Any
+
+import boto3
+
+from localaws.emulation import REGION, Deployment
+from localaws.event_sources import poll_once
+from tests.conftest import TOKEN, Invoke, LoadFunction, http_get, load_event, with_token
+from tests.report_server import ReportServer
+
+FUNCTIONS = (
+    "ReceiverFunction",
+    "CallStatusProcessorFunction",
+    "CallScheduleProcessorFunction",
+    "CampaignStatusProcessorFunction",
+    "ReportFetcherFunction",
+    "ReadApiFunction",
+)
+
+
+class Pipeline:
+    """Every function of the stack, fed like Lambda would, with each log line kept by the
+    function that wrote it."""
+
+    def __init__(
+        self,
+        load_function: LoadFunction,
+        stack: Deployment,
+        log_output: io.StringIO,
+        server: ReportServer,
+    ) -> None:
+        overrides: dict[str, dict[str, str]] = {
+            "CampaignStatusProcessorFunction": {"REPORT_DELAY_SECONDS": "0"},
+            "ReportFetcherFunction": {
+                "REPORT_URL_ALLOW_LOOPBACK": "true",
+                "REPORT_URL_ALLOWED_HOSTS": "127.0.0.1",
+            },
+        }
+        self.functions: dict[str, Invoke] = {
+            name: load_function(name, **overrides.get(name, {})) for name in FUNCTIONS
+        }
+        self.stack, self.output, self.server = stack, log_output, server
+        self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
+        self.sqs = boto3.client("sqs", region_name=REGION)
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        start = len(self.output.getvalue())
+        try:
+            with contextlib.redirect_stdout(self.metrics):
+                return self.functions[function](event)
+        finally:
+            written = self.output.getvalue()[start:]
+            self.lines[function] += [json.loads(raw) for raw in written.splitlines() if raw]
+
+    def webhook(
+        self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
+    ) -> int:
+        return self.send(route, fields, token, method)[0]
+
+    def send(
+        self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
+    ) -> tuple[int, dict[str, Any]]:
+        """The receiver's status and JSON answer to one webhook request."""
+        event = with_token(load_event("receiver/call-status.json"), token)
+        event["routeKey"] = f"{method} /webhooks/exotel/{route}"
+        event["requestContext"]["http"]["method"] = method
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
+        event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
+        response = self.invoke("ReceiverFunction", event)
+        answer: dict[str, Any] = json.loads(response["body"])
+        return response["statusCode"], answer
+
+    def get(self, path: str) -> dict[str, Any]:
+        """The read API's JSON answer (asserted 200)."""
+        response = self.invoke("ReadApiFunction", http_get(path))
+        assert response["statusCode"] == 200, response["body"]
+        body: dict[str, Any] = json.loads(response["body"])
+        return body
+
+    def drain(self) -> None:
+        """Run the event source mappings until no queue has a visible message. A failed record
+        is visible again at once (and reaches its DLQ after the queue's maxReceiveCount)."""
+        delivered = 1
+        while delivered:
+            delivered = 0
+            for source in self.stack.event_sources:
+                delivered += poll_once(
+                    self.sqs, source, functools.partial(self.invoke, source.function), 0, 0
+                )
