@@ -167,7 +167,7 @@ type Fault = Callable[[AwsCalls, ReportServer], None]
 
 
 def fail(operation: str, code: str, times: int = 1) -> Fault:
-    def plan(aws_calls: AwsCalls, _: ReportServer) -> None:
+    def plan(aws_calls: AwsCalls, _server: ReportServer) -> None:
         for _ in range(times):
             aws_calls.fail_next(operation, code)
 
