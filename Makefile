@@ -80,10 +80,12 @@ local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOK
 demo: $(SYNCED) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
 	@$(PY) -m localaws.demo
 
-bench: $(SYNCED) ## Receiver latency, DynamoDB cost per callback, report fetch memory and speed
-	$(PY) bench/receiver_latency.py
-	$(PY) bench/processor_costs.py 2>/dev/null
+bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, report fetch, local end to end, sizes: docs/benchmarks.md
+	$(PY) bench/latency.py
+	$(PY) bench/costs.py 2>/dev/null
 	$(PY) bench/report_fetch.py
+	$(PY) bench/local_e2e.py
+	$(PY) bench/sizes.py
 
 # Operations (README, "Runbook"): on samconfig.toml's environment (CONFIG_ENV, default
 # "default") or a stack named STACK; LOCAL=1 acts on the stack `make local` is running.

@@ -1,5 +1,6 @@
-"""Canned answers for the two AWS calls a receiver makes, shared by the HTTP stub server (cold
-starts: the real network path) and the botocore before-send stub (warm requests: CPU only)."""
+"""Canned answers for the AWS calls the receiver and the processors make, shared by the HTTP stub
+server (cold starts: the real network path) and the botocore before-send stub (warm requests: CPU
+only). DynamoDB holds nothing here: every callback a processor meets is new to it."""
 
 from __future__ import annotations
 
@@ -24,4 +25,10 @@ def answer(target: str, request_body: bytes) -> bytes:
         return json.dumps(
             {"ARN": "arn", "Name": "webhook", "SecretString": SECRET_STRING, "VersionId": "v1"}
         ).encode()
+    if target.startswith("DynamoDB_20120810."):
+        return b"{}"  # GetItem: no item; writes: done
+    if target.endswith("PutEvents"):
+        count = len(json.loads(request_body)["Entries"])
+        entries = [{"EventId": str(uuid.uuid4())} for _ in range(count)]
+        return json.dumps({"FailedEntryCount": 0, "Entries": entries}).encode()
     raise ValueError(f"the stub does not answer {target}")

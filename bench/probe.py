@@ -71,7 +71,7 @@ def main() -> None:
     imported = time.perf_counter()
     first = handler(event, Context())
     answered = time.perf_counter()
-    assert first["statusCode"] == 200, first
+    assert first.get("statusCode") == 200 or first.get("batchItemFailures") == [], first
     timings = []
     for _ in range(int(requests)):
         began = time.perf_counter()

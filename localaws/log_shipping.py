@@ -1,15 +1,21 @@
 """Each function's log lines into its log group of the emulated CloudWatch Logs, as Lambda ships
-a function's output, so the operations commands read local logs exactly as they read AWS's."""
+a function's output, so the operations commands read local logs exactly as they read AWS's.
+
+What a function prints during an invocation (its EMF metric lines) goes only to its log group,
+as in Lambda; logger lines also still reach the terminal."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import queue
+import sys
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -43,6 +49,25 @@ class LogShipper(logging.Handler):
         if function in self.groups:
             self.pending.put((function, int(record.created * 1000), self.format(record)))
 
+    def capture_prints(self) -> None:
+        """Route print() output of invocations (in any thread) to their log groups."""
+        sys.stdout = _PrintRouter(self, sys.stdout)
+
+    def release_prints(self) -> None:
+        if isinstance(sys.stdout, _PrintRouter) and sys.stdout.shipper is self:
+            sys.stdout = sys.stdout.terminal
+
+    def printed(self, text: str) -> bool:
+        """Keep `text` if this thread is in an invocation; False if it is not."""
+        function = getattr(self.current, "function", None)
+        if function not in self.groups:
+            return False
+        now = int(time.time() * 1000)
+        for line in text.splitlines():
+            if line.strip():
+                self.pending.put((function, now, line))
+        return True
+
     def ship(self) -> int:
         """Send what is pending; returns how many lines."""
         batches: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -65,3 +90,17 @@ class LogShipper(logging.Handler):
             with contextlib.suppress(Exception):  # the emulator stopping under us, say
                 self.ship()
         self.ship()
+
+
+class _PrintRouter(io.TextIOBase):
+    def __init__(self, shipper: LogShipper, terminal: TextIO) -> None:
+        self.shipper = shipper
+        self.terminal = terminal
+
+    def write(self, text: str) -> int:
+        if not self.shipper.printed(text):
+            self.terminal.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.terminal.flush()

@@ -192,6 +192,8 @@ def start(
         httpd.server_close()
         for poller in pollers:
             poller.join(timeout=25)
+        if stack.logs:
+            stack.logs.release_prints()
         if moto_server is not None:
             moto_server.stop()
 
@@ -214,6 +216,7 @@ def _ship_logs(stack: LocalStack) -> LogShipper:
     )
     shipper.setFormatter(logger.registered_handler.formatter)
     logging.getLogger(logger.service).addHandler(shipper)
+    shipper.capture_prints()
     return shipper
 
 

@@ -1,7 +1,8 @@
-"""DynamoDB requests and capacity units per callback, for each case the processors meet.
+"""AWS requests, DynamoDB capacity units and log bytes per callback, for each case the receiver
+and the processors meet, and what a million webhooks cost at AWS's list prices (bench/prices.py).
 
-Every request the processors make is counted from botocore's own events, and priced with
-DynamoDB's published sizing rules (moto does not report consumed capacity faithfully):
+Every request is counted from botocore's own events; DynamoDB capacity follows its published
+sizing rules (moto does not report consumed capacity faithfully):
 an item's size is its attribute names plus values; a write costs 1 unit per started KB (2 in a
 transaction), a strongly consistent read 1 unit per started 4 KB; each GSI whose projected
 attributes change costs a write of the projected item (a key change costs a delete and a put);
@@ -10,7 +11,10 @@ a conditional write that fails still costs its write.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import math
 import os
 import sys
@@ -24,13 +28,26 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers/common")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
 
 import boto3  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
 from exotel_webhooks.callbacks import CallbackType, build_callback  # noqa: E402
 from exotel_webhooks.request_body import decode_fields  # noqa: E402
 from exotel_webhooks.settings import NormalisationRules  # noqa: E402
+from prices import (  # noqa: E402
+    ASSUMED_MS_PER_AWS_CALL,
+    CLOUDWATCH_LOGS_PER_GB_INGESTED,
+    DYNAMODB_PER_MILLION_READ_UNITS,
+    DYNAMODB_PER_MILLION_WRITE_UNITS,
+    EVENTBRIDGE_PER_MILLION_EVENTS,
+    HTTP_API_PER_MILLION_REQUESTS,
+    LAMBDA_ARM_PER_GB_SECOND,
+    LAMBDA_PER_MILLION_REQUESTS,
+    PRICES_AS_OF,
+    PRICES_REGION,
+    SQS_STANDARD_PER_MILLION_REQUESTS,
+)
 
 from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler  # noqa: E402
@@ -82,12 +99,18 @@ class Gsi:
 
 @dataclass
 class Ledger:
-    """Requests and units of one processed callback."""
+    """Requests, units and log bytes of one processed callback."""
 
-    requests: Counter[str] = field(default_factory=Counter)
+    requests: Counter[str] = field(default_factory=Counter)  # DynamoDB operations
+    calls: Counter[str] = field(default_factory=Counter)  # every AWS operation, "sqs.SendMessage"
     read_units: float = 0
     table_write_units: float = 0
     index_write_units: float = 0
+    log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs ingests them
+
+    @property
+    def write_units(self) -> float:
+        return self.table_write_units + self.index_write_units
 
 
 class Meter:
@@ -104,6 +127,7 @@ class Meter:
 
     def before_call(self, params: dict[str, Any], event_name: str, **_: Any) -> None:  # noqa: ANN401
         service, operation = event_name.split(".")[1:]
+        self.current.calls[f"{service}.{operation}"] += 1
         if service != "dynamodb":
             return
         self.current.requests[operation] += 1
@@ -201,6 +225,27 @@ CASES: list[tuple[str, CallbackType, dict[str, Any]]] = [
 ]
 
 
+def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> tuple[Any, int]:
+    """The handler's result and how many bytes of log and EMF lines it wrote."""
+    from exotel_webhooks.observability import logger  # noqa: PLC0415
+
+    captured = io.StringIO()
+    handlers = [
+        h
+        for h in logging.getLogger(logger.service).handlers
+        if isinstance(h, logging.StreamHandler)
+    ]
+    streams = [h.setStream(captured) for h in handlers]
+    try:
+        with contextlib.redirect_stdout(captured):
+            result = handler(event, LocalLambdaContext(name))
+    finally:
+        for h, stream in zip(handlers, streams, strict=True):
+            if stream is not None:
+                h.setStream(stream)
+    return result, len(captured.getvalue().encode())
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     from moto import mock_aws  # noqa: PLC0415
@@ -226,32 +271,120 @@ def main() -> None:
         for kind, name in PROCESSORS.items():
             os.environ.update(function_environment(deployment, name))
             handlers[kind] = load_handler(template, deployment, name, name)
-        rows = []
+            # its cold start line, on another campaign than the cases'
+            fields = next(f for _, k, f in CASES if k == kind) | {"campaign_sid": "camp_warm"}
+            record = {"MessageId": "w", "ReceiptHandle": "r", "Body": queued(kind, fields)}
+            invoke_logged(handlers[kind], sqs_event("arn:q", [record]), "warm-up")
+        os.environ.update(function_environment(deployment, "ReceiverFunction"))
+        receiver = load_handler(template, deployment, "ReceiverFunction", "ReceiverFunction")
+        webhook = json.loads((ROOT / "events/receiver/call-status.json").read_text())
+        invoke_logged(receiver, webhook, "receiver")  # the cold start: the secret is fetched
+        meter.current = Ledger()
+        answer, log_bytes = invoke_logged(receiver, webhook, "receiver")
+        assert answer["statusCode"] == 200, answer
+        received = meter.current
+        received.log_bytes = log_bytes
+        rows, measured = [], {}
         for case, kind, fields in CASES:
             meter.current = Ledger()
             record = {"MessageId": "m", "ReceiptHandle": "r", "Body": queued(kind, fields)}
-            result = handlers[kind](sqs_event("arn:q", [record]), LocalLambdaContext(case))
+            result, log_bytes = invoke_logged(handlers[kind], sqs_event("arn:q", [record]), case)
             assert result == {"batchItemFailures": []}, result
             ledger = meter.current
+            ledger.log_bytes = log_bytes
+            measured[(kind, case)] = ledger
             requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
-            total = ledger.table_write_units + ledger.index_write_units
             rows.append(
                 f"| {kind} | {case} | {requests} | {ledger.read_units:g} | "
-                f"{ledger.table_write_units:g} | {ledger.index_write_units:g} | {total:g} |"
+                f"{ledger.table_write_units:g} | {ledger.index_write_units:g} | "
+                f"{ledger.write_units:g} | {ledger.log_bytes} |"
             )
     table_text = "\n".join(
         [
             "| callback | case | DynamoDB requests | read units | table write units "
-            "| GSI write units | write units |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+            "| GSI write units | write units | log bytes |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
             *rows,
         ]
     )
-    report = f"## Processors: DynamoDB requests and capacity per callback\n\n{table_text}\n"
+    report = (
+        "## AWS requests, DynamoDB capacity and log bytes per callback\n\n"
+        f"The receiver: {', '.join(f'{n} {op}' for op, n in sorted(received.calls.items()))} "
+        f"and {received.log_bytes} bytes of log and EMF per accepted webhook.\n\n{table_text}\n\n"
+        + cost_report(received, measured)
+    )
     print(report)
     results = ROOT / "docs/benchmarks.md"
-    if results.exists():  # make bench: after the receiver figures
+    if results.exists():  # make bench: after the latency figures
         results.write_text(results.read_text() + "\n" + report)
+
+
+def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: float) -> float:
+    """Per million webhooks: requests plus billed time (ASSUMED_MS_PER_AWS_CALL per call)."""
+    seconds = max(1.0, calls_per_invocation * ASSUMED_MS_PER_AWS_CALL) / 1000
+    return invocations * (
+        LAMBDA_PER_MILLION_REQUESTS + 1_000_000 * seconds * memory_gb * LAMBDA_ARM_PER_GB_SECOND
+    )
+
+
+def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledger]) -> str:
+    """What one million webhooks of each kind cost, part by part, and the direct integration."""
+    memory_gb = 0.5
+    logs_per_byte = CLOUDWATCH_LOGS_PER_GB_INGESTED / 1024**3
+    # The event source mapping receives and deletes in batches of 10.
+    queue_requests = received.calls["sqs.SendMessage"] + 2 / BATCH
+    ingest = {
+        "API Gateway": HTTP_API_PER_MILLION_REQUESTS,
+        "receiver Lambda": lambda_cost(sum(received.calls.values()), 1, memory_gb),
+        "SQS": queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS,
+        "receiver logs": received.log_bytes * 1_000_000 * logs_per_byte,
+    }
+    direct = HTTP_API_PER_MILLION_REQUESTS + queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS
+    rows = []
+    for kind, case in COSTED:
+        ledger = measured[(kind, case)]
+        aws_calls = sum(ledger.calls.values())
+        events = sum(n for call, n in ledger.calls.items() if call.endswith(".PutEvents"))
+        sends = ledger.calls["sqs.SendMessage"]
+        processing = {
+            "processor Lambda": lambda_cost(aws_calls * BATCH, 1 / BATCH, memory_gb),
+            "DynamoDB": ledger.read_units * DYNAMODB_PER_MILLION_READ_UNITS
+            + ledger.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS,
+            "EventBridge, report queue": events * EVENTBRIDGE_PER_MILLION_EVENTS
+            + sends * SQS_STANDARD_PER_MILLION_REQUESTS,
+            "processor logs": ledger.log_bytes * 1_000_000 * logs_per_byte,
+        }
+        total = sum(ingest.values()) + sum(processing.values())
+        parts = " + ".join(
+            f"{name} {value:.2f}" for name, value in {**ingest, **processing}.items()
+        )
+        rows.append(f"| {kind} | {case} | {total:.2f} | {parts} |")
+    table = "\n".join(
+        ["| callback | case | USD per million | parts (USD) |", "| --- | --- | ---: | --- |", *rows]
+    )
+    ingest_total = sum(ingest.values())
+    return (
+        f"### Cost per million webhooks\n\nAt {PRICES_REGION} list prices as of {PRICES_AS_OF} "
+        f"(bench/prices.py), {memory_gb * 1024:.0f} MB arm64 functions, billed time taken as "
+        f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
+        f"here), SQS receives and deletes in batches of {BATCH}. Storage, the report fetch "
+        f"and custom metrics (USD 0.30 a month each, not per webhook) are left out.\n\n{table}\n\n"
+        f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
+        f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
+        f"({ingest_total / direct:.2f}x), but it cannot check the token in constant time against "
+        f"a rotating secret, normalise, bound the body or quarantine: every malformed callback "
+        f"would reach the processors, and one type per queue would need three integrations.\n"
+    )
+
+
+BATCH = 10
+# The case that prices each callback type: what most deliveries of it do.
+COSTED: list[tuple[CallbackType, str]] = [
+    (CallbackType.CALL_STATUS, "new attempt"),
+    (CallbackType.CALL_STATUS, "duplicate attempt"),
+    (CallbackType.CALL_SCHEDULE, "new outcome (+event)"),
+    (CallbackType.CAMPAIGN_STATUS, "non-final status"),
+]
 
 
 if __name__ == "__main__":
