@@ -196,6 +196,7 @@ def start(
             stack.logs.release_prints()
         if moto_server is not None:
             moto_server.stop()
+            _forget_emulated_state()
 
     return stack, httpd, stop
 
@@ -218,6 +219,14 @@ def _ship_logs(stack: LocalStack) -> LogShipper:
     logging.getLogger(logger.service).addHandler(shipper)
     shipper.capture_prints()
     return shipper
+
+
+def _forget_emulated_state() -> None:
+    """The embedded emulator keeps its accounts in this process: empty them, so a stack started
+    later in the same process (a test, say) begins from nothing, as `make local` does."""
+    from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415
+
+    moto_api_backend.reset()
 
 
 def _serialise_dynamodb_requests() -> None:

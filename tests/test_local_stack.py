@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -23,12 +21,13 @@ from exotel_webhooks.settings import NormalisationRules
 
 from localaws.demo import play
 from localaws.emulation import REGION
-from localaws.stack import LocalStack, start, write_state
+from localaws.stack import LocalStack, write_state
 from localaws.template import Template
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import redrive
 from ops.target import Target
+from tests.local_stack import running_local_stack
 from tests.report_server import ReportServer, Route
 
 TOKEN = "local-test-token"
@@ -74,19 +73,9 @@ def _send(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[Running]:
-    saved = dict(os.environ)
-    os.environ["REPORT_FETCH_DELAY_SECONDS"] = "3"  # small campaigns: stored well within 3 s
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    stack, _, stop = start(port, (TOKEN,), quiet=True)
-    try:
-        yield Running(stack, f"http://127.0.0.1:{port}")
-    finally:
-        stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        boto3.DEFAULT_SESSION = None
+    # small campaigns: stored well within 3 s
+    with running_local_stack(TOKEN, REPORT_FETCH_DELAY_SECONDS="3") as (stack, base):
+        yield Running(stack, base)
 
 
 @pytest.fixture(scope="module")

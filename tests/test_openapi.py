@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import base64
-import os
-import socket
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from localaws.stack import start
 from localaws.template import PROJECT_ROOT, Template
+from tests.local_stack import running_local_stack
 
 TOKEN = "openapi-test-token"
 BASIC = "Basic " + base64.b64encode(f"exotel:{TOKEN}".encode()).decode()
@@ -44,18 +41,8 @@ def test_the_description_has_exactly_the_templates_routes(template: Template) ->
 
 @pytest.fixture(scope="module")
 def local_api() -> Iterator[str]:
-    saved = dict(os.environ)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    _, _, stop = start(port, (TOKEN,), quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        boto3.DEFAULT_SESSION = None
+    with running_local_stack(TOKEN) as (_, base):
+        yield base
 
 
 @pytest.fixture(scope="module")

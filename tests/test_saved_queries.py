@@ -29,13 +29,6 @@ NUMBER = "+919876543210"
 PRESIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0f1e2d3c4b5a"  # a credential
 PLACEHOLDERS = {"CAMPAIGN_SID": CAMPAIGN, "MASKED_NUMBER": mask_phone(NUMBER), "CALL_SID": CALL}
 NAMESPACE = "ExotelWebhooks"
-FUNCTIONS = (
-    "ReceiverFunction",
-    "CallStatusProcessorFunction",
-    "CallScheduleProcessorFunction",
-    "CampaignStatusProcessorFunction",
-    "ReportFetcherFunction",
-)
 
 
 def saved_queries(template: Template) -> dict[str, tuple[str, list[str]]]:
