@@ -1,1 +1,2 @@
-"""Operations commands (README, "Runbook"): logs, DLQ redrive, quarantine list and replay."""
+"""Operations commands (README, "Operations commands" and "Runbook"): logs, DLQ redrive,
+quarantine list and replay, report refetch."""
