@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
 
 import boto3  # noqa: E402
+import results  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
 from exotel_webhooks.callbacks import CallbackType, build_callback  # noqa: E402
 from exotel_webhooks.request_body import decode_fields  # noqa: E402
@@ -313,10 +314,7 @@ def main() -> None:
         f"and {received.log_bytes} bytes of log and EMF per accepted webhook.\n\n{table_text}\n\n"
         + cost_report(received, measured)
     )
-    print(report)
-    results = ROOT / "docs/benchmarks.md"
-    if results.exists():  # make bench: after the latency figures
-        results.write_text(results.read_text() + "\n" + report)
+    results.append(report)
 
 
 def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: float) -> float:

@@ -30,6 +30,7 @@ BENCH = ROOT / "bench"
 FUNCTIONS = ROOT / "functions"
 sys.path[:0] = [str(ROOT), str(BENCH), str(ROOT / "layers/common")]
 
+import results  # noqa: E402
 from aws_stub import answer  # noqa: E402
 from exotel_webhooks.callbacks import CallbackType, build_callback  # noqa: E402
 from exotel_webhooks.request_body import decode_fields  # noqa: E402
@@ -44,7 +45,6 @@ BATCH_SIZE = 10
 COLD_SAMPLES = int(os.environ.get("BENCH_COLD_SAMPLES", "15"))
 WARM_REQUESTS = int(os.environ.get("BENCH_WARM_REQUESTS", "2000"))
 WARM_PROCESSES = 3
-RESULTS = ROOT / "docs/benchmarks.md"
 PROCESSORS = [
     (CallbackType.CALL_STATUS, "CallStatusProcessorFunction", "call_status_processor"),
     (CallbackType.CALL_SCHEDULE, "CallScheduleProcessorFunction", "call_schedule_processor"),
@@ -245,9 +245,7 @@ def main() -> None:
         f"is to the minimal handler above it, measured in the same run. Targets: receiver cold "
         f"start <= 1.3x, warm <= 1.5x.\n\n" + "\n\n".join(sections) + "\n"
     )
-    print(report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(f"# Benchmarks (`make bench`)\n\n{report}")
+    results.start(report)
 
 
 if __name__ == "__main__":

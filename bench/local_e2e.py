@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers/common")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
+
+import results  # noqa: E402
 
 from localaws.demo import play  # noqa: E402
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN  # noqa: E402
@@ -43,10 +45,7 @@ def main() -> int:
         f"{played.webhooks_per_second:.0f} | {played.callbacks_stored_seconds:.1f} | "
         f"{played.all_stored_seconds:.1f} | {'yes' if played.ok else 'NO'} |\n"
     )
-    print(report)
-    results = ROOT / "docs/benchmarks.md"
-    if results.exists():
-        results.write_text(results.read_text() + "\n" + report)
+    results.append(report)
     return 0 if played.ok else 1
 
 

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import results
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES_MIB = [
     int(size) for size in os.environ.get("BENCH_REPORT_SIZES_MIB", "10,100,1024").split(",")
@@ -83,7 +85,7 @@ def main() -> None:
         peaks: dict[str, list[float]] = {"fetcher": [], "upload_fileobj": []}
         for mib in SIZES_MIB:
             url = f"http://127.0.0.1:{report_port}/{mib}.csv"
-            results: dict[str, list[dict[str, float]]] = {"fetcher": [], "upload_fileobj": []}
+            measured: dict[str, list[dict[str, float]]] = {"fetcher": [], "upload_fileobj": []}
             for run in range(RUNS):
                 # alternate who goes first, and empty the bucket after each: the S3 emulator
                 # slows as it fills, and must not favour either side
@@ -95,14 +97,14 @@ def main() -> None:
                         text=True,
                         check=True,
                     )
-                    results[mode].append(json.loads(probe.stdout.strip().splitlines()[-1]))
+                    measured[mode].append(json.loads(probe.stdout.strip().splitlines()[-1]))
                     empty(s3, "bench-reports")
             speed = {
                 mode: statistics.median(r["bytes"] / r["seconds"] / 2**20 for r in runs)
-                for mode, runs in results.items()
+                for mode, runs in measured.items()
             }
             peak = {
-                mode: max(r["peak_rss_kib"] for r in runs) / 1024 for mode, runs in results.items()
+                mode: max(r["peak_rss_kib"] for r in runs) / 1024 for mode, runs in measured.items()
             }
             for mode in MODES:
                 peaks[mode].append(peak[mode])
@@ -129,10 +131,7 @@ def main() -> None:
         f"of RSS. Fetcher peak growth from {SIZES_MIB[0]} MiB to {SIZES_MIB[-1]} MiB: "
         f"{growth:.0f} MiB.\n\n{table}\n"
     )
-    print(report)
-    results_file = ROOT / "docs/benchmarks.md"
-    if results_file.exists():
-        results_file.write_text(results_file.read_text() + "\n" + report)
+    results.append(report)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import results  # noqa: E402
 
 from localaws.template import Template  # noqa: E402
 
@@ -56,10 +58,7 @@ def main() -> int:
             *rows,
         ]
     )
-    print(report)
-    results = ROOT / "docs/benchmarks.md"
-    if results.exists():
-        results.write_text(results.read_text() + "\n" + report + "\n")
+    results.append(report)
     return 0
 
 

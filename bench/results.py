@@ -1,0 +1,18 @@
+"""docs/benchmarks.md: `make bench` starts it with the latency figures, every later section is
+appended (run alone, a section is only printed)."""
+
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs/benchmarks.md"
+
+
+def start(report: str) -> None:
+    print(report)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(f"# Benchmarks (`make bench`)\n\n{report.rstrip()}\n")
+
+
+def append(report: str) -> None:
+    print(report)
+    if RESULTS.exists():
+        RESULTS.write_text(f"{RESULTS.read_text()}\n{report.rstrip()}\n")
