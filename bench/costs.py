@@ -180,8 +180,10 @@ def _written_keys(operation: str, params: dict[str, Any]) -> list[dict[str, Any]
 
 def queued(callback_type: CallbackType, fields: dict[str, Any]) -> str:
     body = json.dumps(fields).encode()
-    callback = build_callback(callback_type, decode_fields(body, None), NormalisationRules())
-    return callback.queued_event(datetime(2024, 1, 15, tzinfo=UTC))
+    received_at = datetime(2024, 1, 15, tzinfo=UTC)
+    fields = decode_fields(body, None)
+    callback = build_callback(callback_type, fields, NormalisationRules(), received_at)
+    return callback.queued_event(received_at)
 
 
 CALL = {"campaign_sid": "camp_1", "call_sid": "call_1", "number": "+919876543210"}

@@ -101,12 +101,13 @@ def batch_event(callback_type: CallbackType, directory: Path) -> Path:
         else:
             fields |= {"campaign_sid": f"camp_{index}", "status": "InProgress"}
         sent = decode_fields(json.dumps(fields).encode(), "application/json")
-        callback = build_callback(callback_type, sent, rules)
+        received_at = datetime(2024, 1, 15, tzinfo=UTC)
+        callback = build_callback(callback_type, sent, rules, received_at)
         records.append(
             {
                 "MessageId": f"m{index}",
                 "ReceiptHandle": "r",
-                "Body": callback.queued_event(datetime(2024, 1, 15, tzinfo=UTC)),
+                "Body": callback.queued_event(received_at),
             }
         )
     path = directory / f"{callback_type}.json"

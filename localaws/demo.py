@@ -191,6 +191,7 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
             "matched": count - campaign.lost,
             "backfilled": campaign.lost,
             "mismatched": 0,
+            "unparseable": 0,
         },
         "report": {"status": "stored"},
     }

@@ -41,8 +41,10 @@ class Message:
 def message(callback_type: CallbackType, fields: dict[str, Any]) -> Message:
     """The queue message the receiver would produce for a callback with these fields."""
     body = json.dumps(fields).encode()
-    callback = build_callback(callback_type, decode_fields(body, "application/json"), RULES)
-    return Message(callback_type, callback.queued_event(START + timedelta(days=1)))
+    received_at = START + timedelta(days=1)
+    fields_sent = decode_fields(body, "application/json")
+    callback = build_callback(callback_type, fields_sent, RULES, received_at)
+    return Message(callback_type, callback.queued_event(received_at))
 
 
 @dataclass

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import io
 import json
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -68,14 +69,21 @@ class Pipeline:
         return self.send(route, fields, token, method)[0]
 
     def send(
-        self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
+        self,
+        route: str,
+        fields: dict[str, Any] | str,
+        token: str = TOKEN,
+        method: str = "POST",
+        content_type: str = "application/json",
     ) -> tuple[int, dict[str, Any]]:
         """The receiver's status and JSON answer to one webhook request."""
         event = with_token(load_event("receiver/call-status.json"), token)
+        event["headers"] = {**event["headers"], "content-type": content_type}
         event["routeKey"] = f"{method} /webhooks/exotel/{route}"
         event["requestContext"]["http"]["method"] = method
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
         event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
+        event["requestContext"]["timeEpoch"] = int(time.time() * 1000)  # as API Gateway does
         response = self.invoke("ReceiverFunction", event)
         answer: dict[str, Any] = json.loads(response["body"])
         return response["statusCode"], answer

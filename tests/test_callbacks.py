@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -15,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 RULES = NormalisationRules()
+RECEIVED = datetime(2024, 1, 15, 4, 0, tzinfo=UTC)  # when API Gateway received the request
 FORM = "application/x-www-form-urlencoded"
 CALL_STATUS = {
     "campaign_sid": "camp_abc123",
@@ -26,7 +28,7 @@ CALL_STATUS = {
 
 
 def build(callback_type: CallbackType, body: bytes, content_type: str | None) -> dict[str, Any]:
-    return build_callback(callback_type, decode_fields(body, content_type), RULES).fields
+    return build_callback(callback_type, decode_fields(body, content_type), RULES, RECEIVED).fields
 
 
 sids = st.lists(st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True), min_size=1, max_size=5)
@@ -181,7 +183,7 @@ def test_alias_field_names_are_understood_and_the_preferred_one_wins() -> None:
 def test_event_id_depends_on_content_and_type_only() -> None:
     def event_id(callback_type: CallbackType, fields: dict[str, str]) -> str:
         body = json.dumps(fields).encode()
-        return build_callback(callback_type, decode_fields(body, None), RULES).event_id
+        return build_callback(callback_type, decode_fields(body, None), RULES, RECEIVED).event_id
 
     same_id = event_id(CallbackType.CALL_STATUS, CALL_STATUS)
     assert event_id(CallbackType.CALL_STATUS, dict(reversed(CALL_STATUS.items()))) == same_id
@@ -194,5 +196,5 @@ def test_event_id_depends_on_content_and_type_only() -> None:
 
 def test_identifiers_longer_than_the_limit_are_unusable() -> None:
     long_sid = {**CALL_STATUS, "call_sid": "c" * 257}
-    with pytest.raises(UnusableCallback, match="call_sid: longer than 256 characters"):
+    with pytest.raises(UnusableCallback, match="call_sid: longer than 256 bytes"):
         build(CallbackType.CALL_STATUS, json.dumps(long_sid).encode(), "application/json")

@@ -143,6 +143,7 @@ def test_a_small_campaign_flows_from_webhooks_to_the_read_api(
         "matched": 2,
         "backfilled": 1,
         "mismatched": 0,
+        "unparseable": 0,
     }
     code, retried = running.get(f"/campaigns/{sid}/numbers/{quote('+919876543210')}")
     assert (code, retried["status"], retried["call_sids"]) == (200, "completed", ["c1", "c2"])
@@ -225,10 +226,11 @@ def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path:
         "date_updated": "2026-11-26T10:00:00+05:30",
     }
     sent = decode_fields(json.dumps(callback).encode(), "application/json")
-    event = build_callback(CallbackType.CALL_STATUS, sent, NormalisationRules())
+    now = datetime.now(UTC)
+    event = build_callback(CallbackType.CALL_STATUS, sent, NormalisationRules(), now)
     sqs.send_message(
         QueueUrl=target.physical_id("CallStatusDeadLetterQueue"),
-        MessageBody=event.queued_event(datetime.now(UTC)),
+        MessageBody=event.queued_event(now),
     )
     moved = redrive(target, Template.load(), "CallStatusDeadLetterQueue")
 

@@ -69,8 +69,9 @@ def test_every_built_callback_is_valid_for_its_model(
         body, content_type = json.dumps(fields).encode(), "application/json"
 
     # When the receiver builds it and queues it
-    built = build_callback(callback_type, decode_fields(body, content_type), RULES)
-    message = built.queued_event(datetime(2024, 1, 15, 3, 35, tzinfo=UTC))
+    received_at = datetime(2024, 1, 15, 3, 35, tzinfo=UTC)
+    built = build_callback(callback_type, decode_fields(body, content_type), RULES, received_at)
+    message = built.queued_event(received_at)
 
     # Then the consumers' model reads the message, and says the same as the builder
     model = CALLBACK_MODELS[callback_type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -409,10 +410,34 @@ def test_unknown_campaigns_are_404_on_every_route(processors: Processors, path: 
     assert (status, body) == (404, {"message": "no campaign nope"})
 
 
+def forged(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "limit=ten", "next_token=%%%", "status=%19", "status=%20-"]
-)
+    "query",
+    [
+        "limit=0", "limit=101", "limit=ten", "limit=%C2%B2", "limit=%EF%BC%95",
+        "next_token=%%%", "status=%19", "status=%20-",
+        f"next_token={forged({'PK': {'S': 'CAMPAIGN#camp_1'}})}",
+        f"next_token={forged({'PK': {'S': 'CAMPAIGN#camp_1'}, 'SK': {'N': '1'}})}",
+        f"next_token={forged({'PK': {'S': 'CAMPAIGN#camp_1'}, 'SK': {'S': 'NUMBER#1'}})}",
+        f"status=busy&next_token={forged({'PK': {'S': 'CAMPAIGN#camp_1'}, 'SK': {'S': 'x'}})}",
+        f"next_token={forged([1, 2])}", f"next_token={forged('text')}",
+    ],
+)  # fmt: skip
 def test_bad_parameters_are_400(processors: Processors, query: str) -> None:
     processors.process(attempt("busy", 5))
-    status, _ = processors.get("/campaigns/camp_1/calls", query)
-    assert status == 400
+    status, body = processors.get("/campaigns/camp_1/calls", query)
+    assert status == 400, body
+    assert body["message"]
+
+
+def test_a_truncated_token_is_400(processors: Processors) -> None:
+    processors.process(*(attempt("busy", i, f"call_{i}") for i in range(3)))
+    _, page = processors.get("/campaigns/camp_1/calls", "limit=1")
+    for cut in range(1, len(page["next_token"])):
+        status, _ = processors.get(
+            "/campaigns/camp_1/calls", f"next_token={page['next_token'][:cut]}"
+        )
+        assert status == 400

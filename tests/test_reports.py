@@ -353,6 +353,7 @@ def test_reconciliation_matches_backfills_and_counts_disagreements(
         "matched": 1,
         "backfilled": 1,
         "mismatched": 1,
+        "unparseable": 1,
     }
     assert fetcher.campaign() == first
     assert first["numbers"] == {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import boto3
@@ -12,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exotel_webhooks.auth import WebhookSecrets
-from exotel_webhooks.callbacks import CallbackType, NormalisedCallback
+from exotel_webhooks.callbacks import CallbackType
 from exotel_webhooks.errors import StorageUnavailable
 from exotel_webhooks.observability import logger
 from exotel_webhooks.quarantine import QuarantineRecord
@@ -50,12 +49,9 @@ class SqsEventQueues:
         self._client = client
         self._queue_urls = dict(queue_urls)
 
-    def send(self, callback: NormalisedCallback, received_at: datetime) -> None:
+    def send(self, callback_type: CallbackType, message: str) -> None:
         try:
-            self._client.send_message(
-                QueueUrl=self._queue_urls[callback.callback_type],
-                MessageBody=callback.queued_event(received_at),
-            )
+            self._client.send_message(QueueUrl=self._queue_urls[callback_type], MessageBody=message)
         except _AWS_ERRORS as error:
             raise StorageUnavailable(f"queue send failed: {type(error).__name__}") from error
 

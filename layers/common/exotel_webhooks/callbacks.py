@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -27,7 +27,16 @@ from exotel_webhooks.normalise import (
 from exotel_webhooks.request_body import SentField
 from exotel_webhooks.settings import NormalisationRules
 
-MAX_IDENTIFIER_LENGTH = 256
+# What "storable" means: the limits the processors' models, the table's keys and items, and the
+# queue enforce. The receiver checks them all before it answers `accepted` (docs/architecture.md,
+# "Storable"); models.py applies the same checks, so the two cannot drift.
+MAX_IDENTIFIER_BYTES = 256  # UTF-8: two identifiers and a prefix stay inside a 1,024-byte key
+MAX_URL_LENGTH = 8192
+MAX_NESTING = 32  # levels inside `extra`: far below any parser's recursion limit
+MAX_CALLBACK_BYTES = 300 * 1024  # the callback's JSON as queued: a table item stays under 400 KB
+KEY_SEPARATOR = "#"  # joins the parts of the table's keys: no identifier may contain it
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+PLAUSIBLE_AHEAD = timedelta(days=1)  # clocks differ; a date further ahead would pin a record
 
 
 class CallbackType(StrEnum):
@@ -93,21 +102,42 @@ class NormalisedCallback:
         return hashlib.sha256(f"{self.callback_type}\n{canonical}".encode()).hexdigest()[:32]
 
     def queued_event(self, received_at: datetime) -> str:
-        """The queue message: models.QueuedEvent reads it."""
-        return json.dumps(
+        """The queue message (models.QueuedEvent reads it), or UnusableCallback if it could not
+        be stored: text that is not Unicode, numbers JSON cannot carry, or too many bytes once
+        escaped. ASCII-escaped, as SQS accepts only some characters, and as the table stores
+        `extra`."""
+        try:
+            json.dumps(self.fields, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise UnusableCallback("text that is not valid Unicode (a lone surrogate)") from error
+        try:
+            callback = json.dumps(self.fields, separators=(",", ":"), allow_nan=False)
+        except ValueError as error:
+            raise UnusableCallback("a number JSON cannot carry (NaN or Infinity)") from error
+        if len(callback) > MAX_CALLBACK_BYTES:
+            raise UnusableCallback(
+                f"too large to store: {len(callback)} bytes once escaped, over {MAX_CALLBACK_BYTES}"
+            )
+        envelope = json.dumps(
             {
                 "event_id": self.event_id,
                 "callback_type": str(self.callback_type),
                 "received_at": received_at.isoformat(),
-                "callback": self.fields,
-            }
+                "callback": None,
+            },
+            separators=(",", ":"),
         )
+        return envelope.removesuffix("null}") + callback + "}"
 
 
 def build_callback(
-    callback_type: CallbackType, sent: Mapping[str, SentField], rules: NormalisationRules
+    callback_type: CallbackType,
+    sent: Mapping[str, SentField],
+    rules: NormalisationRules,
+    received_at: datetime,
 ) -> NormalisedCallback:
-    """Normalise decoded fields into the callback's normal form, or say why they are unusable."""
+    """Normalise decoded fields into the callback's normal form, or say why they are unusable.
+    `received_at` (when API Gateway received the request) bounds the plausible dates."""
     specs = CALLBACK_FIELDS[callback_type]
     fields: dict[str, Any] = {}
     problems: list[str] = []
@@ -121,6 +151,11 @@ def build_callback(
         except ValueError as error:
             problems.append(f"{name}: {error}")
             continue
+        if spec.kind == "timestamp" and fields.get(name):
+            try:
+                check_plausible(name, datetime.fromisoformat(fields[name]), received_at)
+            except ValueError as error:
+                problems.append(str(error))
         if spec.required and fields.get(name) is None:
             problems.append(f"missing {name}")
     if problems:
@@ -130,6 +165,8 @@ def build_callback(
         for key, field in sent.items()
         if key not in used
     }
+    if nesting_exceeds(fields["extra"], MAX_NESTING):
+        raise UnusableCallback(f"extra fields nested deeper than {MAX_NESTING} levels")
     return NormalisedCallback(callback_type, fields)
 
 
@@ -143,20 +180,22 @@ def _normalised(
     if spec.kind == "identifiers":
         identifiers = parse_identifier_list(sent.values) if sent else []
         for identifier in identifiers:
-            _check_identifier_length(identifier)
+            check_identifier(identifier)
         return {name: identifiers}
     text = _single_text(sent) if sent else None
     if text is not None and spec.kind in {"identifier", "phone"}:
-        _check_identifier_length(text)
+        check_identifier(text)
     if spec.kind == "phone":
         phone = normalise_phone(text, rules.default_phone_region) if text else None
         return {name: phone.key if phone else None, f"{name}_raw": phone.raw if phone else None}
     if text is None:
         return {name: None}
     if spec.kind == "status":
-        return {name: _STATUS_NORMALISERS[callback_type](text)}
+        return {name: check_identifier(_STATUS_NORMALISERS[callback_type](text))}
     if spec.kind == "timestamp":
         return {name: parse_timestamp(text, rules.local_timezone).isoformat()}
+    if len(text) > MAX_URL_LENGTH:
+        raise ValueError(f"longer than {MAX_URL_LENGTH} characters")
     return {name: text}
 
 
@@ -173,6 +212,41 @@ def _single_text(sent: SentField) -> str | None:
     return texts.pop() if texts else None
 
 
-def _check_identifier_length(identifier: str) -> None:
-    if len(identifier) > MAX_IDENTIFIER_LENGTH:
-        raise ValueError(f"longer than {MAX_IDENTIFIER_LENGTH} characters")
+def check_identifier(identifier: str) -> str:
+    """An identifier (SID, number, status) the table can key: bounded, without the separator."""
+    try:
+        size = len(identifier.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise ValueError("not valid Unicode (a lone surrogate)") from error
+    if size > MAX_IDENTIFIER_BYTES:
+        raise ValueError(f"longer than {MAX_IDENTIFIER_BYTES} bytes")
+    if KEY_SEPARATOR in identifier:
+        raise ValueError(f"contains {KEY_SEPARATOR!r}, which separates the parts of stored keys")
+    return identifier
+
+
+def check_plausible(name: str, moment: datetime, received_at: datetime) -> None:
+    """A date before 2000 or more than a day after the request arrived is a sender's bug: stored,
+    it would outrank every real update of its record for ever."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(f"implausible {name}: out of range") from error
+    if not EARLIEST_PLAUSIBLE <= utc <= received_at + PLAUSIBLE_AHEAD:
+        raise ValueError(f"implausible {name}: {moment.isoformat()}")
+
+
+def nesting_exceeds(value: object, limit: int) -> bool:
+    """True if lists and objects nest deeper than `limit` (iterative: no recursion limit)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False

@@ -5,22 +5,30 @@ Items (PK / SK):
   CAMPAIGN#<sid> / #COUNTER#<0..9>     attempt and number counters, sharded so that one busy
                                        campaign spreads its counter writes over ten items
   CAMPAIGN#<sid> / ATTEMPT#<call_sid>  one call attempt           GSI1: by status; GSI2: by number
-  CAMPAIGN#<sid> / NUMBER#<e164>       one number's final outcome GSI2: by number
+  CAMPAIGN#<sid> / NUMBER#<subscriber> one number's final outcome GSI2: by number
+                                       (`report_status`: what the campaign report says of it)
+
+Counter shards also hold the reconciliation counts (`reconciled#matched|mismatched|backfilled`),
+moved in the same transaction as the outcome they classify, so they are exact whatever the order
+of report and callbacks.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+from exotel_webhooks.precedence import supersedes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,8 +39,10 @@ COUNTER_SK_PREFIX = "#COUNTER#"
 CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter shards sort first
 ATTEMPT_SK_PREFIX = "ATTEMPT#"
 NUMBER_SK_PREFIX = "NUMBER#"
-EARLIEST = "0000-00-00T00:00:00.000000Z"
+RECONCILED_PREFIX = "reconciled#"
+RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
 _MAX_TRIES = 6
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,6 +62,17 @@ def number_sk(number: str) -> str:
 
 def number_pk(number: str) -> str:
     return f"NUMBER#{number}"
+
+
+def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None = None) -> str:
+    """What a number's records are keyed by. A number in E.164 is one subscriber. Anything else
+    (masked `0XXXXXX4890`, partial) may stand for many, so it is told apart by its first call SID
+    (in sort order), or, with none, by the callback itself: never merged with another."""
+    if _E164.fullmatch(number):
+        return number
+    if call_sids:
+        return f"{number}@{min(call_sids)}"
+    return f"{number}@{event_id}" if event_id else number
 
 
 def campaign_number_prefix(campaign_sid: str) -> str:
@@ -136,14 +157,18 @@ class CampaignTable:
         """One consistent read to decide, one transaction (item + counter shard) to apply.
 
         A concurrent writer makes the transaction's condition fail: read again and decide again.
-        Duplicates and older versions cost the read only.
+        Duplicates and older versions cost the read only. What the report says of the item
+        (`report_status`) stays with it when a newer update replaces it.
         """
         for attempt in range(_MAX_TRIES):
             stored = self.get(write.key["PK"], write.key["SK"], consistent=True)
-            if stored is not None and stored["version"] >= write.item["version"]:
+            if stored is not None and not supersedes(write.item, stored):
                 return WriteResult(applied=False, previous=stored)
+            item = dict(write.item)
+            if stored is not None and stored.get("report_status") is not None:
+                item.setdefault("report_status", stored["report_status"])
             try:
-                self._apply(write, stored)
+                self._apply(VersionedWrite(item, write.counters), stored)
             except ClientError as error:
                 if not _lost_race(error):
                     raise
@@ -152,8 +177,50 @@ class CampaignTable:
             return WriteResult(applied=True, previous=stored)
         raise RaceLost(f"{write.key} kept changing")
 
+    def report_number(
+        self, backfill: dict[str, Any], stored: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Record what the campaign report says of a number: on its outcome if one is stored
+        (`report_status`), else as a backfilled outcome (`backfill`, source "report").
+        Idempotent; `stored` is what a batch read found (read again after a lost race)."""
+        for attempt in range(_MAX_TRIES):
+            reported = backfill["report_status"]
+            if stored is None:
+                item = backfill
+            elif stored.get("source") == "report":
+                item = {**stored, "status": backfill["status"], "report_status": reported}
+            else:
+                item = {**stored, "report_status": reported}
+            if item == stored:
+                return stored
+            try:
+                self._apply(VersionedWrite(item, counters="numbers"), stored)
+            except ClientError as error:
+                if not _lost_race(error):
+                    raise
+                _backoff(attempt)
+                stored = self.get(backfill["PK"], backfill["SK"], consistent=True)
+                continue
+            return item
+        raise RaceLost(f"{backfill['PK']} {backfill['SK']} kept changing")
+
+    def campaign_counters(self, pk: str) -> dict[str, int]:
+        """Every counter of a campaign, summed over its shards (one Query)."""
+        response = self.client.query(
+            TableName=self.name,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues=to_item({":pk": pk, ":prefix": COUNTER_SK_PREFIX}),
+            ConsistentRead=True,
+        )
+        totals: Counter[str] = Counter()
+        for shard in response.get("Items", []):
+            for name, value in from_item(shard).items():
+                if name not in {"PK", "SK"}:
+                    totals[name] += int(value)
+        return dict(totals)
+
     def _apply(self, write: VersionedWrite, stored: dict[str, Any] | None) -> None:
-        deltas = _status_deltas(write.counters, stored, write.item["status"])
+        deltas = _status_deltas(write.counters, stored, write.item)
         if stored is None:
             condition, values = "attribute_not_exists(PK)", {}
         else:
@@ -249,14 +316,44 @@ class CampaignTable:
                 raise
 
 
-def _status_deltas(family: str, stored: Mapping[str, Any] | None, status: str) -> dict[str, int]:
+def _status_deltas(
+    family: str, stored: Mapping[str, Any] | None, item: Mapping[str, Any]
+) -> dict[str, int]:
     deltas: Counter[str] = Counter()
     if stored is None:
         deltas[f"{family}_total"] += 1
     else:
         deltas[f"{family}_status#{stored['status']}"] -= 1
-    deltas[f"{family}_status#{status}"] += 1
+        if reconciled := reconciliation_class(stored):
+            deltas[f"{RECONCILED_PREFIX}{reconciled}"] -= 1
+    deltas[f"{family}_status#{item['status']}"] += 1
+    if reconciled := reconciliation_class(item):
+        deltas[f"{RECONCILED_PREFIX}{reconciled}"] += 1
     return {name: delta for name, delta in deltas.items() if delta}
+
+
+def reconciliation_counts(
+    table: CampaignTable, campaign_sid: str, scan: Mapping[str, Any]
+) -> dict[str, int]:
+    """The read API's `reconciliation`: the report's scan (rows, unparseable) and the counts
+    its numbers moved in the counter shards."""
+    counters = table.campaign_counters(campaign_pk(campaign_sid))
+    return {
+        "report_rows": int(scan.get("report_rows", 0)),
+        **{name: counters.get(f"{RECONCILED_PREFIX}{name}", 0) for name in RECONCILED_CLASSES},
+        "unparseable": int(scan.get("unparseable", 0)),
+    }
+
+
+def reconciliation_class(item: Mapping[str, Any]) -> str | None:
+    """How the report and an outcome compare: backfilled (only the report knows the number),
+    matched or mismatched (a callback's status against the report's), or None (no report)."""
+    reported = item.get("report_status")
+    if reported is None:
+        return None
+    if item.get("source") == "report":
+        return "backfilled"
+    return "matched" if item["status"] == reported else "mismatched"
 
 
 def _lost_race(error: ClientError) -> bool:

@@ -12,6 +12,8 @@ from exotel_webhooks.campaign_table import (
     ATTEMPT_SK_PREFIX,
     CAMPAIGN_ITEMS_PREFIX,
     COUNTER_SK_PREFIX,
+    RECONCILED_CLASSES,
+    RECONCILED_PREFIX,
     SUMMARY_SK,
     CampaignTable,
     attempts_by_status_pk,
@@ -58,7 +60,7 @@ class CampaignViews:
             "attempts": _counted(counters, "attempts"),
             "numbers": _counted(counters, "numbers"),
             "report": _plain(summary.get("report")),
-            "reconciliation": _plain(summary.get("reconciliation")),
+            "reconciliation": _reconciliation(summary.get("reconciliation"), counters),
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
@@ -160,6 +162,23 @@ def _counted(counters: list[dict[str, Any]], family: str) -> dict[str, Any]:
     }
 
 
+def _reconciliation(
+    scan: dict[str, Any] | None, counters: list[dict[str, Any]]
+) -> dict[str, int] | None:
+    """The report's scan with the per-number counts its rows moved (campaign_table.py)."""
+    if scan is None:
+        return None
+    moved = {
+        name: sum(int(shard.get(f"{RECONCILED_PREFIX}{name}", 0)) for shard in counters)
+        for name in RECONCILED_CLASSES
+    }
+    return {
+        "report_rows": int(scan.get("report_rows", 0)),
+        **moved,
+        "unparseable": int(scan.get("unparseable", 0)),
+    }
+
+
 def _plain(value: Any) -> Any:  # noqa: ANN401
     """DynamoDB numbers (Decimal) back to JSON numbers."""
     if isinstance(value, Decimal):
@@ -181,7 +200,7 @@ def _call_status(status: str) -> str:
 def _page_size(limit: str | None) -> int:
     if limit is None or limit == "":
         return DEFAULT_PAGE_SIZE
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE_SIZE:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_PAGE_SIZE:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(limit)
 
@@ -191,13 +210,24 @@ def _token(last_key: dict[str, Any]) -> str:
 
 
 def _start_key(token: str, partition: dict[str, str]) -> dict[str, Any]:
-    """A token only continues the query it came from: its partition must be this query's, so
-    editing it cannot read another campaign (the key condition pins the partition anyway)."""
+    """A token only continues the query it came from: it must hold exactly that query's key
+    attributes, as text, in this query's partition and among attempts, so an edited token can
+    neither read another campaign nor reach DynamoDB as a malformed key."""
     try:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        plain = from_item(key)
-    except (binascii.Error, ValueError, TypeError, AttributeError) as error:
+    except (binascii.Error, ValueError) as error:
         raise BadRequest("next_token is not a token this API issued") from error
-    if any(plain.get(name) != value for name, value in partition.items()):
+    names = {"PK", "SK", *partition, *(("GSI1SK",) if "GSI1PK" in partition else ())}
+    if (
+        not isinstance(key, dict)
+        or set(key) != names
+        or not all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
+        or not all(isinstance(value["S"], str) for value in key.values())
+    ):
+        raise BadRequest("next_token is not a token this API issued")
+    plain = {name: value["S"] for name, value in key.items()}
+    if any(plain[name] != value for name, value in partition.items()):
         raise BadRequest("next_token belongs to another query")
-    return key  # type: ignore[no-any-return]
+    if not plain["SK"].startswith(ATTEMPT_SK_PREFIX):
+        raise BadRequest("next_token is not a token this API issued")
+    return key

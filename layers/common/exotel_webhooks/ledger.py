@@ -1,7 +1,8 @@
 """What each callback does to the campaign's state: exactly once, whatever the delivery order.
 
-Every stored item carries a version, `<date_updated in UTC>#<event_id>`: a later date_updated
-wins, an older one never overwrites a newer one, and a tie is broken the same way every time.
+Every stored item carries a version, `<date_updated in UTC>#<status rank>#<event_id>`: a later
+date_updated wins, an older one never overwrites a newer one, and a tie is broken by the status
+precedence, then the same way every time (precedence.py).
 Follow-ups (events, report requests) are marked pending in the same write that stores their
 cause and cleared once sent, so a crash between the two sends them on redelivery, and a
 duplicate that finds nothing pending sends nothing.
@@ -10,13 +11,13 @@ duplicate that finds nothing pending sends nothing.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from exotel_webhooks.callbacks import KEY_SEPARATOR
 from exotel_webhooks.campaign_table import (
-    EARLIEST,
     SUMMARY_SK,
     CampaignTable,
     VersionedWrite,
@@ -27,6 +28,7 @@ from exotel_webhooks.campaign_table import (
     campaigns_by_status_pk,
     number_pk,
     number_sk,
+    subscriber_key,
 )
 from exotel_webhooks.models import (
     CallScheduleCallback,
@@ -36,23 +38,27 @@ from exotel_webhooks.models import (
 )
 from exotel_webhooks.notifications import CampaignEvents, ReportRequests
 from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.precedence import (
+    EARLIEST,
+    call_status_rank,
+    campaign_status_rank,
+    utc_text,
+    version_text,
+)
 
 FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"
 
 
-def utc_text(moment: datetime | None) -> str | None:
-    """Fixed-width UTC text: compares in time order as a string."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def version_of(event: QueuedEvent[Any]) -> str:
     callback = event.callback
-    moment = callback.date_updated or callback.date_created
-    return f"{utc_text(moment) or EARLIEST}#{event.event_id}"
+    rank = (
+        campaign_status_rank(callback.status)
+        if isinstance(callback, CampaignStatusCallback)
+        else call_status_rank(callback.status)
+    )
+    return version_text(callback.date_updated or callback.date_created, rank, event.event_id)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -95,7 +101,7 @@ class CampaignLedger:
             "SK": attempt_sk(callback.call_sid),
             "GSI1PK": attempts_by_status_pk(sid, callback.status),
             "GSI1SK": callback.call_sid,
-            "GSI2PK": number_pk(callback.number),
+            "GSI2PK": number_pk(subscriber_key(callback.number, [callback.call_sid])),
             "GSI2SK": f"{campaign_number_prefix(sid)}ATTEMPT#{callback.call_sid}",
             "campaign_sid": sid,
             "call_sid": callback.call_sid,
@@ -128,13 +134,14 @@ class CampaignLedger:
         callback = event.callback
         sid = callback.campaign_sid
         version = version_of(event)
+        subscriber = subscriber_key(callback.to, callback.call_sids, event.event_id)
         item: dict[str, Any] = {
             "PK": campaign_pk(sid),
-            "SK": number_sk(callback.to),
-            "GSI2PK": number_pk(callback.to),
+            "SK": number_sk(subscriber),
+            "GSI2PK": number_pk(subscriber),
             "GSI2SK": f"{campaign_number_prefix(sid)}OUTCOME",
             "campaign_sid": sid,
-            "number": callback.to,
+            "number": subscriber,
             "number_raw": callback.to_raw,
             "status": callback.status,
             "from": callback.from_,
@@ -194,11 +201,16 @@ class CampaignLedger:
             "date_created": _iso(callback.date_created),
             "date_updated": _iso(callback.date_updated),
             "GSI1PK": campaigns_by_status_pk(callback.status),
-            "GSI1SK": f"{utc_text(callback.date_updated) or EARLIEST}#{sid}",
+            "GSI1SK": f"{utc_text(callback.date_updated) or EARLIEST}{KEY_SEPARATOR}{sid}",
             "event_id": event.event_id,
             "notify_pending": version if final else None,
         }
-        keep = {"report": {"status": "pending"}} if final and callback.report_url else {}
+        keep: dict[str, Any] = {}
+        if final and callback.report_url:
+            problem = report_url_problem(callback.report_url)
+            keep["report"] = (
+                {"status": "failed", "error": problem} if problem else {"status": "pending"}
+            )
         pk = campaign_pk(sid)
         applied = self.table.update_if_newer(
             pk, SUMMARY_SK, version, {k: v for k, v in values.items() if v is not None}, keep
@@ -219,7 +231,8 @@ class CampaignLedger:
     def _campaign_follow_ups(
         self, event: QueuedEvent[CampaignStatusCallback], callback: CampaignStatusCallback
     ) -> None:
-        if callback.report_url and self.reports:
+        usable_url = callback.report_url and not report_url_problem(callback.report_url)
+        if usable_url and self.reports:
             self.reports.request(
                 {
                     "campaign_sid": callback.campaign_sid,
@@ -238,9 +251,7 @@ class CampaignLedger:
                     "date_created": _iso(callback.date_created),
                     "date_updated": _iso(callback.date_updated),
                     # a pre-signed report URL is a credential: its host only
-                    "report_host": urlsplit(callback.report_url).hostname
-                    if callback.report_url
-                    else None,
+                    "report_host": urlsplit(callback.report_url).hostname if usable_url else None,
                 },
             )
 
@@ -248,3 +259,16 @@ class CampaignLedger:
         if not self.retention:
             return None
         return int((received_at + self.retention).timestamp())
+
+
+def report_url_problem(url: str) -> str | None:
+    """Why a report URL can never be fetched, or None: such a campaign's report is recorded as
+    failed at once instead of being requested (and retried) for ever."""
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as error:
+        return f"report_url cannot be parsed: {error}"
+    if not host:
+        return "report_url has no host"
+    return None

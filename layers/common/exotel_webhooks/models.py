@@ -8,6 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -15,11 +16,18 @@ from pydantic import (
     Json,
     JsonValue,
     StringConstraints,
+    model_validator,
 )
 
-from exotel_webhooks.callbacks import MAX_IDENTIFIER_LENGTH, CallbackType
+from exotel_webhooks.callbacks import (
+    MAX_URL_LENGTH,
+    CallbackType,
+    check_identifier,
+    check_plausible,
+)
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_LENGTH)]
+# The receiver's definition of storable (callbacks.py), applied again to what is consumed.
+Identifier = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_identifier)]
 
 
 class Callback(BaseModel):
@@ -57,7 +65,7 @@ class CallScheduleCallback(Callback):
 class CampaignStatusCallback(Callback):
     """The campaign's status; a final one carries the report URL."""
 
-    report_url: str | None = None
+    report_url: Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)] | None = None
 
 
 CALLBACK_MODELS: dict[CallbackType, type[Callback]] = {
@@ -76,6 +84,14 @@ class QueuedEvent[C: Callback](BaseModel):
     callback_type: CallbackType
     received_at: AwareDatetime
     callback: C
+
+    @model_validator(mode="after")
+    def _dates_plausible(self) -> QueuedEvent[C]:
+        for name in ("date_created", "date_updated"):
+            moment = getattr(self.callback, name)
+            if moment is not None:
+                check_plausible(name, moment, self.received_at)
+        return self
 
 
 # SQS records whose body is a queued callback, for Powertools' BatchProcessor.

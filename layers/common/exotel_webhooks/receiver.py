@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from exotel_webhooks.auth import WebhookSecrets, presented_tokens
-from exotel_webhooks.callbacks import NormalisedCallback, build_callback
+from exotel_webhooks.callbacks import CallbackType, NormalisedCallback, build_callback
 from exotel_webhooks.errors import PayloadTooLarge, Unauthorised, UnusableCallback
 from exotel_webhooks.observability import logger
 from exotel_webhooks.quarantine import QuarantineRecord
@@ -23,7 +23,7 @@ class SecretSource(Protocol):
 
 
 class EventQueues(Protocol):
-    def send(self, callback: NormalisedCallback, received_at: datetime) -> None: ...
+    def send(self, callback_type: CallbackType, message: str) -> None: ...
 
 
 class Quarantine(Protocol):
@@ -55,21 +55,24 @@ class Receiver:
     max_body_bytes: int
 
     def receive(self, request: WebhookRequest, received_at: datetime) -> Accepted | Quarantined:
-        """Raises Unauthorised, PayloadTooLarge, or StorageUnavailable (the sender must retry)."""
+        """Raises Unauthorised, PayloadTooLarge, or StorageUnavailable (the sender must retry).
+
+        `accepted` only once the queue message is built and checked storable; anything else
+        authenticated is quarantined, so that only storage being down answers 5xx."""
         if not self.secrets.current().admit(presented_tokens(request.query, request.headers)):
             raise Unauthorised
         if len(request.body) > self.max_body_bytes:
             raise PayloadTooLarge
         try:
-            callback = build_callback(
-                request.callback_type, decode_fields(request.body, request.content_type), self.rules
-            )
+            fields = decode_fields(request.body, request.content_type)
+            callback = build_callback(request.callback_type, fields, self.rules, received_at)
+            message = callback.queued_event(received_at)
         except UnusableCallback as unusable:
             return self._quarantine(request, unusable.reason, received_at)
         except Exception:  # a bug must not lose a callback: keep it to replay after the fix
             logger.exception("webhook could not be normalised")
             return self._quarantine(request, UNEXPECTED_ERROR_REASON, received_at)
-        self.queues.send(callback, received_at)
+        self.queues.send(callback.callback_type, message)
         return Accepted(callback)
 
     def _quarantine(

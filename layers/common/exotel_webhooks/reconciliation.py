@@ -1,9 +1,13 @@
 """Reconciling a campaign report with the call schedule callbacks, in bounded memory.
 
 Exotel publishes no column list, so the phone-number and status columns are found from the
-header. Rows are read as a stream and looked up 100 at a time (BatchGetItem). A number with no
-outcome from a callback is backfilled with `source: "report"` at the lowest possible version,
-so any callback, whenever it arrives, still wins; running reconciliation again changes nothing.
+header. Rows are read as a stream and looked up 100 at a time (BatchGetItem). What the report
+says of a number is recorded on its outcome (`report_status`); a number with no outcome from a
+callback is backfilled with `source: "report"`, which any callback replaces whenever it arrives
+(precedence.py). The matched / mismatched / backfilled counts move with those writes
+(campaign_table.py), so they are exact whatever the order; running reconciliation again changes
+nothing. A row that cannot be read (no number in E.164, no status, a broken CSV record) is
+counted as unparseable and never stops the rest.
 """
 
 from __future__ import annotations
@@ -17,10 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from exotel_webhooks.callbacks import check_identifier
 from exotel_webhooks.campaign_table import (
-    EARLIEST,
     CampaignTable,
-    VersionedWrite,
     campaign_number_prefix,
     campaign_pk,
     from_item,
@@ -30,6 +33,7 @@ from exotel_webhooks.campaign_table import (
 )
 from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.precedence import EARLIEST
 from exotel_webhooks.settings import NormalisationRules
 
 # Header names, normalised (case and separators ignored), most specific first.
@@ -40,7 +44,8 @@ PHONE_COLUMNS = (
 STATUS_COLUMNS = (
     "status", "finalstatus", "callstatus", "laststatus", "outcome", "result", "disposition",
 )  # fmt: skip
-BACKFILL_VERSION = f"{EARLIEST}#report"
+BACKFILL_VERSION = f"{EARLIEST}#0#report"
+UNREADABLE_RECORD = "\x00unreadable"
 _LOOKUP_BATCH = 100
 _WORKERS = 4
 
@@ -50,11 +55,11 @@ class ReconciliationFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Reconciliation:
+class ReportScan:
+    """What reading the report found; the per-number counts live in the counter shards."""
+
     report_rows: int = 0
-    matched: int = 0
-    backfilled: int = 0
-    mismatched: int = 0
+    unparseable: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -81,7 +86,19 @@ def csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
     text = (line.decode("utf-8-sig", errors="replace") for line in lines)
     first = next(text, "")
     delimiter = max(",;\t|", key=first.count)
-    return csv.reader(itertools.chain([first], text), delimiter=delimiter)
+    return _records(csv.reader(itertools.chain([first], text), delimiter=delimiter))
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
+    """A record the csv module refuses (a field over its limit) becomes an empty-marked record
+    rather than ending the stream: the reader goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield [UNREADABLE_RECORD]
 
 
 def reconcile(
@@ -89,23 +106,23 @@ def reconcile(
     campaign_sid: str,
     table: CampaignTable,
     rules: NormalisationRules,
-) -> Reconciliation:
+) -> ReportScan:
     header = next(rows, None)
     if header is None:
         raise ReconciliationFailed("the report has no header row")
     phone_column, status_column = find_columns(header)
     totals: Counter[str] = Counter()
-    in_flight: deque[Future[Counter[str]]] = deque()
+    in_flight: deque[Future[None]] = deque()
     # Chunks are reconciled on a few threads (lookups are I/O); at most 2x workers chunks are
     # held at once, whatever the report's size.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for chunk in _chunks(rows, phone_column, status_column, rules, totals):
             in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table))
             while len(in_flight) >= 2 * _WORKERS:
-                totals.update(in_flight.popleft().result())
+                in_flight.popleft().result()
         while in_flight:
-            totals.update(in_flight.popleft().result())
-    return Reconciliation(**{name: totals[name] for name in Reconciliation.__dataclass_fields__})
+            in_flight.popleft().result()
+    return ReportScan(report_rows=totals["report_rows"], unparseable=totals["unparseable"])
 
 
 def _chunks(
@@ -120,11 +137,11 @@ def _chunks(
         if not any(cell.strip() for cell in row):
             continue
         totals["report_rows"] += 1
-        raw = row[phone_column].strip() if phone_column < len(row) else ""
-        status = row[status_column].strip() if status_column < len(row) else ""
-        if not raw or not status:
+        parsed = _parse_row(row, phone_column, status_column, rules)
+        if parsed is None:
+            totals["unparseable"] += 1
             continue
-        chunk.append((normalise_phone(raw, rules.default_phone_region).key, raw, status))
+        chunk.append(parsed)
         if len(chunk) == _LOOKUP_BATCH:
             yield chunk
             chunk = []
@@ -132,22 +149,30 @@ def _chunks(
         yield chunk
 
 
-def _reconcile_chunk(
-    chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable
-) -> Counter[str]:
-    totals: Counter[str] = Counter()
+def _parse_row(
+    row: list[str], phone_column: int, status_column: int, rules: NormalisationRules
+) -> tuple[str, str, str] | None:
+    """(E.164 number, the number as written, normalised status), or None if unreadable. A number
+    that is not a phone number (masked, partial) cannot say which subscriber it was."""
+    raw = row[phone_column].strip() if phone_column < len(row) else ""
+    reported = row[status_column].strip() if status_column < len(row) else ""
+    if not raw or not reported:
+        return None
+    number = normalise_phone(raw, rules.default_phone_region).e164
+    try:
+        status = check_identifier(normalise_call_status(reported))
+    except ValueError:  # "-", punctuation only, or too long to key
+        return None
+    return (number, raw, status) if number else None
+
+
+def _reconcile_chunk(chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable) -> None:
     stored = _outcomes(table, sid, {number for number, _, _ in chunk})
-    for number, raw, reported in chunk:
-        status = normalise_call_status(reported)
-        outcome = stored.get(number)
-        if outcome is None:
-            outcome = stored[number] = _backfill(table, sid, number, raw, status)
-        if outcome.get("source") == "report":
-            totals["backfilled"] += 1
-        elif outcome["status"] == status:
-            totals["matched"] += 1
-        else:
-            totals["mismatched"] += 1
+    for number, raw, status in chunk:
+        outcome = stored[number] = table.report_number(
+            _backfill(sid, number, raw, status), stored.get(number)
+        )
+        if outcome.get("source") != "report" and outcome["status"] != status:
             logger.info(
                 "report disagrees with callback",
                 campaign_sid=sid,
@@ -155,20 +180,12 @@ def _reconcile_chunk(
                 report_status=status,
                 callback_status=outcome["status"],
             )
-    return totals
 
 
 def _outcomes(table: CampaignTable, sid: str, numbers: set[str]) -> dict[str, dict[str, Any]]:
     keys = [to_item({"PK": campaign_pk(sid), "SK": number_sk(n)}) for n in sorted(numbers)]
     found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {
-        table.name: {
-            "Keys": keys,
-            "ProjectionExpression": "#n, #s, #src",
-            "ExpressionAttributeNames": {"#n": "number", "#s": "status", "#src": "source"},
-            "ConsistentRead": True,
-        }
-    }
+    request: dict[str, Any] = {table.name: {"Keys": keys, "ConsistentRead": True}}
     for attempt in range(8):
         response = table.client.batch_get_item(RequestItems=request)
         for item in response["Responses"].get(table.name, []):
@@ -181,8 +198,8 @@ def _outcomes(table: CampaignTable, sid: str, numbers: set[str]) -> dict[str, di
     raise ReconciliationFailed("DynamoDB kept keys unprocessed")  # retried with the message
 
 
-def _backfill(table: CampaignTable, sid: str, number: str, raw: str, status: str) -> dict[str, Any]:
-    item = {
+def _backfill(sid: str, number: str, raw: str, status: str) -> dict[str, Any]:
+    return {
         "PK": campaign_pk(sid),
         "SK": number_sk(number),
         "GSI2PK": number_pk(number),
@@ -191,9 +208,7 @@ def _backfill(table: CampaignTable, sid: str, number: str, raw: str, status: str
         "number": number,
         "number_raw": raw,
         "status": status,
+        "report_status": status,
         "source": "report",
         "version": BACKFILL_VERSION,
     }
-    result = table.write_versioned(VersionedWrite(item, counters="numbers"))
-    # not applied: a callback's outcome arrived since the lookup, and it is what counts
-    return item if result.applied else (result.previous or item)

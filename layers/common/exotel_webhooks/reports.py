@@ -10,7 +10,12 @@ from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.campaign_table import (
+    SUMMARY_SK,
+    CampaignTable,
+    campaign_pk,
+    reconciliation_counts,
+)
 from exotel_webhooks.models import ReportRequest
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import Metric, count, logger
@@ -145,11 +150,10 @@ class ReportFetcher:
         finally:
             body.close()
         self._record(request, {**report, "rows": result.report_rows}, result.as_dict())
-        logger.info(
-            "report reconciled", campaign_sid=request.campaign_sid, reconciliation=result.as_dict()
-        )
-        if result.backfilled:
-            count(Metric.NUMBERS_BACKFILLED, result.backfilled)
+        counts = reconciliation_counts(self.table, request.campaign_sid, result.as_dict())
+        logger.info("report reconciled", campaign_sid=request.campaign_sid, reconciliation=counts)
+        if counts["backfilled"]:
+            count(Metric.NUMBERS_BACKFILLED, counts["backfilled"])
         if self.events:
             self.events.publish(
                 CAMPAIGN_REPORT_STORED,
@@ -159,7 +163,7 @@ class ReportFetcher:
                     "s3_uri": report["s3_uri"],
                     "bytes": report["bytes"],
                     "sha256": report["sha256"],
-                    "reconciliation": result.as_dict(),
+                    "reconciliation": counts,
                 },
             )
 
