@@ -170,8 +170,8 @@ def _seed_secrets(
         value = json.loads(generate.get("SecretStringTemplate", "{}"))
         key = generate.get("GenerateStringKey", "token")
         value[key] = webhook_tokens[0]
-        for index, token in enumerate(webhook_tokens[1:], start=1):
-            value[f"{key}_{index}"] = token
+        if webhook_tokens[1:]:  # a rotation in progress (auth.TOKEN_KEYS)
+            value["tokens"] = list(webhook_tokens[1:])
         if logical_id in resources:
             client.put_secret_value(SecretId=resources[logical_id], SecretString=json.dumps(value))
         else:

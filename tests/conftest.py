@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -203,6 +204,12 @@ def http_get(path: str, query: str = "") -> dict[str, Any]:
         },
         "isBase64Encoded": False,
     }
+
+
+def arrived_now(event: dict[str, Any]) -> dict[str, Any]:
+    """The event stamped as API Gateway would stamp it now (the samples are from 2024)."""
+    event["requestContext"] = {**event["requestContext"], "timeEpoch": int(time.time() * 1000)}
+    return event
 
 
 def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:

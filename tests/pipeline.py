@@ -7,7 +7,6 @@ import contextlib
 import functools
 import io
 import json
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -15,7 +14,15 @@ import boto3
 
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
-from tests.conftest import TOKEN, Invoke, LoadFunction, http_get, load_event, with_token
+from tests.conftest import (
+    TOKEN,
+    Invoke,
+    LoadFunction,
+    arrived_now,
+    http_get,
+    load_event,
+    with_token,
+)
 from tests.report_server import ReportServer
 
 FUNCTIONS = (
@@ -61,7 +68,8 @@ class Pipeline:
                 return self.functions[function](event)
         finally:
             written = self.output.getvalue()[start:]
-            self.lines[function] += [json.loads(raw) for raw in written.splitlines() if raw]
+            # Lambda ships standard output line by line at "\n" only (not at U+2028 and kin)
+            self.lines[function] += [json.loads(raw) for raw in written.split("\n") if raw]
 
     def webhook(
         self, route: str, fields: dict[str, Any] | str, token: str = TOKEN, method: str = "POST"
@@ -83,7 +91,7 @@ class Pipeline:
         event["requestContext"]["http"]["method"] = method
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
         event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
-        event["requestContext"]["timeEpoch"] = int(time.time() * 1000)  # as API Gateway does
+        arrived_now(event)
         response = self.invoke("ReceiverFunction", event)
         answer: dict[str, Any] = json.loads(response["body"])
         return response["statusCode"], answer

@@ -35,6 +35,8 @@ class Route:
     etag: str | None = None
     stall_seconds: float = 0  # after the headers, before the body
     send_length: bool = True
+    drip_seconds: float = 0  # the body one byte at a time, this long apart
+    content_encoding: str | None = None  # sent as a header; the body is sent as given
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ReportServer:
     hits: Counter[str] = field(default_factory=Counter)
     downloads: Counter[str] = field(default_factory=Counter)  # 200s with a body
     hosts: list[str] = field(default_factory=list)  # Host headers received
+    accept_encodings: list[str | None] = field(default_factory=list)  # as each request asked
     port: int = 0
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -55,6 +58,7 @@ def serve(server_state: ReportServer) -> ThreadingHTTPServer:
             path = self.path.split("?", 1)[0]
             server_state.hits[path] += 1
             server_state.hosts.append(self.headers.get("host", ""))
+            server_state.accept_encodings.append(self.headers.get("accept-encoding"))
             route = server_state.routes.get(path, Route(status=404, body=b"no such report"))
             if server_state.hits[path] <= route.fail_first:
                 self._answer(503, b"busy", "text/plain")
@@ -83,6 +87,18 @@ def serve(server_state: ReportServer) -> ThreadingHTTPServer:
                     self.wfile.write(piece)
                 return
             server_state.downloads[path] += route.status == 200
+            if route.drip_seconds or route.content_encoding:
+                self.send_response(route.status)
+                self.send_header("content-type", route.content_type)
+                self.send_header("content-length", str(len(route.body or b"")))
+                if route.content_encoding:
+                    self.send_header("content-encoding", route.content_encoding)
+                self.end_headers()
+                for byte in route.body or b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(route.drip_seconds)
+                return
             self._answer(route.status, route.body or b"", route.content_type, route.etag)
 
         def _answer(

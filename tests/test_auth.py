@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from exotel_webhooks.auth import WebhookSecrets, presented_tokens
-from exotel_webhooks.aws import CachedWebhookSecrets
+from exotel_webhooks.aws import MAX_STALE_SECONDS, CachedWebhookSecrets
 from exotel_webhooks.errors import StorageUnavailable
 
 
@@ -43,6 +43,8 @@ def test_presented_tokens(
         ('{"token": "new"}', ["new"], ["old", ""]),
         ('{"token": "new", "previous": "old"}', ["new", "old"], ["other"]),
         ('{"tokens": ["a", "b"], "note": 3}', ["a", "b"], ["3"]),
+        ('{"token": "t", "previous_token": "p"}', ["t", "p"], []),
+        ('{"token": "t", "username": "exotel", "note": "rotated"}', ["t"], ["exotel", "rotated"]),
         ("plain-string-secret", ["plain-string-secret"], ["plain"]),
         ('{"token": ""}', [], ["", " "]),
     ],
@@ -85,7 +87,7 @@ class Clock:
 
 
 def cached(client: CountingSecretsClient, clock: Clock) -> CachedWebhookSecrets:
-    return CachedWebhookSecrets(client, "arn", max_age_seconds=300, clock=clock)  # type: ignore[arg-type]
+    return CachedWebhookSecrets(client, "arn", max_age_seconds=300, clock=clock, pause=lambda: 45)  # type: ignore[arg-type]
 
 
 def test_secret_is_read_once_per_max_age_and_rotation_lands_after_it() -> None:
@@ -116,6 +118,56 @@ def test_a_failed_refresh_keeps_serving_the_last_good_secret() -> None:
     client.failing = True
     clock.now += 301
     assert secrets.current().admit(["t"])
+
+
+def test_after_a_failed_refresh_secrets_manager_rests_before_it_is_asked_again() -> None:
+    # Given a cached secret whose refresh fails
+    client, clock = CountingSecretsClient(json.dumps({"token": "t"})), Clock()
+    secrets = cached(client, clock)
+    secrets.current()
+    client.failing = True
+    clock.now += 301
+
+    # When requests keep coming during the pause
+    for _ in range(50):
+        assert secrets.current().admit(["t"])
+        clock.now += 0.5
+
+    # Then Secrets Manager was asked once, and again only once the pause is over
+    assert client.reads == 2
+    clock.now += 45
+    secrets.current()
+    assert client.reads == 3
+
+
+def test_a_secret_too_stale_to_trust_is_refused_not_served() -> None:
+    # Given a cached secret, and Secrets Manager down for longer than the staleness bound
+    client, clock = CountingSecretsClient(json.dumps({"token": "t"})), Clock()
+    secrets = cached(client, clock)
+    secrets.current()
+    client.failing = True
+
+    # When an hour has passed since the last good read, Then requests get 503 (Exotel retries)
+    clock.now += MAX_STALE_SECONDS - 1
+    assert secrets.current().admit(["t"])
+    clock.now += 2
+    with pytest.raises(StorageUnavailable):
+        secrets.current()
+
+    # And once Secrets Manager answers again (after the pause), the secret serves again
+    client.failing = False
+    clock.now += 60
+    assert secrets.current().admit(["t"])
+
+
+def test_with_no_secret_a_failing_secrets_manager_is_not_asked_on_every_request() -> None:
+    client, clock = CountingSecretsClient(""), Clock()
+    client.failing = True
+    secrets = cached(client, clock)
+    for _ in range(10):
+        with pytest.raises(StorageUnavailable):
+            secrets.current()
+    assert client.reads == 1
 
 
 def test_no_secret_at_all_is_a_temporary_failure() -> None:

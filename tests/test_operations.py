@@ -16,7 +16,7 @@ from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.target import Target
-from tests.conftest import Invoke, LoadFunction, http_get, load_event, with_token
+from tests.conftest import Invoke, LoadFunction, arrived_now, http_get, load_event, with_token
 from tests.report_server import ReportServer, Route
 
 CALLBACK = {
@@ -40,7 +40,7 @@ class Operated:
 
     def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """What the replay sends over HTTP, as API Gateway hands it to the receiver."""
-        event = with_token(load_event("receiver/call-status.json"))
+        event = arrived_now(with_token(load_event("receiver/call-status.json")))
         event["rawPath"] = event["requestContext"]["http"]["path"] = path.split("?", maxsplit=1)[0]
         event["headers"] = headers
         event["body"] = body.decode()

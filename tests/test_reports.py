@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -169,7 +170,7 @@ def test_a_stalled_body_is_a_transient_failure(report_server: ReportServer) -> N
     report_server.routes["/slow.csv"] = Route(size=10_000, stall_seconds=2)
     policy = FetchPolicy(LOCAL.allowed_hosts, 10**9, allow_loopback=True, read_timeout=0.3)
     opened = open_report(report_server.url("/slow.csv"), policy)
-    reader = ReportReader(opened, b"", policy)
+    reader = ReportReader(opened, policy)
     with pytest.raises(TransientFetchFailure, match="ReadTimeoutError"):
         reader.read(4096)
 
@@ -179,13 +180,57 @@ def test_a_slow_drip_is_cut_off_by_the_overall_time_limit(report_server: ReportS
     # Given a body that keeps arriving, but too slowly to finish in time
     report_server.routes["/drip.csv"] = Route(size=10 * 2**20)
     policy = FetchPolicy(LOCAL.allowed_hosts, 10**9, allow_loopback=True, total_seconds=0.2)
-    reader = ReportReader(open_report(report_server.url("/drip.csv"), policy), b"", policy)
+    reader = ReportReader(open_report(report_server.url("/drip.csv"), policy), policy)
 
     # When it is read past the limit, Then the fetch gives up (and will be retried)
     reader.read(1024)
     time.sleep(0.3)
     with pytest.raises(TransientFetchFailure, match="too slow"):
         reader.read(1024)
+
+
+def read_to_the_end(reader: ReportReader) -> None:
+    """As the upload does: parts of 8 MiB until the body ends."""
+    while reader.read(8 * 2**20):
+        pass
+
+
+@pytest.mark.enable_socket
+def test_a_drip_inside_one_read_is_cut_off_by_the_overall_time_limit(
+    report_server: ReportServer,
+) -> None:
+    # Given a server that sends a byte every 50 ms (each arrives well within the read timeout)
+    report_server.routes["/drip.csv"] = Route(body=b"number,status\n" * 20, drip_seconds=0.05)
+    policy = FetchPolicy(LOCAL.allowed_hosts, 10**9, allow_loopback=True, total_seconds=0.5)
+    reader = ReportReader(open_report(report_server.url("/drip.csv"), policy), policy)
+
+    # When one read asks for more than the whole body, Then the time limit ends it (retried
+    # later), rather than the read lasting as long as the server keeps dripping
+    with pytest.raises(TransientFetchFailure, match="too slow"):
+        read_to_the_end(reader)
+    assert reader.size < 280
+
+
+@pytest.mark.enable_socket
+def test_an_encoded_report_is_refused_and_identity_is_asked_for(
+    report_server: ReportServer,
+) -> None:
+    # Given a server that answers gzip although the fetcher asks for identity
+    compressed = gzip.compress(b"number,status\n" + b"+919800000001,completed\n" * 50_000)
+    report_server.routes["/bomb.csv"] = Route(body=compressed, content_encoding="gzip")
+
+    # When it is fetched, Then it is refused for good, and nothing was inflated
+    with pytest.raises(PermanentFetchFailure, match="gzip-encoded"):
+        open_report(report_server.url("/bomb.csv"), LOCAL)
+    assert report_server.accept_encodings == ["identity"]
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[reports.exotel.com/r.csv", "https://s3.amazonaws.com:99999/r.csv"]
+)
+def test_a_url_that_cannot_be_parsed_is_a_permanent_failure(url: str) -> None:
+    with pytest.raises(PermanentFetchFailure, match="refused"):
+        open_report(url, FetchPolicy(("*.exotel.com", "s3.amazonaws.com"), 10**9))
 
 
 # ----------------------------------------------------------------------------- the Lambda

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import importlib.util
 import sys
 from collections.abc import Iterator
@@ -120,3 +122,52 @@ def test_the_security_scan_runs_in_make_test() -> None:
     test_target = next(line for line in makefile.splitlines() if line.startswith("test:"))
     assert "security" in test_target.split("##")[0]
     assert Path(PROJECT_ROOT / "tools/requirements-security.txt").exists()
+
+
+# Provided by the Lambda runtime (AWS keeps them patched): boto3 and what it needs to talk to AWS.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+
+
+def test_every_third_party_module_the_layer_imports_is_pinned_in_its_requirements() -> None:
+    # Given the modules the shared package and the handlers import
+    sources = [*(PROJECT_ROOT / "layers/common/exotel_webhooks").glob("*.py")]
+    sources += [*(PROJECT_ROOT / "functions").glob("*/*.py")]
+    imported: set[str] = set()
+    for source in sources:
+        tree = ast.parse(source.read_text())
+        typing_only = {
+            id(child)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+            for child in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    third_party = {
+        name
+        for name in imported
+        if name not in sys.stdlib_module_names and name != "exotel_webhooks"
+    }
+    distributions = importlib.metadata.packages_distributions()
+
+    # When they are mapped to their distributions
+    needed = {
+        distribution.lower().replace("_", "-")
+        for name in third_party
+        for distribution in distributions[name]
+    } - RUNTIME_PROVIDED
+
+    # Then each is pinned (with hashes) in the layer's locked requirements: production runs the
+    # audited versions, not whatever the runtime bundles
+    pinned = {
+        line.split("==")[0].strip().lower()
+        for line in (PROJECT_ROOT / "layers/common/requirements.txt").read_text().splitlines()
+        if "==" in line
+    }
+    assert "urllib3" in needed
+    assert needed <= pinned, needed - pinned

@@ -10,6 +10,9 @@ from base64 import b64decode
 from collections.abc import Iterable, Mapping, Sequence
 
 TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name, not a secret
+# The keys of the secret's JSON that hold valid tokens: the current one and, during a rotation,
+# the previous one (or a list).
+TOKEN_KEYS = ("token", "previous_token", "previous", "tokens")
 _MAX_CANDIDATES = 4
 
 
@@ -21,7 +24,9 @@ class WebhookSecrets:
 
     @classmethod
     def from_secret_string(cls, secret_string: str) -> WebhookSecrets:
-        """Every string in a JSON object's values (or lists of them); else the whole string."""
+        """The values of the named keys of a JSON object (TOKEN_KEYS: a string, or a list of
+        them); a secret that is not a JSON object is one token. Any other key (a note, a user
+        name, a rotation date) is never a token."""
         try:
             document = json.loads(secret_string)
         except json.JSONDecodeError:
@@ -29,7 +34,8 @@ class WebhookSecrets:
         if not isinstance(document, dict):
             return cls([secret_string.strip()])
         tokens: list[str] = []
-        for value in document.values():
+        for key in TOKEN_KEYS:
+            value = document.get(key)
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, str):
                     tokens.append(item.strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ FAST_FAIL = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
 )
 _AWS_ERRORS = (BotoCoreError, ClientError)
+RETRY_PAUSE_SECONDS = (30.0, 60.0)  # after a failed secret read, jittered
+MAX_STALE_SECONDS = 3600.0  # the oldest cached secret a receiver may serve
 
 
 def sqs_client() -> SQSClient:
@@ -82,7 +85,10 @@ class S3Quarantine:
 class CachedWebhookSecrets:
     """The webhook secret from Secrets Manager, fetched at most once per `max_age_seconds`.
 
-    If a refresh fails, the last good value keeps serving; with none, the request gets 503.
+    If a refresh fails, the last good value keeps serving, and Secrets Manager is not asked again
+    for RETRY_PAUSE_SECONDS (a request must not wait on a failing dependency every time). A
+    value older than `max_stale_seconds` is never served: a revoked token must stop working
+    even while Secrets Manager is down, so requests get 503 (Exotel retries) instead.
     """
 
     def __init__(
@@ -90,31 +96,45 @@ class CachedWebhookSecrets:
         client: SecretsManagerClient,
         secret_id: str,
         max_age_seconds: float,
+        *,
+        max_stale_seconds: float = MAX_STALE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        pause: Callable[[], float] = lambda: random.uniform(*RETRY_PAUSE_SECONDS),  # noqa: S311
     ) -> None:
         self._client = client
         self._secret_id = secret_id
         self._max_age = max_age_seconds
+        self._max_stale = max(max_stale_seconds, max_age_seconds)
         self._clock = clock
+        self._pause = pause
         self._cached: WebhookSecrets | None = None
         self._fetched_at = 0.0
+        self._next_try = 0.0
 
     def current(self) -> WebhookSecrets:
         now = self._clock()
-        if self._cached is not None and now - self._fetched_at < self._max_age:
+        age = now - self._fetched_at
+        if self._cached is not None and age < self._max_age:
             return self._cached
-        try:
-            secret_string = self._client.get_secret_value(SecretId=self._secret_id)["SecretString"]
-        except _AWS_ERRORS as error:
-            if self._cached is not None:
-                logger.warning("webhook secret refresh failed; using the cached value")
+        if now >= self._next_try:
+            try:
+                secret_string = self._client.get_secret_value(SecretId=self._secret_id)[
+                    "SecretString"
+                ]
+            except _AWS_ERRORS:
+                self._next_try = now + self._pause()
+                logger.warning(
+                    "webhook secret refresh failed", retry_in_seconds=self._next_try - now
+                )
+            else:
+                self._cached = WebhookSecrets.from_secret_string(secret_string)
+                self._fetched_at, self._next_try = now, 0.0
+                if not self._cached:
+                    logger.error("webhook secret holds no token: every request will be refused")
                 return self._cached
-            raise StorageUnavailable("webhook secret unavailable") from error
-        self._cached = WebhookSecrets.from_secret_string(secret_string)
-        self._fetched_at = now
-        if not self._cached:
-            logger.error("webhook secret holds no token: every request will be refused")
-        return self._cached
+        if self._cached is not None and age < self._max_stale:
+            return self._cached
+        raise StorageUnavailable("webhook secret unavailable")
 
 
 def dynamodb_client() -> DynamoDBClient:

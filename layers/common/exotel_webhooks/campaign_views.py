@@ -65,7 +65,12 @@ class CampaignViews:
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
         """The number's outcome and all its attempts in this campaign, in one Query (GSI2)."""
-        key = normalise_phone(number, self.rules.default_phone_region).key
+        # `0XXXXXX4890@<call SID>`: a masked number's own key (campaign_table.subscriber_key)
+        key = (
+            number
+            if "@" in number
+            else normalise_phone(number, self.rules.default_phone_region).key
+        )
         items = self._query(
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",

@@ -93,7 +93,10 @@ def host_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 
 
 def resolve_target(url: str, policy: FetchPolicy, resolve: Resolver) -> Target:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # a malformed URL (or redirect) never becomes fetchable
+        raise PermanentFetchFailure(f"refused: {error}") from error
     scheme = parts.scheme.lower()
     if scheme != "https" and not (policy.allow_loopback and scheme == "http"):
         raise PermanentFetchFailure(f"refused: scheme {scheme or 'missing'} (HTTPS only)")
@@ -106,6 +109,9 @@ def resolve_target(url: str, policy: FetchPolicy, resolve: Resolver) -> Target:
         raise PermanentFetchFailure(f"refused: host {host} is not allow-listed")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as error:
+        raise PermanentFetchFailure(f"refused: {error}") from error
+    try:
         addresses = [info[4][0] for info in resolve(host, port, type=socket.SOCK_STREAM)]
     except (OSError, ValueError) as error:
         raise TransientFetchFailure(f"cannot resolve {host}: {error}") from error
@@ -158,6 +164,10 @@ def open_report(
             raise PermanentFetchFailure(
                 f"report is {length} bytes, over the {policy.max_bytes} cap"
             )
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in {"", "identity"}:
+            response.release_conn()
+            raise PermanentFetchFailure(f"report sent {encoding}-encoded; identity was asked for")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         return OpenedReport(target, response, content_type, response.headers.get("etag"))
     raise PermanentFetchFailure(f"more than {policy.max_redirects} redirects")
@@ -186,6 +196,7 @@ def _get(
     headers = {
         "Host": target.host if target.port == default_port else f"{target.host}:{target.port}",
         "Accept": "text/csv, */*;q=0.5",
+        "Accept-Encoding": "identity",  # the size cap counts bytes on the wire: never inflate
         "User-Agent": "exotel-campaign-webhooks/report-fetcher",
     }
     if if_none_match:
@@ -223,35 +234,41 @@ def looks_like_csv(content_type: str, head: bytes) -> str | None:
 
 
 class ReportReader:
-    """A file-like view of the response for upload_fileobj: hashes and counts what passes
-    through, and stops at the size cap."""
+    """A file-like view of the response for the upload: hashes and counts what passes through,
+    stops at the size cap, and holds the overall deadline inside every read (to within one read
+    timeout): each read takes what one receive brings, so a server that drips bytes cannot keep
+    a read going. Bytes are counted as they came on the wire (never decoded)."""
 
-    def __init__(self, opened: OpenedReport, head: bytes, policy: FetchPolicy) -> None:
+    def __init__(self, opened: OpenedReport, policy: FetchPolicy) -> None:
         self._response = opened.response
-        self._pending = head
+        self._pending = b""
         self._max_bytes = policy.max_bytes
         self._deadline = time.monotonic() + policy.total_seconds
         self.size = 0
         self.sha256 = hashlib.sha256()
 
+    def head(self, size: int) -> bytes:
+        """Up to `size` bytes from the start, left to be read again."""
+        while len(self._pending) < size and (piece := self._wire(size - len(self._pending))):
+            self._pending += piece
+        return self._pending
+
     def read(self, size: int = -1) -> bytes:
         if self._pending:
-            chunk, self._pending = (
-                (self._pending, b"")
-                if size < 0 or size >= len(self._pending)
-                else (self._pending[:size], self._pending[size:])
-            )
+            cut = len(self._pending) if size < 0 else size
+            chunk, self._pending = self._pending[:cut], self._pending[cut:]
         else:
-            if time.monotonic() > self._deadline:
-                raise TransientFetchFailure("report download too slow: over its time limit")
-            try:
-                chunk = self._response.read(size if size > 0 else None)
-            except HTTPError as error:
-                raise TransientFetchFailure(
-                    f"report download broke: {type(error).__name__}"
-                ) from error
+            chunk = self._wire(size if size > 0 else HEAD_BYTES)
         self.size += len(chunk)
         if self.size > self._max_bytes:
             raise PermanentFetchFailure(f"report exceeds the {self._max_bytes} byte cap")
         self.sha256.update(chunk)
         return chunk
+
+    def _wire(self, size: int) -> bytes:
+        if time.monotonic() > self._deadline:
+            raise TransientFetchFailure("report download too slow: over its time limit")
+        try:
+            return self._response.read1(size, decode_content=False)
+        except HTTPError as error:
+            raise TransientFetchFailure(f"report download broke: {type(error).__name__}") from error

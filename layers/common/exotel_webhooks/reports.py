@@ -97,11 +97,10 @@ class ReportFetcher:
         kwargs = {"resolve": self.resolve} if self.resolve else {}
         opened = open_report(request.report_url, self.policy, if_none_match=etag, **kwargs)
         try:
-            head = opened.response.read(HEAD_BYTES)
-            problem = looks_like_csv(opened.content_type, head)
+            reader = ReportReader(opened, self.policy)
+            problem = looks_like_csv(opened.content_type, reader.head(HEAD_BYTES))
             if problem:
                 raise PermanentFetchFailure(problem)
-            reader = ReportReader(opened, head, self.policy)
             key = f"reports/{request.campaign_sid}/{request.event_id}.csv"
             stream_to_s3(self.s3, reader, self.bucket, key, "text/csv")
         finally:
