@@ -14,7 +14,7 @@ SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch
+.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -105,6 +105,10 @@ replay: $(SYNCED) ## Replay quarantined requests through the receiver, each once
 
 refetch: $(SYNCED) ## Fetch a campaign's report again: CAMPAIGN=<sid> URL=<current report URL>
 	$(OPS) refetch '$(CAMPAIGN)' '$(URL)'
+
+erase: $(SYNCED) ## Erase a subscriber (DPDP): NUMBER=<number> CAMPAIGN=<sid> (optional)
+	@test -n "$(NUMBER)" || { echo "usage: make erase NUMBER=<number> [CAMPAIGN=<sid>] [LOCAL=1]"; exit 2; }
+	$(OPS) erase '$(NUMBER)' $(if $(CAMPAIGN),--campaign '$(CAMPAIGN)')
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

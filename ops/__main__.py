@@ -1,4 +1,5 @@
-"""`python -m ops <command>`: the Makefile's logs, redrive, quarantine and replay targets.
+"""`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch and erase
+targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -10,6 +11,7 @@ import argparse
 import sys
 
 from localaws.template import Template
+from ops.erase import erase_number
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
@@ -49,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("campaign_sid")
     fetch.add_argument("report_url", help="a current report URL (pre-signed URLs expire)")
 
+    forget = commands.add_parser(
+        "erase", help="erase a subscriber: attempts, outcomes, report rows"
+    )
+    forget.add_argument("number", help="the phone number, in any format that parses")
+    forget.add_argument("--campaign", help="only this campaign")
+
     arguments = parser.parse_args(argv)
     try:
         target = (
@@ -80,6 +88,9 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
         for queue in arguments.queues or sorted(dead_letter_queues(template)):
             moved = redrive(target, template, queue, arguments.limit)
             print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
+        return 0
+    if arguments.command == "erase":
+        print(erase_number(target, arguments.number, arguments.campaign).summary())
         return 0
     if arguments.command == "refetch":
         event_id = request_refetch(target, arguments.campaign_sid, arguments.report_url)

@@ -23,6 +23,7 @@ from localaws.demo import play
 from localaws.emulation import REGION
 from localaws.stack import LocalStack, write_state
 from localaws.template import Template
+from ops.erase import erase_number
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import redrive
@@ -238,3 +239,48 @@ def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path:
     assert moved.moved == 1
     stored = running.eventually("/campaigns/camp_ops", lambda body: body["attempts"]["total"] == 1)
     assert stored["attempts"]["by_status"] == {"busy": 1}
+
+
+def test_erasing_a_subscriber_removes_every_trace_and_is_idempotent(
+    running: Running, reports: ReportServer, tmp_path: Path
+) -> None:
+    # Given a finished campaign whose report names two numbers, one of them to be erased
+    sid, erased, kept = "camp_local_erase", "+919800000071", "+919800000072"
+    for call_sid, number in (("e1", erased), ("e2", erased), ("e3", kept)):
+        body = json.dumps({"campaign_sid": sid, "call_sid": call_sid, "number": number,
+                           "status": "busy", "date_updated": "2024-01-15 09:01:00"})  # fmt: skip
+        assert running.post("call-status", body, "application/json")[0] == 200
+    outcome = {"campaign_sid": sid, "to": erased, "status": "busy", "call_sids": ["e1", "e2"],
+               "date_updated": "2024-01-15 09:30:00"}  # fmt: skip
+    assert running.post("call-schedule", json.dumps(outcome), "application/json")[0] == 200
+    reports.routes["/erase.csv"] = Route(
+        body=f"Number,Status\n{erased},busy\n{kept},completed\n".encode()
+    )
+    final = {"campaign_sid": sid, "status": "Completed", "date_updated": "2024-01-15 10:00:00",
+             "report_url": reports.url("/erase.csv")}  # fmt: skip
+    assert running.post("campaign-status", json.dumps(final), "application/json")[0] == 200
+    running.eventually(f"/campaigns/{sid}", lambda body: body.get("reconciliation") is not None)
+    write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
+    target = Target.local(tmp_path / "stack.json")
+
+    # When the subscriber is erased, as `make erase NUMBER=... LOCAL=1` does, and again
+    first = erase_number(target, "098000 00071")
+    second = erase_number(target, erased)
+
+    # Then its attempts, its outcome and its report row are gone, the campaign counts what is
+    # left, and the second run finds nothing
+    assert (first.attempts, first.outcomes, sum(first.report_rows.values())) == (2, 1, 1)
+    assert (second.attempts, second.outcomes, sum(second.report_rows.values())) == (0, 0, 0)
+    assert running.get(f"/campaigns/{sid}/numbers/{quote(erased)}")[0] == 404
+    summary = running.get(f"/campaigns/{sid}")[1]
+    assert summary["attempts"] == {"total": 1, "by_status": {"busy": 1}}
+    assert summary["numbers"] == {"total": 1, "by_status": {"completed": 1}}
+    assert summary["report"]["rows"] == 1
+    # And no version of the stored report still holds the erased number
+    s3 = target.client("s3")
+    bucket, key = summary["report"]["s3_uri"].removeprefix("s3://").split("/", 1)
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    assert len(versions) == 1
+    stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert erased not in stored
+    assert kept in stored

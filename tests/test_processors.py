@@ -441,3 +441,27 @@ def test_a_truncated_token_is_400(processors: Processors) -> None:
             "/campaigns/camp_1/calls", f"next_token={page['next_token'][:cut]}"
         )
         assert status == 400
+
+
+def test_with_a_data_retention_every_item_of_a_campaign_expires(
+    stack: Deployment, load_function: LoadFunction
+) -> None:
+    # Given processors deployed with DataRetentionDays = 30
+    handlers = {
+        kind: load_function(name, DATA_RETENTION_DAYS="30") for kind, name in PROCESSORS.items()
+    }
+
+    # When a campaign's attempt, outcome and status are stored
+    for sent in (attempt("busy", 1), outcome("busy", 30), campaign_status("Completed", 5)):
+        record = {"MessageId": "m", "ReceiptHandle": "r", "Body": sent.body}
+        handlers[sent.callback_type](sqs_event("arn:queue", [record]))
+
+    # Then every item of the campaign, summary and counters included, carries its expiry
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    items = dynamodb.query(
+        TableName=stack.physical_id("CampaignTable"),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CAMPAIGN#camp_1"}},
+    )["Items"]
+    assert {item["SK"]["S"].split("#")[1] for item in items} >= {"SUMMARY", "COUNTER"}
+    assert all("expires_at" in item for item in items), [i["SK"] for i in items]

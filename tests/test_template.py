@@ -247,3 +247,22 @@ def test_functions_trace_and_log_at_the_configured_level(template: Template) -> 
     variables = globals_["Environment"]["Variables"]
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
+
+
+def test_stored_reports_expire_after_the_report_retention(template: Template) -> None:
+    # Reports hold phone numbers (personal data): they never outlive ReportRetentionDays
+    rules = template.resources["ReportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [rule for rule in rules if "ExpirationInDays" in rule]
+    assert expiring == [
+        {
+            "Id": "ExpireReports",
+            "Status": "Enabled",
+            "Prefix": "reports/",
+            "ExpirationInDays": {"Ref": "ReportRetentionDays"},
+        }
+    ]
+    assert template.sam["Parameters"]["ReportRetentionDays"]["Default"] == 90
+    fetcher = template.resources["ReportFetcherFunction"]["Properties"]
+    assert fetcher["Environment"]["Variables"]["DATA_RETENTION_DAYS"] == {
+        "Ref": "DataRetentionDays"
+    }

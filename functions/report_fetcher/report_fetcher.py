@@ -5,6 +5,7 @@ exponential backoff (1, 2, 4, 8 minutes: the message's visibility), then the DLQ
 failures are recorded on the campaign and the message is done.
 """
 
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -28,6 +29,9 @@ fetcher = ReportFetcher(
     bucket=settings.report_bucket,
     policy=FetchPolicy(settings.allowed_hosts, settings.max_bytes, settings.allow_loopback),
     rules=settings.rules,
+    retention=timedelta(days=settings.data_retention_days)
+    if settings.data_retention_days
+    else None,
     events=CampaignEvents(events_client(), settings.event_bus_name)
     if settings.event_bus_name
     else None,

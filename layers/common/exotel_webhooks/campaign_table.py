@@ -219,6 +219,71 @@ class CampaignTable:
                     totals[name] += int(value)
         return dict(totals)
 
+    def number_items(
+        self, number_key: str, campaign_sid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A number's attempts and outcomes, in every campaign or one (GSI2, all pages). The
+        index is eventually consistent: what is returned is read again before it is changed."""
+        prefix = campaign_number_prefix(campaign_sid) if campaign_sid else "CAMPAIGN#"
+        query: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": "GSI2",
+            "KeyConditionExpression": "GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
+            "ExpressionAttributeValues": to_item({":pk": number_pk(number_key), ":prefix": prefix}),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**query)
+            items += [from_item(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return items
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def erase(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """Delete an attempt or outcome and take it out of its campaign's counters, in one
+        transaction (so the counts stay equal to the items). None if it was already gone."""
+        family = "attempts" if sk.startswith(ATTEMPT_SK_PREFIX) else "numbers"
+        for attempt in range(_MAX_TRIES):
+            stored = self.get(pk, sk, consistent=True)
+            if stored is None:
+                return None
+            deltas = {name: -delta for name, delta in _status_deltas(family, None, stored).items()}
+            names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
+            amounts = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
+            additions = ", ".join(f"{n} {a}" for n, a in zip(names, amounts, strict=True))
+            try:
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Delete": {
+                                "TableName": self.name,
+                                "Key": to_item({"PK": pk, "SK": sk}),
+                                "ConditionExpression": "#version = :version",
+                                "ExpressionAttributeNames": {"#version": "version"},
+                                "ExpressionAttributeValues": to_item(
+                                    {":version": stored["version"]}
+                                ),
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self.name,
+                                "Key": to_item({"PK": pk, "SK": counter_shard_sk(sk)}),
+                                "UpdateExpression": f"ADD {additions}",
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": to_item(amounts),
+                            }
+                        },
+                    ]
+                )
+            except ClientError as error:
+                if not _lost_race(error):
+                    raise
+                _backoff(attempt)
+                continue
+            return stored
+        raise RaceLost(f"{pk} {sk} kept changing")
+
     def _apply(self, write: VersionedWrite, stored: dict[str, Any] | None) -> None:
         deltas = _status_deltas(write.counters, stored, write.item)
         if stored is None:
@@ -237,11 +302,15 @@ class CampaignTable:
             self.client.put_item(**put)
             return
         names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
-        amounts = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
+        amounts: dict[str, int] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
         shard_key = {"PK": write.key["PK"], "SK": counter_shard_sk(write.key["SK"])}
-        additions = ", ".join(
+        additions = "ADD " + ", ".join(
             f"{name} {amount}" for name, amount in zip(names, amounts, strict=True)
         )
+        if write.item.get("expires_at"):  # counters expire with the newest item they count
+            additions += " SET #expires_at = :expires_at"
+            names["#expires_at"] = "expires_at"
+            amounts[":expires_at"] = write.item["expires_at"]
         self.client.transact_write_items(
             TransactItems=[
                 {"Put": put},  # type: ignore[typeddict-item]
@@ -249,7 +318,7 @@ class CampaignTable:
                     "Update": {
                         "TableName": self.name,
                         "Key": to_item(shard_key),
-                        "UpdateExpression": f"ADD {additions}",
+                        "UpdateExpression": additions,
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": to_item(amounts),
                     }

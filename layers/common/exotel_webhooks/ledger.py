@@ -204,6 +204,7 @@ class CampaignLedger:
             "GSI1SK": f"{utc_text(callback.date_updated) or EARLIEST}{KEY_SEPARATOR}{sid}",
             "event_id": event.event_id,
             "notify_pending": version if final else None,
+            "expires_at": self._expiry(event.received_at),
         }
         keep: dict[str, Any] = {}
         if final and callback.report_url:

@@ -83,10 +83,15 @@ def find_columns(header: list[str]) -> tuple[int, int]:
 def csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
     """CSV records from a stream of byte lines (quoted fields may span lines); the delimiter
     is whichever of , ; tab | the header line uses most."""
+    return delimited_rows(lines)[1]
+
+
+def delimited_rows(lines: Iterable[bytes]) -> tuple[str, Iterator[list[str]]]:
+    """The delimiter the report uses, and its records (csv_rows)."""
     text = (line.decode("utf-8-sig", errors="replace") for line in lines)
     first = next(text, "")
     delimiter = max(",;\t|", key=first.count)
-    return _records(csv.reader(itertools.chain([first], text), delimiter=delimiter))
+    return delimiter, _records(csv.reader(itertools.chain([first], text), delimiter=delimiter))
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[list[str]]:
@@ -106,7 +111,9 @@ def reconcile(
     campaign_sid: str,
     table: CampaignTable,
     rules: NormalisationRules,
+    expires_at: int | None = None,
 ) -> ReportScan:
+    """`expires_at` (DataRetentionDays): when backfilled outcomes expire, as callbacks' do."""
     header = next(rows, None)
     if header is None:
         raise ReconciliationFailed("the report has no header row")
@@ -117,7 +124,7 @@ def reconcile(
     # held at once, whatever the report's size.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for chunk in _chunks(rows, phone_column, status_column, rules, totals):
-            in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table))
+            in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table, expires_at))
             while len(in_flight) >= 2 * _WORKERS:
                 in_flight.popleft().result()
         while in_flight:
@@ -166,12 +173,13 @@ def _parse_row(
     return (number, raw, status) if number else None
 
 
-def _reconcile_chunk(chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable) -> None:
+def _reconcile_chunk(
+    chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable, expires_at: int | None
+) -> None:
     stored = _outcomes(table, sid, {number for number, _, _ in chunk})
     for number, raw, status in chunk:
-        outcome = stored[number] = table.report_number(
-            _backfill(sid, number, raw, status), stored.get(number)
-        )
+        backfill = _backfill(sid, number, raw, status) | {"expires_at": expires_at}
+        outcome = stored[number] = table.report_number(backfill, stored.get(number))
         if outcome.get("source") != "report" and outcome["status"] != status:
             logger.info(
                 "report disagrees with callback",

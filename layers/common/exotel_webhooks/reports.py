@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -49,12 +49,14 @@ class ReportFetcher:
         policy: FetchPolicy,
         rules: NormalisationRules,
         events: CampaignEvents | None = None,
+        retention: timedelta | None = None,
         resolve: Resolver | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.table, self.s3, self.bucket = table, s3, bucket
         self.policy, self.rules, self.events = policy, rules, events
         self.resolve = resolve
+        self.retention = retention
         self.clock = clock
 
     def handle(self, request: ReportRequest) -> None:
@@ -134,11 +136,15 @@ class ReportFetcher:
         bucket, key = report["s3_uri"].removeprefix("s3://").split("/", 1)
         body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:
+            expires_at = (
+                int((self.clock() + self.retention).timestamp()) if self.retention else None
+            )
             result = reconcile(
                 csv_rows(body.iter_lines(keepends=True)),
                 request.campaign_sid,
                 self.table,
                 self.rules,
+                expires_at=expires_at,
             )
         except ReconciliationFailed as failure:
             self._record(request, {**report, "reconciliation_error": str(failure)})

@@ -122,6 +122,7 @@ class ReportFetcherSettings:
     event_bus_name: str | None = None
     report_queue_url: str | None = None
     allow_loopback: bool = False  # set only by the local stack, never by the template
+    data_retention_days: int = 0
     rules: NormalisationRules = field(default_factory=NormalisationRules)
 
     @classmethod
@@ -135,5 +136,6 @@ class ReportFetcherSettings:
             event_bus_name=environ.get("EVENT_BUS_NAME") or None,
             report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
             allow_loopback=environ.get("REPORT_URL_ALLOW_LOOPBACK", "").lower() == "true",
+            data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
             rules=NormalisationRules.from_environment(environ),
         )

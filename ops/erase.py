@@ -1,0 +1,140 @@
+"""Erasing a subscriber (India's DPDP Act): a number's attempts and outcomes, and its rows in the
+campaigns' stored reports, with every earlier version of those reports.
+
+Reports first, then the items: a run cut short is finished by running it again (the items still
+name the campaigns whose reports to clean), and a finished run changes nothing the second time.
+The campaign counters lose what is erased in the same transaction (campaign_table.erase).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.normalise import normalise_phone
+from exotel_webhooks.reconciliation import delimited_rows, find_columns
+from exotel_webhooks.settings import NormalisationRules
+
+from ops.target import Target
+
+
+@dataclass
+class Erasure:
+    number: str
+    attempts: int = 0
+    outcomes: int = 0
+    campaigns: set[str] = field(default_factory=set)
+    report_rows: dict[str, int] = field(default_factory=dict)  # s3 uri -> rows removed
+
+    def summary(self) -> str:
+        rows = sum(self.report_rows.values())
+        return (
+            f"erased {self.number}: {self.attempts} attempt(s) and {self.outcomes} outcome(s) "
+            f"in {len(self.campaigns)} campaign(s); {rows} row(s) from "
+            f"{sum(1 for n in self.report_rows.values() if n)} stored report(s)"
+        )
+
+
+def erase_number(
+    target: Target,
+    number: str,
+    campaign_sid: str | None = None,
+    rules: NormalisationRules | None = None,
+) -> Erasure:
+    rules = rules or NormalisationRules()
+    # `0XXXXXX4890@<call SID>` names one masked subscriber as the read API shows it
+    key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
+    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    items = table.number_items(key, campaign_sid)
+    erasure = Erasure(key, campaigns={item["campaign_sid"] for item in items})
+    if campaign_sid:
+        erasure.campaigns.add(campaign_sid)
+    if key.startswith("+"):  # only a phone number can be found in a report's rows
+        for sid in sorted(erasure.campaigns):
+            _erase_from_report(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
+    for item in items:
+        if table.erase(item["PK"], item["SK"]) is not None:
+            if "call_sid" in item:
+                erasure.attempts += 1
+            else:
+                erasure.outcomes += 1
+    return erasure
+
+
+def _erase_from_report(
+    target: Target,
+    table: CampaignTable,
+    *,
+    sid: str,
+    key: str,
+    rules: NormalisationRules,
+    erasure: Erasure,
+) -> None:
+    summary = table.get(campaign_pk(sid), SUMMARY_SK, consistent=True) or {}
+    report: dict[str, Any] = summary.get("report") or {}
+    if report.get("status") != "stored":
+        return
+    uri: str = report["s3_uri"]
+    bucket, object_key = uri.removeprefix("s3://").split("/", 1)
+    s3 = target.client("s3")
+    body = s3.get_object(Bucket=bucket, Key=object_key)["Body"]
+    removed, kept = 0, 0
+    # The cleaned report is written to disk first: constant memory whatever its size.
+    with tempfile.TemporaryFile() as cleaned:
+        text = _Utf8(cleaned)
+        delimiter, rows = delimited_rows(body.iter_lines(keepends=True))
+        header = next(rows, None)
+        if header is None:
+            return
+        phone_column, _ = find_columns(header)
+        writer = csv.writer(text, delimiter=delimiter)
+        writer.writerow(header)
+        for row in rows:
+            raw = row[phone_column].strip() if phone_column < len(row) else ""
+            if raw and normalise_phone(raw, rules.default_phone_region).key == key:
+                removed += 1
+                continue
+            kept += 1
+            writer.writerow(row)
+        erasure.report_rows[uri] = removed
+        if not removed:
+            return
+        size = cleaned.tell()
+        cleaned.seek(0)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: cleaned.read(1 << 20), b""):
+            digest.update(chunk)
+        cleaned.seek(0)
+        s3.upload_fileobj(cleaned, bucket, object_key, ExtraArgs={"ContentType": "text/csv"})
+    _delete_earlier_versions(s3, bucket, object_key)
+    reconciliation = summary.get("reconciliation")
+    values: dict[str, Any] = {
+        "report": {**report, "bytes": size, "sha256": digest.hexdigest(), "rows": kept}
+    }
+    if reconciliation is not None:
+        rows_before = int(reconciliation.get("report_rows", 0))
+        values["reconciliation"] = {**reconciliation, "report_rows": max(rows_before - removed, 0)}
+    table.set(campaign_pk(sid), SUMMARY_SK, values)
+
+
+class _Utf8:
+    """What csv.writer writes to: text, encoded onto a binary file."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def write(self, text: str) -> int:
+        return self._raw.write(text.encode("utf-8"))
+
+
+def _delete_earlier_versions(s3: Any, bucket: str, key: str) -> None:  # noqa: ANN401
+    """The bucket keeps versions: the rows erased must not survive in an older one."""
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=key):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            if version["Key"] == key and not version.get("IsLatest"):
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
