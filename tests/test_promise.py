@@ -12,7 +12,13 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from localaws.emulation import Deployment
-from tests.conftest import LoadFunction, quarantined_objects
+from tests.conftest import (
+    LoadFunction,
+    arrived_now,
+    load_event,
+    quarantined_objects,
+    with_token,
+)
 from tests.pipeline import Pipeline
 from tests.report_server import ReportServer, Route
 from tests.test_faults import waiting_event_ids
@@ -79,7 +85,12 @@ UNSTORABLE: dict[str, tuple[str, str, str]] = {
     "body nested 9,996 deep": (
         "call-status",
         json.dumps(CALL)[:-1] + ', "custom_field": ' + nested(9_996) + "}",
-        "",  # the JSON decoder or the nesting check refuses it: either way, quarantined
+        "nested",  # the JSON decoder or the nesting check refuses it, as the stack allows
+    ),
+    "an integer of 5,000 digits": (
+        "call-status",
+        json.dumps(CALL)[:-1] + ', "duration": ' + "9" * 5_000 + "}",
+        "not usable JSON",
     ),
     "date_updated past year 9999 in UTC": (
         "call-status",
@@ -273,3 +284,23 @@ def test_counts_are_exact_when_the_report_is_reconciled_before_the_callbacks(
     undated_number = pipeline.get(f"/campaigns/camp_promise/numbers/{quote('+919800000003')}")
     assert (undated_number["source"], undated_number["status"]) == ("callback", "completed")
     assert waiting_event_ids(stack) == set()
+
+
+def test_a_request_with_a_lone_surrogate_in_a_header_is_still_quarantined(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given an unusable request whose headers hold text that is not valid Unicode
+    event = arrived_now(with_token(load_event("receiver/call-status.json")))
+    event["headers"] = {**event["headers"], "x-odd": "\udc80"}
+    event["body"] = "{}"
+
+    # When it is received
+    response = pipeline.invoke("ReceiverFunction", event)
+
+    # Then it is quarantined (the header escaped in the stored copy), not a 500
+    answer = json.loads(response["body"])
+    assert (response["statusCode"], answer["status"]) == (200, "quarantined")
+    [stored] = [
+        r for r in quarantined_objects(stack).values() if r["event_id"] == answer["event_id"]
+    ]
+    assert stored["request"]["headers"]["x-odd"] == "\udc80"

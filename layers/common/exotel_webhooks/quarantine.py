@@ -58,4 +58,9 @@ class QuarantineRecord:
                 "body_encoding": encoding,  # "utf-8" (readable) or "base64" (exact bytes)
             },
         }
-        return json.dumps(document, indent=2, ensure_ascii=False)
+        readable = json.dumps(document, indent=2, ensure_ascii=False)
+        try:
+            readable.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in a header or the query: escape it
+            return json.dumps(document, indent=2)
+        return readable

@@ -53,6 +53,10 @@ def _json_fields(text: str) -> dict[str, SentField]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise UnusableCallback(f"body is not valid JSON ({error.msg})") from error
+    except RecursionError as error:
+        raise UnusableCallback("body is JSON nested too deeply to read") from error
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise UnusableCallback(f"body is not usable JSON ({error})") from error
     if not isinstance(document, dict):
         raise UnusableCallback("JSON body is not an object")
     fields: dict[str, SentField] = {}

@@ -1,0 +1,53 @@
+"""Which update of a record wins (docs/architecture.md, "Precedence"), as pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from exotel_webhooks.precedence import (
+    CALL_STATUS_RANKS,
+    CAMPAIGN_STATUS_RANKS,
+    call_status_rank,
+    campaign_status_rank,
+    supersedes,
+    version_text,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+instants = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+
+
+@given(first=instants, second=instants)
+def test_versions_sort_in_time_order_for_every_year(first: datetime, second: datetime) -> None:
+    # Years below 1000 once printed unpadded ("999-..."), and sorted after "2024-..."
+    if first < second:
+        assert version_text(first, 0, "f" * 32) < version_text(second, 0, "0" * 32)
+
+
+def test_in_the_same_instant_a_final_status_beats_a_non_final_one() -> None:
+    moment = datetime(2024, 1, 15, 9, 5, tzinfo=UTC)
+    finals = ("canceled", "no-answer", "busy", "failed", "completed")
+    for progress in ("queued", "ringing", "in-progress", "some-new-status"):
+        for final in finals:
+            assert version_text(moment, call_status_rank(final), "0" * 32) > version_text(
+                moment, call_status_rank(progress), "f" * 32
+            )
+    ranks = [CALL_STATUS_RANKS[status] for status in finals]
+    assert ranks == sorted(ranks)  # completed > failed > busy > no-answer > canceled
+    assert campaign_status_rank("Completed") > campaign_status_rank("Failed")
+    assert campaign_status_rank("Failed") > campaign_status_rank("Canceled")
+    assert max(CAMPAIGN_STATUS_RANKS.values()) == campaign_status_rank("Completed")
+
+
+def test_a_callback_replaces_a_backfill_whatever_their_dates() -> None:
+    backfill = {
+        "version": version_text(datetime(2030, 1, 1, tzinfo=UTC), 9, "report"),
+        "source": "report",
+    }
+    undated_callback = {"version": version_text(None, 4, "0" * 32)}
+    assert supersedes(undated_callback, backfill)
+    assert not supersedes(backfill, undated_callback)
+    assert not supersedes(undated_callback, undated_callback)
