@@ -1,4 +1,4 @@
-"""The read API's answers (ARCHITECTURE.md, "Read API contract"), each one Query, never a Scan."""
+"""The read API's answers (README.md, "The read API"; openapi.yaml): each one Query, no Scan."""
 
 from __future__ import annotations
 
