@@ -80,9 +80,10 @@ local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOK
 demo: $(SYNCED) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
 	@$(PY) -m localaws.demo
 
-bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, report fetch, local end to end, sizes: docs/benchmarks.md
+bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, local end to end, sizes: docs/benchmarks.md
 	$(PY) bench/latency.py
 	$(PY) bench/costs.py 2>/dev/null
+	$(PY) bench/hot_keys.py 2>/dev/null
 	$(PY) bench/report_fetch.py
 	$(PY) bench/local_e2e.py
 	$(PY) bench/sizes.py
