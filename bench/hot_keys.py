@@ -10,6 +10,7 @@ counts on both keys), from the items before and after the write.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import warnings
@@ -154,7 +155,7 @@ def main() -> None:
             handlers[kind] = load_handler(template, deployment, name, name)
         batches: dict[CallbackType, list[dict[str, Any]]] = {kind: [] for kind in PROCESSORS}
         sent = 0
-        for kind, fields in burst():
+        for kind, fields in itertools.islice(burst(), BURST):
             batch = batches[kind]
             batch.append(
                 {"MessageId": f"m{sent}", "ReceiptHandle": "r", "Body": queued(kind, fields)}

@@ -1,5 +1,5 @@
 """docs/benchmarks.md: `make bench` starts it with the latency figures, every later section is
-appended (run alone, a section is only printed)."""
+appended (a script run alone appends its section to the file there is, or only prints it)."""
 
 from pathlib import Path
 
