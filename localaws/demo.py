@@ -30,6 +30,8 @@ from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
 
 ATTEMPT_STATUSES = ("completed", "busy", "no-answer", "failed")
 ATTEMPT_WEIGHTS = (50, 15, 25, 10)
+NO_PROGRESS_SECONDS = 300  # give up waiting once the counts have stood still this long
+PROGRESS_EVERY_SECONDS = 10
 
 
 @dataclass
@@ -197,9 +199,9 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     }
     # Every callback that reached us (a lost call schedule callback is backfilled by the report)
     callbacks = {"attempts": expected["attempts"], "numbers": {"total": count - campaign.lost}}
-    wait_for(base, f"/campaigns/{sid}", callbacks)
+    wait_for(base, f"/campaigns/{sid}", callbacks, "the callbacks")
     callbacks_seconds = time.perf_counter() - started
-    summary = wait_for(base, f"/campaigns/{sid}", expected)
+    summary = wait_for(base, f"/campaigns/{sid}", expected, "the report (ReportFetchDelaySeconds)")
     drained_seconds = time.perf_counter() - started
     httpd.shutdown()
     print(f"\ncampaign {sid}: {count} numbers, {len(codes)} webhooks ({len(extra)} duplicated)")
@@ -229,20 +231,46 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     )
 
 
-def wait_for(base: str, path: str, expected: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The read API's answer once it shows `expected`, or its last answer after 5 minutes."""
-    deadline = time.monotonic() + 300
-    summary: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+def wait_for(
+    base: str, path: str, expected: dict[str, dict[str, Any]], what: str
+) -> dict[str, Any]:
+    """The read API's answer once it shows `expected`, or its last answer once nothing has
+    moved for 5 minutes. Says every 10 s how far the pipeline has got."""
+    moved_at = printed_at = time.monotonic()
+    seen: str | None = None
+    while True:
         _, summary = get(base, path)
         if all(
             (summary.get(key) or {}).get(part) == wanted
             for key, value in expected.items()
             for part, wanted in value.items()
         ):
-            break
+            return summary
+        now, progress = time.monotonic(), _progress(summary, expected)
+        if progress != seen:
+            seen, moved_at = progress, now
+        elif now - moved_at > NO_PROGRESS_SECONDS:
+            return summary
+        if now - printed_at >= PROGRESS_EVERY_SECONDS:
+            print(f"  waiting for {what}: {progress}", flush=True)
+            printed_at = now
         time.sleep(0.5)
-    return summary
+
+
+def _progress(summary: dict[str, Any], expected: dict[str, dict[str, Any]]) -> str:
+    """`attempts.total 1200/2237, report pending, ...`: the counts so far against the truth."""
+    parts = []
+    for key, part in (
+        ("attempts", "total"),
+        ("numbers", "total"),
+        ("reconciliation", "report_rows"),
+    ):
+        if part in expected.get(key, {}):
+            got = (summary.get(key) or {}).get(part)
+            parts.append(f"{key} {'-' if got is None else got}/{expected[key][part]}")
+    if "report" in expected:
+        parts.append(f"report {(summary.get('report') or {}).get('status') or 'not requested'}")
+    return ", ".join(parts)
 
 
 def main() -> int:
