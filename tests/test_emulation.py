@@ -9,9 +9,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.sqs.models import sqs_backends
 
 from localaws.emulation import REGION, emulated_account_environment
-from localaws.stack import _roll_back_transactions_by_item
+from localaws.stack import _count_queues_only_when_asked, _roll_back_transactions_by_item
 
 
 @pytest.fixture
@@ -94,3 +95,42 @@ def test_a_failed_first_write_leaves_nothing_behind(table: Any) -> None:
 
     # Then nothing it named exists
     assert state(table) == {}
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    with emulated_account_environment(), mock_aws():
+        _count_queues_only_when_asked()
+        yield boto3.client("sqs", region_name=REGION)
+
+
+def test_queues_still_count_their_messages_and_fifo_queues_still_deduplicate(sqs: Any) -> None:
+    # Given a standard queue and a FIFO queue that deduplicates by content
+    standard = sqs.create_queue(QueueName="standard")["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="deduplicated.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+
+    # When the same body is sent to each three times
+    for _ in range(3):
+        sqs.send_message(QueueUrl=standard, MessageBody="same")
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+
+    # Then the standard queue counts three, the FIFO queue kept one
+    def count(url: str) -> str:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        return str(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    assert (count(standard), count(fifo)) == ("3", "1")
+
+    # And receiving takes messages in flight (counted as such), and drops those past retention
+    received = sqs.receive_message(QueueUrl=standard, MaxNumberOfMessages=2)["Messages"]
+    assert (len(received), count(standard)) == (2, "1")
+    expired = sqs.create_queue(QueueName="expired", Attributes={"MessageRetentionPeriod": "60"})
+    sqs.send_message(QueueUrl=expired["QueueUrl"], MessageBody="old")
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    [message] = sqs_backends[account][REGION].queues["expired"]._messages
+    # sent two minutes ago
+    setattr(message, "sent_timestamp", int(str(message.sent_timestamp)) - 120_000)  # noqa: B010
+    assert "Messages" not in sqs.receive_message(QueueUrl=expired["QueueUrl"])
