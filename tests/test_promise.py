@@ -221,12 +221,13 @@ def test_updates_in_the_same_second_resolve_to_the_final_status(pipeline: Pipeli
 
 
 def test_masked_numbers_of_different_subscribers_are_never_merged(pipeline: Pipeline) -> None:
-    # Given two subscribers, each sent as the same masked number, with their own calls
-    for call, status in (("call_a", "completed"), ("call_b", "failed")):
-        pipeline.send(
-            "call-status", json.dumps({**CALL, "number": "0XXXXXX4890", "call_sid": call})
-        )
-        outcome = {**OUTCOME, "to": "0XXXXXX4890", "call_sids": [call], "status": status}
+    # Given two subscribers, each sent as the same masked number, with their own calls (the
+    # second one called twice)
+    for calls, status in ((["call_a"], "completed"), (["call_b", "call_b2"], "failed")):
+        for call in calls:
+            attempt = {**CALL, "number": "0XXXXXX4890", "call_sid": call, "status": "busy"}
+            pipeline.send("call-status", json.dumps(attempt))
+        outcome = {**OUTCOME, "to": "0XXXXXX4890", "call_sids": calls, "status": status}
         pipeline.send("call-schedule", json.dumps(outcome))
     pipeline.drain()
 
@@ -236,7 +237,9 @@ def test_masked_numbers_of_different_subscribers_are_never_merged(pipeline: Pipe
         "by_status": {"completed": 1, "failed": 1},
     }
     number = pipeline.get(f"/campaigns/camp_promise/numbers/{quote('0XXXXXX4890@call_b')}")
-    assert (number["status"], number["call_sids"]) == ("failed", ["call_b"])
+    assert (number["status"], number["call_sids"]) == ("failed", ["call_b", "call_b2"])
+    # And its view lists both of its attempts, though each is keyed by its own call SID
+    assert [attempt["call_sid"] for attempt in number["attempts"]] == ["call_b", "call_b2"]
 
 
 def test_counts_are_exact_when_the_report_is_reconciled_before_the_callbacks(

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib.metadata
 import importlib.util
+import io
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import pytest
+
+from localaws.emulation import Deployment
 from localaws.template import PROJECT_ROOT
+from tests.conftest import AwsCalls, LoadFunction
+from tests.pipeline import FUNCTIONS, Pipeline
+from tests.report_server import ReportServer, Route
+from tests.test_faults import CAMPAIGN, REPORT, campaign, send_like_exotel
 
 # Statements whose "*" is the narrowest AWS allows, each with why.
 WILDCARD_ALLOWED = {
@@ -171,3 +182,87 @@ def test_every_third_party_module_the_layer_imports_is_pinned_in_its_requirement
     }
     assert "urllib3" in needed
     assert needed <= pinned, needed - pinned
+
+
+# botocore's operation -> the IAM action that authorises it, where the names differ.
+IAM_ACTION_OF = {
+    "secrets-manager": "secretsmanager",
+    "eventbridge": "events",
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectsV2": "s3:ListBucket",
+}
+
+
+def allowed_actions(cloudformation: dict[str, Any], function: str) -> set[str]:
+    """Every action an Allow statement of the function's role grants (wildcards as written)."""
+    resources = cloudformation["Resources"]
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in resources[role]["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Allow":
+                granted = statement["Action"]
+                actions |= {granted} if isinstance(granted, str) else set(granted)
+    return actions
+
+
+def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
+    """A transaction is authorised action by action (there is no TransactWriteItems action)."""
+    if operation == "TransactWriteItems":
+        return {
+            f"dynamodb:{'ConditionCheckItem' if kind == 'ConditionCheck' else kind + 'Item'}"
+            for entry in params["TransactItems"]
+            for kind in entry
+        }
+    action = f"{IAM_ACTION_OF.get(service, service)}:{operation}"
+    return {IAM_ACTION_OF.get(action, action)}
+
+
+@pytest.mark.enable_socket
+def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(  # noqa: PLR0917 - fixtures
+    cloudformation: dict[str, Any],
+    load_function: LoadFunction,
+    stack: Deployment,
+    aws_calls: AwsCalls,
+    log_output: io.StringIO,
+    report_server: ReportServer,
+) -> None:
+    # Given every function fed a campaign (a quarantine, a report, a masked subscriber too),
+    # each AWS call credited to the function that made it
+    report_server.routes["/report.csv"] = Route(body=REPORT)
+    pipeline = Pipeline(load_function, stack, log_output, report_server)
+    made: dict[str, set[str]] = defaultdict(set)
+    invoke = pipeline.invoke
+
+    def credited(function: str, event: dict[str, Any]) -> Any:
+        start = len(aws_calls.calls)
+        try:
+            return invoke(function, event)
+        finally:
+            for service, operation, params in aws_calls.calls[start:]:
+                made[function] |= iam_actions(service, operation, params)
+
+    pipeline.invoke = credited  # type: ignore[method-assign]
+
+    # When the campaign is sent, consumed and read
+    send_like_exotel(pipeline, campaign(report_server.url("/report.csv")))
+    masked = {"campaign_sid": CAMPAIGN, "to": "0XXXXXX4890", "status": "failed",
+              "call_sids": ["call_m1", "call_m2"], "date_updated": "2026-11-26T10:30Z"}  # fmt: skip
+    pipeline.send("call-schedule", masked)
+    pipeline.drain()
+    for path in (
+        f"/campaigns/{CAMPAIGN}",
+        f"/campaigns/{CAMPAIGN}/calls",
+        f"/campaigns/{CAMPAIGN}/numbers/{quote('0XXXXXX4890@call_m1')}",
+    ):
+        pipeline.get(path)
+
+    # Then each call is one its role allows, as IAM would check it in AWS
+    assert set(made) == set(FUNCTIONS)
+    for function, actions in made.items():
+        allowed = allowed_actions(cloudformation, function)
+        refused = {a for a in actions if not any(fnmatch.fnmatchcase(a, p) for p in allowed)}
+        assert not refused, f"{function} is not allowed {sorted(refused)}"

@@ -219,6 +219,25 @@ class CampaignTable:
                     totals[name] += int(value)
         return dict(totals)
 
+    def attempts(self, campaign_sid: str, call_sids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored attempts among these call SIDs (BatchGetItem, 100 keys a request)."""
+        found: list[dict[str, Any]] = []
+        unique = sorted(set(call_sids))
+        for start in range(0, len(unique), 100):
+            keys = [
+                to_item({"PK": campaign_pk(campaign_sid), "SK": attempt_sk(sid)})
+                for sid in unique[start : start + 100]
+            ]
+            request: dict[str, Any] = {self.name: {"Keys": keys}}
+            for attempt in range(_MAX_TRIES):
+                response = self.client.batch_get_item(RequestItems=request)
+                found += [from_item(item) for item in response["Responses"].get(self.name, [])]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+        return found
+
     def number_items(
         self, number_key: str, campaign_sid: str | None = None
     ) -> list[dict[str, Any]]:

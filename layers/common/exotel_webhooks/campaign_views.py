@@ -85,10 +85,12 @@ class CampaignViews:
         outcome: dict[str, Any] = next(
             (item for item in items if item["GSI2SK"].endswith("#OUTCOME")), {}
         )
-        attempts = sorted(
-            (item for item in items if "call_sid" in item),
-            key=lambda item: (item.get("date_created") or "", item["call_sid"]),
-        )
+        attempts = [item for item in items if "call_sid" in item]
+        if "@" in key:  # a masked subscriber's retries are keyed by their own call SIDs
+            known = {attempt["call_sid"] for attempt in attempts}
+            missing = [sid for sid in outcome.get("call_sids") or [] if sid not in known]
+            attempts += self.table.attempts(campaign_sid, missing)
+        attempts.sort(key=lambda item: (item.get("date_created") or "", item["call_sid"]))
         return {
             "campaign_sid": campaign_sid,
             "number": key,
