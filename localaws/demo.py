@@ -151,7 +151,7 @@ class Played:
     webhooks: int
     accepted: int
     sent_seconds: float
-    callbacks_stored_seconds: float  # every attempt and number counted, from the first send
+    callbacks_stored_seconds: float  # every call attempt stored, from the first send
     all_stored_seconds: float  # and the report fetched and reconciled
     ok: bool
 
@@ -197,9 +197,9 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
         },
         "report": {"status": "stored"},
     }
-    # Every callback that reached us (a lost call schedule callback is backfilled by the report)
-    callbacks = {"attempts": expected["attempts"], "numbers": {"total": count - campaign.lost}}
-    wait_for(base, f"/campaigns/{sid}", callbacks, "the callbacks")
+    # Every call attempt stored. (Not the numbers: once the report is in, they count the lost
+    # call schedule callbacks too, as backfills, so a large campaign may never show that count.)
+    wait_for(base, f"/campaigns/{sid}", {"attempts": expected["attempts"]}, "the callbacks")
     callbacks_seconds = time.perf_counter() - started
     summary = wait_for(base, f"/campaigns/{sid}", expected, "the report (ReportFetchDelaySeconds)")
     drained_seconds = time.perf_counter() - started
@@ -207,7 +207,7 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     print(f"\ncampaign {sid}: {count} numbers, {len(codes)} webhooks ({len(extra)} duplicated)")
     print(
         f"accepted {codes.count(200)}/{len(codes)} in {sent_seconds:.1f} s "
-        f"({len(codes) / sent_seconds:.0f} webhooks/s); callbacks stored in "
+        f"({len(codes) / sent_seconds:.0f} webhooks/s); attempts stored in "
         f"{callbacks_seconds:.1f} s, the report reconciled in {drained_seconds:.1f} s\n"
     )
     checks = [
