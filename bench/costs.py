@@ -160,6 +160,19 @@ class Meter:
         self._before.clear()
 
 
+def table_indexes(template: Template) -> list[Gsi]:
+    """The campaign table's GSIs as template.yaml defines them."""
+    table = template.resources["CampaignTable"]["Properties"]
+    return [
+        Gsi(
+            index["IndexName"],
+            tuple(key["AttributeName"] for key in index["KeySchema"]),
+            tuple(index["Projection"].get("NonKeyAttributes", [])),
+        )
+        for index in table["GlobalSecondaryIndexes"]
+    ]
+
+
 def _written_keys(operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     if operation == "PutItem":
         return [{"PK": params["Item"]["PK"], "SK": params["Item"]["SK"]}]
@@ -254,15 +267,7 @@ def main() -> None:
     from moto import mock_aws  # noqa: PLC0415
 
     template = Template.load()
-    table = template.resources["CampaignTable"]["Properties"]
-    indexes = [
-        Gsi(
-            index["IndexName"],
-            tuple(key["AttributeName"] for key in index["KeySchema"]),
-            tuple(index["Projection"].get("NonKeyAttributes", [])),
-        )
-        for index in table["GlobalSecondaryIndexes"]
-    ]
+    indexes = table_indexes(template)
     with emulated_account_environment(), mock_aws():
         deployment = deploy(template)
         meter = Meter(deployment.physical_id("CampaignTable"), indexes)

@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
 import boto3  # noqa: E402
 import results  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
-from costs import PROCESSORS, Gsi, invoke_logged, queued  # noqa: E402
+from costs import PROCESSORS, Gsi, invoke_logged, queued, table_indexes  # noqa: E402
 from exotel_webhooks.callbacks import CallbackType  # noqa: E402
 
 from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
@@ -132,15 +132,7 @@ def main() -> None:
     from moto import mock_aws  # noqa: PLC0415
 
     template = Template.load()
-    table = template.resources["CampaignTable"]["Properties"]
-    indexes = [
-        Gsi(
-            index["IndexName"],
-            tuple(key["AttributeName"] for key in index["KeySchema"]),
-            tuple(index["Projection"].get("NonKeyAttributes", [])),
-        )
-        for index in table["GlobalSecondaryIndexes"]
-    ]
+    indexes = table_indexes(template)
     with emulated_account_environment(), mock_aws():
         _roll_back_transactions_by_item()  # else each transaction copies the whole table
         deployment = deploy(template)

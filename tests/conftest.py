@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import boto3
@@ -25,6 +25,9 @@ from localaws.emulation import REGION, Deployment, deploy, emulated_account_envi
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import PROJECT_ROOT, Template
 from tests.report_server import ReportServer, serve
+
+if TYPE_CHECKING:
+    from tests.pipeline import Pipeline
 
 EVENTS = PROJECT_ROOT / "events"
 TOKEN = "test-token-current"
@@ -167,6 +170,19 @@ def report_server() -> Iterator[ReportServer]:
     httpd = serve(state)
     yield state
     httpd.shutdown()
+
+
+@pytest.fixture
+def pipeline(
+    load_function: LoadFunction,
+    stack: Deployment,
+    log_output: io.StringIO,
+    report_server: ReportServer,
+) -> Pipeline:
+    """Every function of the stack, fed as Lambda feeds them (tests/pipeline.py)."""
+    from tests.pipeline import Pipeline  # noqa: PLC0415 - it imports this module
+
+    return Pipeline(load_function, stack, log_output, report_server)
 
 
 @pytest.fixture

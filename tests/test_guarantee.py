@@ -5,7 +5,6 @@ receives a message."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from localaws.emulation import REGION, Deployment
-from tests.conftest import AwsCalls, LoadFunction, http_get
+from tests.conftest import AwsCalls, http_get
 from tests.pipeline import Pipeline
-from tests.report_server import ReportServer
 from tests.test_faults import waiting_event_ids
 from tests.test_fuzz_receiver import ROUTES, bodies, json_values
 from tests.test_promise import UNSTORABLE
@@ -141,16 +139,6 @@ def quarantine_keys(stack: Deployment) -> str:
         Bucket=stack.physical_id("QuarantineBucket")
     )
     return " ".join(item["Key"] for page in pages for item in page.get("Contents", []))
-
-
-@pytest.fixture
-def pipeline(
-    load_function: LoadFunction,
-    stack: Deployment,
-    log_output: io.StringIO,
-    report_server: ReportServer,
-) -> Pipeline:
-    return Pipeline(load_function, stack, log_output, report_server)
 
 
 @settings(

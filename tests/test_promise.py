@@ -4,7 +4,6 @@ ever receives a message. Each case here was once answered `accepted` and then lo
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,7 +12,6 @@ import pytest
 
 from localaws.emulation import Deployment
 from tests.conftest import (
-    LoadFunction,
     arrived_now,
     load_event,
     quarantined_objects,
@@ -48,16 +46,6 @@ CAMPAIGN = {
 
 def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
-
-
-@pytest.fixture
-def pipeline(
-    load_function: LoadFunction,
-    stack: Deployment,
-    log_output: io.StringIO,
-    report_server: ReportServer,
-) -> Pipeline:
-    return Pipeline(load_function, stack, log_output, report_server)
 
 
 UNSTORABLE: dict[str, tuple[str, str, str]] = {

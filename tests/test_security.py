@@ -6,7 +6,6 @@ import ast
 import fnmatch
 import importlib.metadata
 import importlib.util
-import io
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,9 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from localaws.emulation import Deployment
 from localaws.template import PROJECT_ROOT
-from tests.conftest import AwsCalls, LoadFunction
+from tests.conftest import AwsCalls
 from tests.pipeline import FUNCTIONS, Pipeline
 from tests.report_server import ReportServer, Route
 from tests.test_faults import CAMPAIGN, REPORT, campaign, send_like_exotel
@@ -222,18 +220,15 @@ def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str
 
 
 @pytest.mark.enable_socket
-def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(  # noqa: PLR0917 - fixtures
+def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     cloudformation: dict[str, Any],
-    load_function: LoadFunction,
-    stack: Deployment,
+    pipeline: Pipeline,
     aws_calls: AwsCalls,
-    log_output: io.StringIO,
     report_server: ReportServer,
 ) -> None:
     # Given every function fed a campaign (a quarantine, a report, a masked subscriber too),
     # each AWS call credited to the function that made it
     report_server.routes["/report.csv"] = Route(body=REPORT)
-    pipeline = Pipeline(load_function, stack, log_output, report_server)
     made: dict[str, set[str]] = defaultdict(set)
     invoke = pipeline.invoke
 
