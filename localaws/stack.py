@@ -302,9 +302,9 @@ def _count_queues_only_when_asked() -> None:
     """moto's SendMessage and ReceiveMessage read one or two attributes of a queue through the
     property that computes them all, three by walking every message (the approximate counts);
     ReceiveMessage does it three times for every message it looks at. A send cost time in
-    proportion to the queue's backlog and a receive in proportion to its square: 61% of the local
-    stack's time in a 1,200-number demo. While a message is sent or received, that property
-    answers only what those two read; GetQueueAttributes still counts."""
+    proportion to the queue's backlog and a receive in proportion to its square (py-spy on a
+    1,200-number demo: 39% of the samples in sends, 15% in receives). While a message is sent
+    or received, that property answers only what those two read; GetQueueAttributes counts."""
     from moto.sqs.models import Queue, SQSBackend  # noqa: PLC0415
 
     if getattr(SQSBackend.send_message, "cheap", False):
