@@ -212,29 +212,34 @@ class CampaignTable:
             ExpressionAttributeValues=to_item({":pk": pk, ":prefix": COUNTER_SK_PREFIX}),
             ConsistentRead=True,
         )
-        totals: Counter[str] = Counter()
-        for shard in response.get("Items", []):
-            for name, value in from_item(shard).items():
-                if name not in {"PK", "SK"}:
-                    totals[name] += int(value)
-        return dict(totals)
+        return sum_shards([from_item(shard) for shard in response.get("Items", [])])
 
     def attempts(self, campaign_sid: str, call_sids: Sequence[str]) -> list[dict[str, Any]]:
-        """The stored attempts among these call SIDs (BatchGetItem, 100 keys a request)."""
+        """The stored attempts among these call SIDs."""
+        pk = campaign_pk(campaign_sid)
+        return self.batch_get([{"PK": pk, "SK": attempt_sk(sid)} for sid in set(call_sids)])
+
+    def batch_get(
+        self, keys: Sequence[Mapping[str, str]], consistent: bool = False
+    ) -> list[dict[str, Any]]:
+        """The items stored under these keys (BatchGetItem, 100 keys a request, unprocessed keys
+        asked again with backoff). Raises RaceLost if DynamoDB keeps some unprocessed."""
         found: list[dict[str, Any]] = []
-        unique = sorted(set(call_sids))
-        for start in range(0, len(unique), 100):
-            keys = [
-                to_item({"PK": campaign_pk(campaign_sid), "SK": attempt_sk(sid)})
-                for sid in unique[start : start + 100]
-            ]
-            request: dict[str, Any] = {self.name: {"Keys": keys}}
-            for attempt in range(_MAX_TRIES):
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": [to_item(key) for key in keys[start : start + 100]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(_MAX_TRIES + 1):
                 response = self.client.batch_get_item(RequestItems=request)
                 found += [from_item(item) for item in response["Responses"].get(self.name, [])]
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
+                if attempt == _MAX_TRIES:
+                    raise RaceLost("DynamoDB kept keys unprocessed")
                 _backoff(attempt)
         return found
 
@@ -267,9 +272,6 @@ class CampaignTable:
             if stored is None:
                 return None
             deltas = {name: -delta for name, delta in _status_deltas(family, None, stored).items()}
-            names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
-            amounts = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-            additions = ", ".join(f"{n} {a}" for n, a in zip(names, amounts, strict=True))
             try:
                 self.client.transact_write_items(
                     TransactItems=[
@@ -284,15 +286,7 @@ class CampaignTable:
                                 ),
                             }
                         },
-                        {
-                            "Update": {
-                                "TableName": self.name,
-                                "Key": to_item({"PK": pk, "SK": counter_shard_sk(sk)}),
-                                "UpdateExpression": f"ADD {additions}",
-                                "ExpressionAttributeNames": names,
-                                "ExpressionAttributeValues": to_item(amounts),
-                            }
-                        },
+                        {"Update": self._counter_update(pk, sk, deltas)},  # type: ignore[typeddict-item]
                     ]
                 )
             except ClientError as error:
@@ -320,30 +314,37 @@ class CampaignTable:
         if not deltas:  # a newer version with the same status: no counter moves
             self.client.put_item(**put)
             return
-        names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
-        amounts: dict[str, int] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-        shard_key = {"PK": write.key["PK"], "SK": counter_shard_sk(write.key["SK"])}
-        additions = "ADD " + ", ".join(
-            f"{name} {amount}" for name, amount in zip(names, amounts, strict=True)
-        )
-        if write.item.get("expires_at"):  # counters expire with the newest item they count
-            additions += " SET #expires_at = :expires_at"
-            names["#expires_at"] = "expires_at"
-            amounts[":expires_at"] = write.item["expires_at"]
         self.client.transact_write_items(
             TransactItems=[
                 {"Put": put},  # type: ignore[typeddict-item]
                 {
-                    "Update": {
-                        "TableName": self.name,
-                        "Key": to_item(shard_key),
-                        "UpdateExpression": additions,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": to_item(amounts),
-                    }
+                    "Update": self._counter_update(  # type: ignore[typeddict-item]
+                        write.key["PK"], write.key["SK"], deltas, write.item.get("expires_at")
+                    )
                 },
             ]
         )
+
+    def _counter_update(
+        self, pk: str, item_sk: str, deltas: Mapping[str, int], expires_at: int | None = None
+    ) -> dict[str, Any]:
+        """The counter shard's side of a transaction: ADD each delta (and, with a retention,
+        SET the shard to expire with the newest item it counts)."""
+        names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
+        values: dict[str, int] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
+        expression = "ADD " + ", ".join(
+            f"{name} {value}" for name, value in zip(names, values, strict=True)
+        )
+        if expires_at:
+            expression += " SET #expires_at = :expires_at"
+            names["#expires_at"], values[":expires_at"] = "expires_at", expires_at
+        return {
+            "TableName": self.name,
+            "Key": to_item({"PK": pk, "SK": counter_shard_sk(item_sk)}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+        }
 
     def update_if_newer(
         self, pk: str, sk: str, version: str, values: Mapping[str, Any], keep: Mapping[str, Any]
@@ -420,17 +421,24 @@ def _status_deltas(
     return {name: delta for name, delta in deltas.items() if delta}
 
 
-def reconciliation_counts(
-    table: CampaignTable, campaign_sid: str, scan: Mapping[str, Any]
-) -> dict[str, int]:
+def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) -> dict[str, int]:
     """The read API's `reconciliation`: the report's scan (rows, unparseable) and the counts
-    its numbers moved in the counter shards."""
-    counters = table.campaign_counters(campaign_pk(campaign_sid))
+    its numbers moved in the counter shards (`counters`: summed, as sum_shards gives them)."""
     return {
         "report_rows": int(scan.get("report_rows", 0)),
         **{name: counters.get(f"{RECONCILED_PREFIX}{name}", 0) for name in RECONCILED_CLASSES},
         "unparseable": int(scan.get("unparseable", 0)),
     }
+
+
+def sum_shards(shards: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Every counter of a campaign, summed over its shard items."""
+    totals: Counter[str] = Counter()
+    for shard in shards:
+        for name, value in shard.items():
+            if name not in {"PK", "SK", "expires_at"}:
+                totals[name] += int(value)
+    return dict(totals)
 
 
 def reconciliation_class(item: Mapping[str, Any]) -> str | None:

@@ -12,8 +12,6 @@ from exotel_webhooks.campaign_table import (
     ATTEMPT_SK_PREFIX,
     CAMPAIGN_ITEMS_PREFIX,
     COUNTER_SK_PREFIX,
-    RECONCILED_CLASSES,
-    RECONCILED_PREFIX,
     SUMMARY_SK,
     CampaignTable,
     attempts_by_status_pk,
@@ -21,6 +19,8 @@ from exotel_webhooks.campaign_table import (
     campaign_pk,
     from_item,
     number_pk,
+    reconciliation_view,
+    sum_shards,
     to_item,
 )
 from exotel_webhooks.normalise import normalise_call_status, normalise_phone
@@ -51,7 +51,8 @@ class CampaignViews:
         if not items:
             raise CampaignNotFound(f"no campaign {campaign_sid}")
         summary = next((item for item in items if item["SK"] == SUMMARY_SK), {})
-        counters = [item for item in items if item["SK"].startswith(COUNTER_SK_PREFIX)]
+        counters = sum_shards([item for item in items if item["SK"].startswith(COUNTER_SK_PREFIX)])
+        scan = summary.get("reconciliation")
         return {
             "campaign_sid": campaign_sid,
             "status": summary.get("status"),
@@ -60,7 +61,7 @@ class CampaignViews:
             "attempts": _counted(counters, "attempts"),
             "numbers": _counted(counters, "numbers"),
             "report": _plain(summary.get("report")),
-            "reconciliation": _reconciliation(summary.get("reconciliation"), counters),
+            "reconciliation": reconciliation_view(scan, counters) if scan is not None else None,
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
@@ -155,35 +156,14 @@ class CampaignViews:
         }
 
 
-def _counted(counters: list[dict[str, Any]], family: str) -> dict[str, Any]:
+def _counted(counters: dict[str, int], family: str) -> dict[str, Any]:
     prefix = f"{family}_status#"
-    by_status: dict[str, int] = {}
-    for shard in counters:
-        for name, value in shard.items():
-            if name.startswith(prefix):
-                status = name.removeprefix(prefix)
-                by_status[status] = by_status.get(status, 0) + int(value)
-    return {
-        "total": sum(int(shard.get(f"{family}_total", 0)) for shard in counters),
-        "by_status": {status: count for status, count in sorted(by_status.items()) if count},
+    by_status = {
+        name.removeprefix(prefix): value
+        for name, value in sorted(counters.items())
+        if name.startswith(prefix) and value
     }
-
-
-def _reconciliation(
-    scan: dict[str, Any] | None, counters: list[dict[str, Any]]
-) -> dict[str, int] | None:
-    """The report's scan with the per-number counts its rows moved (campaign_table.py)."""
-    if scan is None:
-        return None
-    moved = {
-        name: sum(int(shard.get(f"{RECONCILED_PREFIX}{name}", 0)) for shard in counters)
-        for name in RECONCILED_CLASSES
-    }
-    return {
-        "report_rows": int(scan.get("report_rows", 0)),
-        **moved,
-        "unparseable": int(scan.get("unparseable", 0)),
-    }
+    return {"total": counters.get(f"{family}_total", 0), "by_status": by_status}
 
 
 def _plain(value: Any) -> Any:  # noqa: ANN401

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,10 +25,8 @@ from exotel_webhooks.campaign_table import (
     CampaignTable,
     campaign_number_prefix,
     campaign_pk,
-    from_item,
     number_pk,
     number_sk,
-    to_item,
 )
 from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.observability import logger, mask_phone
@@ -191,19 +188,8 @@ def _reconcile_chunk(
 
 
 def _outcomes(table: CampaignTable, sid: str, numbers: set[str]) -> dict[str, dict[str, Any]]:
-    keys = [to_item({"PK": campaign_pk(sid), "SK": number_sk(n)}) for n in sorted(numbers)]
-    found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table.name: {"Keys": keys, "ConsistentRead": True}}
-    for attempt in range(8):
-        response = table.client.batch_get_item(RequestItems=request)
-        for item in response["Responses"].get(table.name, []):
-            outcome = from_item(item)
-            found[outcome["number"]] = outcome
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-        time.sleep(0.05 * 2**attempt)
-    raise ReconciliationFailed("DynamoDB kept keys unprocessed")  # retried with the message
+    keys = [{"PK": campaign_pk(sid), "SK": number_sk(number)} for number in sorted(numbers)]
+    return {outcome["number"]: outcome for outcome in table.batch_get(keys, consistent=True)}
 
 
 def _backfill(sid: str, number: str, raw: str, status: str) -> dict[str, Any]:

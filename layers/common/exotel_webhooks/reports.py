@@ -14,7 +14,7 @@ from exotel_webhooks.campaign_table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
-    reconciliation_counts,
+    reconciliation_view,
 )
 from exotel_webhooks.models import ReportRequest
 from exotel_webhooks.notifications import CampaignEvents
@@ -155,7 +155,8 @@ class ReportFetcher:
         finally:
             body.close()
         self._record(request, {**report, "rows": result.report_rows}, result.as_dict())
-        counts = reconciliation_counts(self.table, request.campaign_sid, result.as_dict())
+        counters = self.table.campaign_counters(campaign_pk(request.campaign_sid))
+        counts = reconciliation_view(result.as_dict(), counters)
         logger.info("report reconciled", campaign_sid=request.campaign_sid, reconciliation=counts)
         if counts["backfilled"]:
             count(Metric.NUMBERS_BACKFILLED, counts["backfilled"])
