@@ -31,7 +31,6 @@ from exotel_webhooks.callbacks import CallbackType  # noqa: E402
 from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
 from localaws.runtime import function_environment, load_handler  # noqa: E402
 from localaws.sqs_events import sqs_event  # noqa: E402
-from localaws.stack import _roll_back_transactions_by_item  # noqa: E402
 from localaws.template import Template  # noqa: E402
 
 CAMPAIGN = "camp_burst"
@@ -134,7 +133,6 @@ def main() -> None:
     template = Template.load()
     indexes = table_indexes(template)
     with emulated_account_environment(), mock_aws():
-        _roll_back_transactions_by_item()  # else each transaction copies the whole table
         deployment = deploy(template)
         heat = KeyHeat(deployment.physical_id("CampaignTable"), indexes)  # its client: unhooked
         boto3.setup_default_session(region_name=REGION)

@@ -60,6 +60,16 @@ class EventSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event source mapping (tumbling windows), as the template configured it."""
+
+    function: str  # logical id
+    table: str  # logical id
+    batch_size: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What the emulated stack holds: physical resource ids and the functions' settings."""
 
@@ -67,6 +77,7 @@ class Deployment:
     functions: dict[str, DeployedFunction]
     webhook_tokens: tuple[str, ...]
     event_sources: tuple[EventSource, ...] = ()
+    stream_sources: tuple[StreamSource, ...] = ()
 
     def event_source_of(self, function: str) -> EventSource:
         return next(source for source in self.event_sources if source.function == function)
@@ -105,6 +116,7 @@ def deploy(
 
     cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
     cfn = template.to_cloudformation(CODE_BUCKET, {})
+    stream_sources = _take_out_stream_sources(cfn)
     cloudformation.create_stack(
         StackName=STACK_NAME,
         TemplateBody=json.dumps(cfn),
@@ -122,6 +134,7 @@ def deploy(
         functions=functions,
         webhook_tokens=webhook_tokens,
         event_sources=_take_over_event_sources(cfn, resources, endpoint_url),
+        stream_sources=stream_sources,
     )
 
 
@@ -180,6 +193,29 @@ def _seed_secrets(
             )["ARN"]
             created[logical_id] = arn
     return created
+
+
+def _take_out_stream_sources(cfn: dict[str, Any]) -> tuple[StreamSource, ...]:
+    """Remove each DynamoDB stream event source mapping before moto sees it (moto would run the
+    function in Docker on every write) and keep what it says: localaws.streams runs them."""
+    sources = []
+    for logical_id, resource in list(cfn["Resources"].items()):
+        properties = resource.get("Properties", {})
+        arn = properties.get("EventSourceArn")
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping" or not (
+            isinstance(arn, dict) and arn.get("Fn::GetAtt", [None, None])[1] == "StreamArn"
+        ):
+            continue
+        del cfn["Resources"][logical_id]
+        sources.append(
+            StreamSource(
+                function=properties["FunctionName"]["Ref"],
+                table=arn["Fn::GetAtt"][0],
+                batch_size=int(properties.get("BatchSize", 100)),
+                window_seconds=int(properties.get("TumblingWindowInSeconds", 0)),
+            )
+        )
+    return tuple(sources)
 
 
 def _take_over_event_sources(

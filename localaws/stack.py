@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import copy
 import json
 import logging
 import os
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,9 +39,11 @@ from localaws.emulation import (
     REGION,
     STACK_NAME,
     Deployment,
+    StreamSource,
     deploy,
 )
 from localaws.event_sources import poll_once
+from localaws.streams import StreamPoller, streams_client
 from localaws.log_shipping import LogShipper
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import Template
@@ -125,6 +125,23 @@ class LocalStack:
                 self.say(f"poller {function}: {type(error).__name__}: {error}")
                 time.sleep(1)
 
+    def stream_forever(self, source: StreamSource) -> None:
+        dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=self.endpoint)
+        table = dynamodb.describe_table(TableName=self.deployment.physical_id(source.table))
+        poller = StreamPoller(
+            streams_client(self.endpoint),
+            table["Table"]["LatestStreamArn"],
+            source,
+            lambda event: self.invoke(source.function, event),
+        )
+        while not self.stopping.is_set():
+            try:
+                if not poller.poll():
+                    time.sleep(0.2)
+            except Exception as error:
+                self.say(f"stream {source.function}: {type(error).__name__}: {error}")
+                time.sleep(1)
+
     def say(self, line: str) -> None:
         if not self.quiet:
             print(line, file=sys.stderr, flush=True)
@@ -145,7 +162,6 @@ def start(
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
         _serialise_dynamodb_requests()
-        _roll_back_transactions_by_item()
         _count_queues_only_when_asked()
         moto_port = _free_port()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
@@ -182,6 +198,10 @@ def start(
     pollers = [
         threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
         for source in deployment.event_sources
+    ]
+    pollers += [
+        threading.Thread(target=stack.stream_forever, args=(source,), daemon=True)
+        for source in deployment.stream_sources
     ]
     pollers.append(threading.Thread(target=stack.logs.ship_forever, args=(stack.stopping,)))
     for poller in pollers:
@@ -234,9 +254,9 @@ def _forget_emulated_state() -> None:
 
 
 def _serialise_dynamodb_requests() -> None:
-    """moto's TransactWriteItems deep-copies the tables to roll back, while its server's other
-    threads write to them ("dictionary changed size during iteration"): one lock around every
-    DynamoDB request of the embedded emulator. AWS needs no such thing."""
+    """moto's DynamoDB is not safe across its server's threads ("dictionary changed size during
+    iteration" when a Query meets a write): one lock around every DynamoDB request of the
+    embedded emulator. AWS needs no such thing."""
     from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
 
     if getattr(DynamoHandler.call_action, "serialised", False):
@@ -250,52 +270,6 @@ def _serialise_dynamodb_requests() -> None:
 
     serialised.serialised = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = serialised  # type: ignore[method-assign]
-
-
-def _roll_back_transactions_by_item() -> None:
-    """moto undoes a failed TransactWriteItems by deep-copying every table it names before it
-    starts, so each transaction costs time in proportion to the table, and a campaign in
-    proportion to its square (a 1,500-number demo fell to 18 webhooks/s). Keep a copy of only
-    the items the transaction names, and put those back instead. Runs under the DynamoDB lock
-    (_serialise_dynamodb_requests), which makes swapping the module's `copy` safe."""
-    from moto.dynamodb import models as dynamodb_models  # noqa: PLC0415
-    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
-    from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: PLC0415
-
-    if getattr(DynamoDBBackend.transact_write_items, "by_item", False):
-        return
-    transact_write_items = DynamoDBBackend.transact_write_items
-    no_table_copies = SimpleNamespace(deepcopy=lambda table: table)
-
-    def by_item(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
-        saved = []
-        for entry in transact_items:
-            for operation in entry.values():
-                if operation.get("TableName") not in self.tables:
-                    continue
-                table = self.tables[operation["TableName"]]
-                key = operation.get("Key") or operation.get("Item") or {}
-                if table.hash_key_attr not in key:
-                    continue
-                hash_key = DynamoType(key[table.hash_key_attr])
-                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-                item = table.get_item(hash_key, range_key) if table.range_key_attr in key else None
-                stream_size = len(table.stream_shard.items) if table.stream_shard else 0
-                saved.append((table, hash_key, range_key, copy.deepcopy(item), stream_size))
-        setattr(dynamodb_models, "copy", no_table_copies)  # noqa: B010 - the module attribute
-        try:
-            transact_write_items(self, transact_items)
-        except Exception:
-            for table, hash_key, range_key, item, stream_size in reversed(saved):
-                _restore(table, hash_key, range_key, item)
-                if table.stream_shard:
-                    del table.stream_shard.items[stream_size:]
-            raise
-        finally:
-            setattr(dynamodb_models, "copy", copy)  # noqa: B010
-
-    by_item.by_item = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = by_item  # type: ignore[method-assign]
 
 
 def _count_queues_only_when_asked() -> None:
@@ -335,19 +309,6 @@ def _count_queues_only_when_asked() -> None:
     Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
     SQSBackend.send_message = cheap(SQSBackend.send_message)  # type: ignore[method-assign]
     SQSBackend.receive_message = cheap(SQSBackend.receive_message)  # type: ignore[method-assign]
-
-
-def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:  # noqa: ANN401
-    """Put an item back as it was before a failed transaction (None: it did not exist)."""
-    if range_key is None:
-        if item is None:
-            table.items.pop(hash_key, None)
-        else:
-            table.items[hash_key] = item
-    elif item is None:
-        table.items[hash_key].pop(range_key, None)
-    else:
-        table.items[hash_key][range_key] = item
 
 
 def _local_relaxations(function: str, environment: dict[str, str]) -> dict[str, str]:

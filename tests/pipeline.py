@@ -8,12 +8,14 @@ import functools
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
+from localaws.streams import StreamPoller, streams_client
 from tests.conftest import (
     TOKEN,
     Invoke,
@@ -32,6 +34,7 @@ FUNCTIONS = (
     "CampaignStatusProcessorFunction",
     "ReportFetcherFunction",
     "ReadApiFunction",
+    "LedgerStreamFunction",
 )
 
 
@@ -60,6 +63,7 @@ class Pipeline:
         self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
         self.sqs = boto3.client("sqs", region_name=REGION)
+        self.streams = stream_pollers(stack, self.invoke)
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         start = len(self.output.getvalue())
@@ -104,12 +108,41 @@ class Pipeline:
         return body
 
     def drain(self) -> None:
-        """Run the event source mappings until no queue has a visible message. A failed record
-        is visible again at once (and reaches its DLQ after the queue's maxReceiveCount)."""
-        delivered = 1
-        while delivered:
+        """Run the event source mappings until no queue has a visible message and the stream's
+        windows are closed. A failed record is visible again at once (and reaches its DLQ after
+        the queue's maxReceiveCount); a failed stream batch is retried until it succeeds."""
+        idle_rounds = 0
+        while idle_rounds < 50:
             delivered = 0
             for source in self.stack.event_sources:
                 delivered += poll_once(
                     self.sqs, source, functools.partial(self.invoke, source.function), 0, 0
                 )
+            delivered += sum(stream.poll() for stream in self.streams)
+            if delivered:
+                idle_rounds = 0
+                continue
+            if not any(stream.busy for stream in self.streams):
+                return
+            for stream in self.streams:
+                stream.poll(close_windows=True)
+            idle_rounds += 1
+        raise AssertionError("the stream kept failing")
+
+
+def stream_pollers(
+    stack: Deployment, invoke: Callable[[str, dict[str, Any]], Any]
+) -> list[StreamPoller]:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    streams = streams_client()
+    return [
+        StreamPoller(
+            streams,
+            dynamodb.describe_table(TableName=stack.physical_id(source.table))["Table"][
+                "LatestStreamArn"
+            ],
+            source,
+            functools.partial(invoke, source.function),
+        )
+        for source in stack.stream_sources
+    ]

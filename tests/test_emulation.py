@@ -7,18 +7,17 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sqs.models import sqs_backends
 
-from localaws.emulation import REGION, emulated_account_environment
-from localaws.stack import _count_queues_only_when_asked, _roll_back_transactions_by_item
+from localaws.emulation import REGION, StreamSource, emulated_account_environment
+from localaws.stack import _count_queues_only_when_asked
+from localaws.streams import StreamPoller, streams_client
 
 
 @pytest.fixture
 def table() -> Iterator[Any]:
     with emulated_account_environment(), mock_aws():
-        _roll_back_transactions_by_item()
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(
             TableName="t",
@@ -31,70 +30,86 @@ def table() -> Iterator[Any]:
                 {"AttributeName": "SK", "AttributeType": "S"},
             ],
             BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         yield client
 
 
-def transaction(client: Any, item_version: str, condition_version: str | None) -> None:
-    condition = (
-        {
-            "ConditionExpression": "version = :v",
-            "ExpressionAttributeValues": {":v": {"S": condition_version}},
-        }
-        if condition_version
-        else {"ConditionExpression": "attribute_not_exists(PK)"}
-    )
-    client.transact_write_items(
-        TransactItems=[
-            {
-                "Put": {
-                    "TableName": "t",
-                    "Item": {"PK": {"S": "c"}, "SK": {"S": "item"}, "version": {"S": item_version}},
-                    **condition,
-                }
-            },
-            {
-                "Update": {
-                    "TableName": "t",
-                    "Key": {"PK": {"S": "c"}, "SK": {"S": "counter"}},
-                    "UpdateExpression": "ADD attempts :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            },
-        ]
-    )
+class Function:
+    """Sums `n` of the new images into its window's state; fails when told to."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.failures = 0
+        self.totals: list[int] = []
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(event)
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("injected")
+        total = int(event["state"].get("total", "0")) + sum(
+            int(record["dynamodb"]["NewImage"]["n"]["N"]) for record in event["Records"]
+        )
+        if event["isFinalInvokeForWindow"]:
+            self.totals.append(total)
+            return {"state": {}}
+        return {"state": {"total": str(total)}}
 
 
-def state(client: Any) -> dict[str, Any]:
-    items = client.scan(TableName="t")["Items"]
-    return {item["SK"]["S"]: item.get("version", item.get("attempts")) for item in items}
+def poller(client: Any, function: Function, batch_size: int = 2) -> StreamPoller:
+    arn = client.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    source = StreamSource("F", "t", batch_size=batch_size, window_seconds=5)
+    return StreamPoller(streams_client(), arn, source, function)
 
 
-def test_a_failed_transaction_leaves_every_item_it_named_as_it_was(table: Any) -> None:
-    # Given an item and its counter, written by one transaction
-    transaction(table, "v1", None)
-    before = state(table)
-
-    # When a transaction whose condition fails would have replaced the item and moved the counter
-    with pytest.raises(ClientError, match="TransactionCanceled"):
-        transaction(table, "v2", "v0")
-
-    # Then neither changed; and a transaction that holds applies both
-    assert state(table) == before == {"item": {"S": "v1"}, "counter": {"N": "1"}}
-    transaction(table, "v2", "v1")
-    assert state(table) == {"item": {"S": "v2"}, "counter": {"N": "2"}}
+def put(client: Any, n: int) -> None:
+    item = {"PK": {"S": f"p{n}"}, "SK": {"S": "s"}, "n": {"N": str(n)}}
+    client.put_item(TableName="t", Item=item)
 
 
-def test_a_failed_first_write_leaves_nothing_behind(table: Any) -> None:
-    # Given an empty table, and a transaction whose second write fails its condition
-    transaction(table, "v1", None)
-    table.delete_item(TableName="t", Key={"PK": {"S": "c"}, "SK": {"S": "item"}})
-    table.delete_item(TableName="t", Key={"PK": {"S": "c"}, "SK": {"S": "counter"}})
-    with pytest.raises(ClientError, match="TransactionCanceled"):
-        transaction(table, "v1", "v0")
+def test_a_window_carries_its_state_to_a_final_invocation_with_the_shard(table: Any) -> None:
+    # Given five writes, and a function fed two records a batch
+    for n in range(1, 6):
+        put(table, n)
+    function = Function()
+    stream = poller(table, function)
 
-    # Then nothing it named exists
-    assert state(table) == {}
+    # When the stream is polled until idle, then the window ends
+    while stream.poll():
+        pass
+    stream.poll(close_windows=True)
+
+    # Then every record came once, in order, with the shard's id, and the last invocation
+    # (final, no records) got the whole window's state
+    records = [r["dynamodb"]["NewImage"]["n"]["N"] for e in function.events for r in e["Records"]]
+    assert records == ["1", "2", "3", "4", "5"]
+    assert len({event["shardId"] for event in function.events}) == 1
+    assert function.events[-1]["isFinalInvokeForWindow"] and not function.events[-1]["Records"]
+    assert function.totals == [15]
+    assert not stream.busy
+
+
+def test_a_failed_invocation_is_retried_with_the_same_records_and_state(table: Any) -> None:
+    # Given writes, and a function that fails its second and third invocations
+    for n in range(1, 5):
+        put(table, n)
+    function = Function()
+    stream = poller(table, function)
+    assert stream.poll() == 2
+    function.failures = 2
+
+    # When the stream is polled past the failures and the window closes
+    while stream.poll() == 0 and stream.busy and function.failures:
+        pass
+    while stream.poll():
+        pass
+    stream.poll(close_windows=True)
+
+    # Then the failed batch came again as it was, and the window still counts each record once
+    second, retried = function.events[1], function.events[2]
+    assert (second["Records"], second["state"]) == (retried["Records"], retried["state"])
+    assert function.totals == [10]
 
 
 @pytest.fixture

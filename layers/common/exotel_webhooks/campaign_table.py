@@ -1,16 +1,18 @@
-"""The campaign table: its keys, and the conditional writes that make effects exactly-once.
+"""The campaign table: every key, index and expression, and the conditional writes that make
+each callback's effect exactly-once (docs/architecture.md, "Data model").
 
 Items (PK / SK):
-  CAMPAIGN#<sid> / #SUMMARY            status, dates, report, reconciliation  GSI1: by status
-  CAMPAIGN#<sid> / #COUNTER#<0..9>     attempt and number counters, sharded so that one busy
-                                       campaign spreads its counter writes over ten items
-  CAMPAIGN#<sid> / ATTEMPT#<call_sid>  one call attempt           GSI1: by status; GSI2: by number
-  CAMPAIGN#<sid> / NUMBER#<subscriber> one number's final outcome GSI2: by number
-                                       (`report_status`: what the campaign report says of it)
+  CAMPAIGN#<sid> / #SUMMARY                  status, dates, report, reconciliation
+                                             GSI1: campaigns by status (CAMPAIGN_STATUS#<status>)
+  CAMPAIGN#<sid> / #COUNTER#<stream shard>   counters derived from the table's stream, one item
+                                             per stream shard (ledger_stream.py); `#COUNTER#recount`
+                                             holds what `make recount` corrected
+  CAMPAIGN#<sid>#NUMBER#<subscriber> / OUTCOME             one number's final outcome
+  CAMPAIGN#<sid>#NUMBER#<subscriber> / ATTEMPT#<call_sid>  one call attempt
+                                             GSI1: a campaign's calls, over CALL_SHARDS keys
 
-Counter shards also hold the reconciliation counts (`reconciled#matched|mismatched|backfilled`),
-moved in the same transaction as the outcome they classify, so they are exact whatever the order
-of report and callbacks.
+A number's outcome and attempts share one item collection, so the number view is one Query and
+one campaign's writes spread over as many partition keys as it has numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -33,14 +35,20 @@ from exotel_webhooks.precedence import supersedes
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-COUNTER_SHARDS = 10
 SUMMARY_SK = "#SUMMARY"
 COUNTER_SK_PREFIX = "#COUNTER#"
-CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter shards sort first
+RECOUNT_SK = f"{COUNTER_SK_PREFIX}recount"
+CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter items sort first
 ATTEMPT_SK_PREFIX = "ATTEMPT#"
-NUMBER_SK_PREFIX = "NUMBER#"
+OUTCOME_SK = "OUTCOME"
+CALLS_INDEX = "GSI1"
+# A campaign's calls are listed from this many index keys: at 5,000 attempts a second each
+# takes 500 writes a second, half of DynamoDB's 1,000 per partition.
+CALL_SHARDS = 10
 RECONCILED_PREFIX = "reconciled#"
 RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
+COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence"})
+_SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers have up to 40 digits
 _MAX_TRIES = 6
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 
@@ -48,20 +56,39 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+# ---------------------------------------------------------------------------------------- keys
 def campaign_pk(campaign_sid: str) -> str:
     return f"CAMPAIGN#{campaign_sid}"
+
+
+def number_pk(campaign_sid: str, subscriber: str) -> str:
+    """The item collection of one number in one campaign: its outcome and its attempts."""
+    return f"CAMPAIGN#{campaign_sid}#NUMBER#{subscriber}"
+
+
+def numbers_prefix(campaign_sid: str) -> str:
+    return f"CAMPAIGN#{campaign_sid}#NUMBER#"
 
 
 def attempt_sk(call_sid: str) -> str:
     return f"{ATTEMPT_SK_PREFIX}{call_sid}"
 
 
-def number_sk(number: str) -> str:
-    return f"{NUMBER_SK_PREFIX}{number}"
+def counter_sk(stream_shard: str) -> str:
+    return f"{COUNTER_SK_PREFIX}{stream_shard}"
 
 
-def number_pk(number: str) -> str:
-    return f"NUMBER#{number}"
+def calls_pk(campaign_sid: str, shard: int) -> str:
+    return f"CAMPAIGN#{campaign_sid}#CALLS#{shard}"
+
+
+def call_shard(call_sid: str) -> int:
+    """The same call always lists under the same key."""
+    return zlib.crc32(call_sid.encode()) % CALL_SHARDS
+
+
+def campaigns_by_status_pk(status: str) -> str:
+    return f"CAMPAIGN_STATUS#{status}"
 
 
 def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None = None) -> str:
@@ -75,24 +102,40 @@ def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None =
     return f"{number}@{event_id}" if event_id else number
 
 
-def campaign_number_prefix(campaign_sid: str) -> str:
-    """GSI2 sort keys of one campaign's items for a number (outcome and attempts)."""
-    return f"CAMPAIGN#{campaign_sid}#"
+def masked_part(subscriber: str) -> str:
+    """The number as sent, of a subscriber key (`0XXXXXX4890@call_1` -> `0XXXXXX4890`)."""
+    return subscriber.rsplit("@", 1)[0]
 
 
-def attempts_by_status_pk(campaign_sid: str, status: str) -> str:
-    return f"CAMPAIGN#{campaign_sid}#ATTEMPT_STATUS#{status}"
+def attempt_keys(campaign_sid: str, number: str, call_sid: str) -> dict[str, str]:
+    return {
+        "PK": number_pk(campaign_sid, subscriber_key(number, [call_sid])),
+        "SK": attempt_sk(call_sid),
+        "GSI1PK": calls_pk(campaign_sid, call_shard(call_sid)),
+        "GSI1SK": call_sid,
+    }
 
 
-def campaigns_by_status_pk(status: str) -> str:
-    return f"CAMPAIGN_STATUS#{status}"
+def outcome_keys(campaign_sid: str, subscriber: str) -> dict[str, str]:
+    return {"PK": number_pk(campaign_sid, subscriber), "SK": OUTCOME_SK}
 
 
-def counter_shard_sk(item_sk: str) -> str:
-    """The same item always counts in the same shard."""
-    return f"{COUNTER_SK_PREFIX}{zlib.crc32(item_sk.encode()) % COUNTER_SHARDS}"
+def is_attempt(item: Mapping[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(ATTEMPT_SK_PREFIX)
 
 
+def is_outcome(item: Mapping[str, Any]) -> bool:
+    return item.get("SK") == OUTCOME_SK
+
+
+def counter_family(item: Mapping[str, Any]) -> str | None:
+    """Which counters an item moves: "attempts", "numbers", or None (summary, counters)."""
+    if is_attempt(item):
+        return "attempts"
+    return "numbers" if is_outcome(item) else None
+
+
+# ---------------------------------------------------------------------------------- attributes
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         name: _serializer.serialize(_exact(value))
@@ -116,30 +159,25 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
+def sequence_text(sequence_number: str) -> str:
+    """Stream sequence numbers as fixed-width text, so that string order is stream order."""
+    return sequence_number.zfill(_SEQUENCE_DIGITS)
+
+
 class RaceLost(Exception):
     """Other writers kept changing the item: let the queue redeliver the record."""
 
 
 @dataclass(frozen=True)
-class VersionedWrite:
-    """Put `item` unless what is stored under its key is as new or newer, and move the counters.
-
-    `counters` names the counter family ("attempts" or "numbers"); the item's `status` moves
-    from its stored value (if any) to its new value in that family's by-status counters.
-    """
-
-    item: dict[str, Any]
-    counters: str
-
-    @property
-    def key(self) -> dict[str, str]:
-        return {"PK": self.item["PK"], "SK": self.item["SK"]}
+class WriteResult:
+    applied: bool
+    previous: dict[str, Any] | None  # what was stored before (what wins, if not applied)
 
 
 @dataclass(frozen=True)
-class WriteResult:
-    applied: bool
-    previous: dict[str, Any] | None  # what was stored before (after, if not applied)
+class Page:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None
 
 
 class CampaignTable:
@@ -153,204 +191,55 @@ class CampaignTable:
         )
         return from_item(response["Item"]) if "Item" in response else None
 
-    def write_versioned(self, write: VersionedWrite) -> WriteResult:
-        """One consistent read to decide, one transaction (item + counter shard) to apply.
+    # ------------------------------------------------------------------ versioned writes
+    def write_versioned(self, item: Mapping[str, Any]) -> WriteResult:
+        """Store `item` (an attempt or a callback's outcome) unless what is stored wins
+        (precedence.supersedes): one conditional UpdateItem, nothing else.
 
-        A concurrent writer makes the transaction's condition fail: read again and decide again.
-        Duplicates and older versions cost the read only. What the report says of the item
-        (`report_status`) stays with it when a newer update replaces it.
+        An eventually consistent read first turns most duplicates away at a twentieth of the
+        price of a failed conditional write (0.5 read unit against 1 write unit); a stale read
+        only means the write's condition decides. A refused write returns the winner
+        (ReturnValuesOnConditionCheckFailure), which tells a duplicate from an older update.
+        Attributes the item does not name (`report_status`) stay as stored; the table's stream
+        derives the counters and events from the before and after images (ledger_stream.py).
         """
-        for attempt in range(_MAX_TRIES):
-            stored = self.get(write.key["PK"], write.key["SK"], consistent=True)
-            if stored is not None and not supersedes(write.item, stored):
-                return WriteResult(applied=False, previous=stored)
-            item = dict(write.item)
-            if stored is not None and stored.get("report_status") is not None:
-                item.setdefault("report_status", stored["report_status"])
-            try:
-                self._apply(VersionedWrite(item, write.counters), stored)
-            except ClientError as error:
-                if not _lost_race(error):
-                    raise
-                _backoff(attempt)
-                continue
-            return WriteResult(applied=True, previous=stored)
-        raise RaceLost(f"{write.key} kept changing")
-
-    def report_number(
-        self, backfill: dict[str, Any], stored: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        """Record what the campaign report says of a number: on its outcome if one is stored
-        (`report_status`), else as a backfilled outcome (`backfill`, source "report").
-        Idempotent; `stored` is what a batch read found (read again after a lost race)."""
-        for attempt in range(_MAX_TRIES):
-            reported = backfill["report_status"]
-            if stored is None:
-                item = backfill
-            elif stored.get("source") == "report":
-                item = {**stored, "status": backfill["status"], "report_status": reported}
-            else:
-                item = {**stored, "report_status": reported}
-            if item == stored:
-                return stored
-            try:
-                self._apply(VersionedWrite(item, counters="numbers"), stored)
-            except ClientError as error:
-                if not _lost_race(error):
-                    raise
-                _backoff(attempt)
-                stored = self.get(backfill["PK"], backfill["SK"], consistent=True)
-                continue
-            return item
-        raise RaceLost(f"{backfill['PK']} {backfill['SK']} kept changing")
-
-    def campaign_counters(self, pk: str) -> dict[str, int]:
-        """Every counter of a campaign, summed over its shards (one Query)."""
-        response = self.client.query(
-            TableName=self.name,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": pk, ":prefix": COUNTER_SK_PREFIX}),
-            ConsistentRead=True,
-        )
-        return sum_shards([from_item(shard) for shard in response.get("Items", [])])
-
-    def attempts(self, campaign_sid: str, call_sids: Sequence[str]) -> list[dict[str, Any]]:
-        """The stored attempts among these call SIDs."""
-        pk = campaign_pk(campaign_sid)
-        return self.batch_get([{"PK": pk, "SK": attempt_sk(sid)} for sid in set(call_sids)])
-
-    def batch_get(
-        self, keys: Sequence[Mapping[str, str]], consistent: bool = False
-    ) -> list[dict[str, Any]]:
-        """The items stored under these keys (BatchGetItem, 100 keys a request, unprocessed keys
-        asked again with backoff). Raises RaceLost if DynamoDB keeps some unprocessed."""
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self.name: {
-                    "Keys": [to_item(key) for key in keys[start : start + 100]],
-                    "ConsistentRead": consistent,
-                }
-            }
-            for attempt in range(_MAX_TRIES + 1):
-                response = self.client.batch_get_item(RequestItems=request)
-                found += [from_item(item) for item in response["Responses"].get(self.name, [])]
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                if attempt == _MAX_TRIES:
-                    raise RaceLost("DynamoDB kept keys unprocessed")
-                _backoff(attempt)
-        return found
-
-    def number_items(
-        self, number_key: str, campaign_sid: str | None = None
-    ) -> list[dict[str, Any]]:
-        """A number's attempts and outcomes, in every campaign or one (GSI2, all pages). The
-        index is eventually consistent: what is returned is read again before it is changed."""
-        prefix = campaign_number_prefix(campaign_sid) if campaign_sid else "CAMPAIGN#"
-        query: dict[str, Any] = {
-            "TableName": self.name,
-            "IndexName": "GSI2",
-            "KeyConditionExpression": "GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": number_pk(number_key), ":prefix": prefix}),
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.client.query(**query)
-            items += [from_item(item) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return items
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def erase(self, pk: str, sk: str) -> dict[str, Any] | None:
-        """Delete an attempt or outcome and take it out of its campaign's counters, in one
-        transaction (so the counts stay equal to the items). None if it was already gone."""
-        family = "attempts" if sk.startswith(ATTEMPT_SK_PREFIX) else "numbers"
-        for attempt in range(_MAX_TRIES):
-            stored = self.get(pk, sk, consistent=True)
-            if stored is None:
-                return None
-            deltas = {name: -delta for name, delta in _status_deltas(family, None, stored).items()}
-            try:
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Delete": {
-                                "TableName": self.name,
-                                "Key": to_item({"PK": pk, "SK": sk}),
-                                "ConditionExpression": "#version = :version",
-                                "ExpressionAttributeNames": {"#version": "version"},
-                                "ExpressionAttributeValues": to_item(
-                                    {":version": stored["version"]}
-                                ),
-                            }
-                        },
-                        {"Update": self._counter_update(pk, sk, deltas)},  # type: ignore[typeddict-item]
-                    ]
-                )
-            except ClientError as error:
-                if not _lost_race(error):
-                    raise
-                _backoff(attempt)
-                continue
-            return stored
-        raise RaceLost(f"{pk} {sk} kept changing")
-
-    def _apply(self, write: VersionedWrite, stored: dict[str, Any] | None) -> None:
-        deltas = _status_deltas(write.counters, stored, write.item)
-        if stored is None:
-            condition, values = "attribute_not_exists(PK)", {}
-        else:
-            condition, values = "#version = :stored_version", {":stored_version": stored["version"]}
-        put: dict[str, Any] = {
-            "TableName": self.name,
-            "Item": to_item(write.item),
-            "ConditionExpression": condition,
-        }
-        if values:
-            put["ExpressionAttributeValues"] = to_item(values)
-            put["ExpressionAttributeNames"] = {"#version": "version"}
-        if not deltas:  # a newer version with the same status: no counter moves
-            self.client.put_item(**put)
-            return
-        self.client.transact_write_items(
-            TransactItems=[
-                {"Put": put},  # type: ignore[typeddict-item]
-                {
-                    "Update": self._counter_update(  # type: ignore[typeddict-item]
-                        write.key["PK"], write.key["SK"], deltas, write.item.get("expires_at")
-                    )
-                },
-            ]
-        )
-
-    def _counter_update(
-        self, pk: str, item_sk: str, deltas: Mapping[str, int], expires_at: int | None = None
-    ) -> dict[str, Any]:
-        """The counter shard's side of a transaction: ADD each delta (and, with a retention,
-        SET the shard to expire with the newest item it counts)."""
-        names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
-        values: dict[str, int] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-        expression = "ADD " + ", ".join(
-            f"{name} {value}" for name, value in zip(names, values, strict=True)
-        )
-        if expires_at:
-            expression += " SET #expires_at = :expires_at"
-            names["#expires_at"], values[":expires_at"] = "expires_at", expires_at
-        return {
-            "TableName": self.name,
-            "Key": to_item({"PK": pk, "SK": counter_shard_sk(item_sk)}),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_item(values),
-        }
+        seen = self.get(item["PK"], item["SK"])
+        if seen is not None and not supersedes(item, seen):
+            return WriteResult(applied=False, previous=seen)
+        present = {k: v for k, v in item.items() if k not in {"PK", "SK"} and v is not None}
+        absent = [k for k, v in item.items() if v is None]
+        names = {f"#a{i}": name for i, name in enumerate([*present, *absent])}
+        sets = [f"#a{i} = :a{i}" for i in range(len(present))]
+        removes = [f"#a{i}" for i in range(len(present), len(names))]
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = "attribute_not_exists(PK) OR #a_version < :a_version"
+        values = {f":a{i}": value for i, value in enumerate(present.values())}
+        values[":a_version"] = item["version"]
+        names["#a_version"] = "version"
+        if item.get("source", "callback") == "callback":  # a callback replaces a backfill
+            condition += " OR #a_source = :a_report"
+            names["#a_source"], values[":a_report"] = "source", "report"
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": item["PK"], "SK": item["SK"]}),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return WriteResult(applied=False, previous=_winner(error))
+        return WriteResult(applied=True, previous=seen)
 
     def update_if_newer(
         self, pk: str, sk: str, version: str, values: Mapping[str, Any], keep: Mapping[str, Any]
-    ) -> bool:
-        """SET `values` (and `keep` only where absent) if the stored version is older.
-        False if the item already holds this version or a newer one."""
+    ) -> WriteResult:
+        """SET `values` (and `keep` only where absent) if the stored version is older. Not
+        applied (with what is stored) if the item holds this version or a newer one."""
         assignments = {**values, "version": version}
         names = {f"#s{i}": name for i, name in enumerate(assignments)}
         kept_names = {f"#k{i}": name for i, name in enumerate(keep)}
@@ -370,12 +259,75 @@ class CampaignTable:
                 ConditionExpression="attribute_not_exists(#v) OR #v < :s_version",
                 ExpressionAttributeNames={**names, **kept_names, "#v": "version"},
                 ExpressionAttributeValues=to_item({**attribute_values, ":s_version": version}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return WriteResult(applied=False, previous=_winner(error))
             raise
-        return True
+        return WriteResult(applied=True, previous=None)
+
+    def report_number(
+        self, backfill: dict[str, Any], stored: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Record what the campaign report says of a number: on its outcome if one is stored
+        (`report_status`), else as a backfilled outcome (`backfill`, source "report").
+        Idempotent; `stored` is what a batch read found (read again after a lost race)."""
+        for attempt in range(_MAX_TRIES):
+            reported = backfill["report_status"]
+            if stored is None:
+                item = backfill
+            elif stored.get("source") == "report":
+                item = {**stored, "status": backfill["status"], "report_status": reported}
+            else:
+                item = {**stored, "report_status": reported}
+            if item == stored:
+                return stored
+            if stored is None:
+                condition, values = "attribute_not_exists(PK)", {}
+            else:
+                condition, values = "#version = :stored", {":stored": stored["version"]}
+            put: dict[str, Any] = {
+                "TableName": self.name,
+                "Item": to_item(item),
+                "ConditionExpression": condition,
+            }
+            if values:
+                put["ExpressionAttributeNames"] = {"#version": "version"}
+                put["ExpressionAttributeValues"] = to_item(values)
+            try:
+                self.client.put_item(**put)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                _backoff(attempt)
+                stored = self.get(backfill["PK"], backfill["SK"], consistent=True)
+                continue
+            return item
+        raise RaceLost(f"{backfill['PK']} {backfill['SK']} kept changing")
+
+    def erase(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """Delete an attempt or outcome (the stream takes it out of the counters). None if it
+        was already gone."""
+        for attempt in range(_MAX_TRIES):
+            stored = self.get(pk, sk, consistent=True)
+            if stored is None:
+                return None
+            try:
+                self.client.delete_item(
+                    TableName=self.name,
+                    Key=to_item({"PK": pk, "SK": sk}),
+                    ConditionExpression="#version = :version",
+                    ExpressionAttributeNames={"#version": "version"},
+                    ExpressionAttributeValues=to_item({":version": stored["version"]}),
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                _backoff(attempt)
+                continue
+            return stored
+        raise RaceLost(f"{pk} {sk} kept changing")
 
     def set(self, pk: str, sk: str, values: Mapping[str, Any]) -> None:
         """SET attributes, creating the item if need be (no version: one writer per attribute)."""
@@ -390,40 +342,251 @@ class CampaignTable:
             ),
         )
 
-    def clear_pending_notification(self, pk: str, sk: str, version: str) -> None:
-        """The follow-ups of `version` went out: forget them (unless a newer version arrived)."""
+    # ------------------------------------------------------------------ counters
+    def add_to_counters(  # noqa: PLR0913 - one counter write, named parts
+        self,
+        campaign_sid: str,
+        stream_shard: str,
+        deltas: Mapping[str, int],
+        first_sequence: str,
+        last_sequence: str,
+        expires_at: int | None = None,
+    ) -> bool:
+        """ADD `deltas` to the campaign's counter item of this stream shard, unless records from
+        `first_sequence` on were already added (a retried window): records of one shard come in
+        order, so the last sequence number added is all the memory exactly-once needs.
+        False if they were already added."""
+        names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
+        values: dict[str, Any] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
+        values[":first"], values[":last"] = sequence_text(first_sequence), sequence_text(
+            last_sequence
+        )
+        names["#last"] = "last_sequence"
+        expression = "SET #last = :last"
+        if expires_at:
+            expression += ", #expires_at = :expires_at"
+            names["#expires_at"], values[":expires_at"] = "expires_at", expires_at
+        adds = [f"#c{i} :d{i}" for i in range(len(deltas))]
+        if adds:
+            expression += " ADD " + ", ".join(adds)
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": pk, "SK": sk}),
-                UpdateExpression="REMOVE notify_pending",
-                ConditionExpression="notify_pending = :v",
-                ExpressionAttributeValues=to_item({":v": version}),
+                Key=to_item({"PK": campaign_pk(campaign_sid), "SK": counter_sk(stream_shard)}),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(#last) OR #last < :first",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def campaign_items(self, campaign_sid: str) -> list[dict[str, Any]]:
+        """The summary and every counter item, in one Query (consistent: the counters' sum)."""
+        return self.query_all(
+            {
+                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+                "ExpressionAttributeValues": to_item(
+                    {":pk": campaign_pk(campaign_sid), ":prefix": CAMPAIGN_ITEMS_PREFIX}
+                ),
+                "ConsistentRead": True,
+            }
+        )
+
+    def campaign_counters(self, campaign_sid: str) -> dict[str, int]:
+        """Every counter of a campaign, summed over its counter items."""
+        return sum_counters(
+            [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
+        )
+
+    def recount(self, campaign_sid: str) -> dict[str, int]:
+        """Rebuild the campaign's counters from its items: `#COUNTER#recount` takes whatever
+        makes the sum equal what the items say (the stream's items keep their place in the
+        stream). Returns the corrections made; run it again and it makes none."""
+        truth: Counter[str] = Counter()
+        for item in self.campaign_numbers(campaign_sid):
+            family = counter_family(item)
+            if family:
+                truth.update(status_deltas(family, None, item))
+        counters = self.campaign_counters(campaign_sid)
+        corrections = {
+            name: truth.get(name, 0) - counters.get(name, 0)
+            for name in sorted(set(truth) | set(counters))
+            if truth.get(name, 0) != counters.get(name, 0)
+        }
+        if corrections:
+            names = {f"#c{i}": name for i, name in enumerate(corrections)}
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": campaign_pk(campaign_sid), "SK": RECOUNT_SK}),
+                UpdateExpression="ADD " + ", ".join(f"#c{i} :d{i}" for i in range(len(names))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(
+                    {f":d{i}": delta for i, delta in enumerate(corrections.values())}
+                ),
+            )
+        return corrections
+
+    # ------------------------------------------------------------------ reads
+    def number_collection(self, campaign_sid: str, subscriber: str) -> list[dict[str, Any]]:
+        """A number's outcome and attempts in one campaign: one item collection, one Query."""
+        return self.query_all(
+            {
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": to_item({":pk": number_pk(campaign_sid, subscriber)}),
+            }
+        )
+
+    def attempts(self, campaign_sid: str, number: str, call_sids: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored attempts among these call SIDs of a number as sent."""
+        return self.batch_get(
+            [
+                {"PK": number_pk(campaign_sid, subscriber_key(number, [sid])), "SK": attempt_sk(sid)}
+                for sid in sorted(set(call_sids))
+            ]
+        )
+
+    def outcomes(self, campaign_sid: str, subscribers: Sequence[str]) -> list[dict[str, Any]]:
+        """The stored outcomes of these numbers (consistent)."""
+        keys = [outcome_keys(campaign_sid, subscriber) for subscriber in sorted(set(subscribers))]
+        return self.batch_get(keys, consistent=True)
+
+    def calls_page(
+        self,
+        campaign_sid: str,
+        shard: int,
+        limit: int,
+        status: str | None = None,
+        start_key: dict[str, Any] | None = None,
+    ) -> Page:
+        """Up to `limit` of one call shard's attempts (GSI1), of one status if given (a
+        filter: a page may hold fewer, and `last_key` says where to go on)."""
+        query: dict[str, Any] = {
+            "IndexName": CALLS_INDEX,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": {":pk": calls_pk(campaign_sid, shard)},
+            "Limit": limit,
+        }
+        if status:
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            query["ExpressionAttributeValues"][":status"] = status
+        query["ExpressionAttributeValues"] = to_item(query["ExpressionAttributeValues"])
+        if start_key:
+            query["ExclusiveStartKey"] = start_key
+        response = self.client.query(TableName=self.name, **query)
+        return Page(
+            [from_item(item) for item in response.get("Items", [])],
+            response.get("LastEvaluatedKey"),
+        )
+
+    def campaign_numbers(self, campaign_sid: str) -> Iterator[dict[str, Any]]:
+        """Every attempt and outcome of a campaign: a Scan, for repairs (`make recount`), never
+        on a request's path."""
+        return self._scan(
+            "begins_with(PK, :prefix)", {":prefix": numbers_prefix(campaign_sid)}
+        )
+
+    def number_items(
+        self, subscriber: str, campaign_sid: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A number's attempts and outcomes in one campaign (one Query), or in every campaign
+        (a Scan: erasure is rare, and an index for it would cost a write per attempt)."""
+        if campaign_sid:
+            return self.number_collection(campaign_sid, subscriber)
+        suffix = f"#NUMBER#{subscriber}"
+        return [
+            item
+            for item in self._scan("contains(PK, :suffix)", {":suffix": suffix})
+            if item["PK"].endswith(suffix)
+        ]
+
+    def _scan(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        scan: dict[str, Any] = {
+            "TableName": self.name,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.scan(**scan)
+            yield from (from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def query_all(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        query = {"TableName": self.name, **query}
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**query)
+            items += [from_item(item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return items
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def batch_get(
+        self, keys: Sequence[Mapping[str, str]], consistent: bool = False
+    ) -> list[dict[str, Any]]:
+        """The items stored under these keys (BatchGetItem, 100 keys a request, unprocessed keys
+        asked again with backoff). Raises RaceLost if DynamoDB keeps some unprocessed."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.name: {
+                    "Keys": [
+                        to_item({"PK": key["PK"], "SK": key["SK"]})
+                        for key in keys[start : start + 100]
+                    ],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(_MAX_TRIES + 1):
+                response = self.client.batch_get_item(RequestItems=request)
+                found += [from_item(item) for item in response["Responses"].get(self.name, [])]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                if attempt == _MAX_TRIES:
+                    raise RaceLost("DynamoDB kept keys unprocessed")
+                _backoff(attempt)
+        return found
 
 
-def _status_deltas(
-    family: str, stored: Mapping[str, Any] | None, item: Mapping[str, Any]
+def _winner(error: ClientError) -> dict[str, Any] | None:
+    """What a refused conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item = error.response.get("Item")
+    return from_item(item) if item else None
+
+
+def is_counter(item: Mapping[str, Any]) -> bool:
+    return str(item.get("SK", "")).startswith(COUNTER_SK_PREFIX)
+
+
+def status_deltas(
+    family: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
 ) -> dict[str, int]:
+    """How an item's change moves its family's counters: its status out of `before`'s count and
+    into `after`'s, the total with its creation or deletion, and the reconciliation class."""
     deltas: Counter[str] = Counter()
-    if stored is None:
-        deltas[f"{family}_total"] += 1
-    else:
-        deltas[f"{family}_status#{stored['status']}"] -= 1
-        if reconciled := reconciliation_class(stored):
+    if before is not None:
+        deltas[f"{family}_status#{before['status']}"] -= 1
+        if reconciled := reconciliation_class(before):
             deltas[f"{RECONCILED_PREFIX}{reconciled}"] -= 1
-    deltas[f"{family}_status#{item['status']}"] += 1
-    if reconciled := reconciliation_class(item):
-        deltas[f"{RECONCILED_PREFIX}{reconciled}"] += 1
+    if after is not None:
+        deltas[f"{family}_status#{after['status']}"] += 1
+        if reconciled := reconciliation_class(after):
+            deltas[f"{RECONCILED_PREFIX}{reconciled}"] += 1
+    deltas[f"{family}_total"] += (after is not None) - (before is not None)
     return {name: delta for name, delta in deltas.items() if delta}
 
 
 def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) -> dict[str, int]:
     """The read API's `reconciliation`: the report's scan (rows, unparseable) and the counts
-    its numbers moved in the counter shards (`counters`: summed, as sum_shards gives them)."""
+    its numbers moved in the counters (`counters`: summed, as sum_counters gives them)."""
     return {
         "report_rows": int(scan.get("report_rows", 0)),
         **{name: counters.get(f"{RECONCILED_PREFIX}{name}", 0) for name in RECONCILED_CLASSES},
@@ -431,12 +594,12 @@ def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) ->
     }
 
 
-def sum_shards(shards: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Every counter of a campaign, summed over its shard items."""
+def sum_counters(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Every counter of a campaign, summed over its counter items."""
     totals: Counter[str] = Counter()
-    for shard in shards:
-        for name, value in shard.items():
-            if name not in {"PK", "SK", "expires_at"}:
+    for item in items:
+        for name, value in item.items():
+            if name not in COUNTER_BOOKKEEPING:
                 totals[name] += int(value)
     return dict(totals)
 
@@ -452,15 +615,6 @@ def reconciliation_class(item: Mapping[str, Any]) -> str | None:
     return "matched" if item["status"] == reported else "mismatched"
 
 
-def _lost_race(error: ClientError) -> bool:
-    code = error.response["Error"]["Code"]
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code != "TransactionCanceledException":
-        return False
-    reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
-    return bool(reasons & {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"})
-
-
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not security
+

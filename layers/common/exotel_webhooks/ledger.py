@@ -2,10 +2,11 @@
 
 Every stored item carries a version, `<date_updated in UTC>#<status rank>#<event_id>`: a later
 date_updated wins, an older one never overwrites a newer one, and a tie is broken by the status
-precedence, then the same way every time (precedence.py).
-Follow-ups (events, report requests) are marked pending in the same write that stores their
-cause and cleared once sent, so a crash between the two sends them on redelivery, and a
-duplicate that finds nothing pending sends nothing.
+precedence, then the same way every time (precedence.py). Each callback is one conditional write
+(campaign_table.py); what follows from a stored change (counters, events) is derived from the
+table's stream (ledger_stream.py), so a crash between two steps can lose nothing. The one
+exception is the report request: a report URL is a credential and is never stored, so the
+campaign-status processor sends it itself, again on a redelivery while the report is pending.
 """
 
 from __future__ import annotations
@@ -20,14 +21,11 @@ from exotel_webhooks.callbacks import KEY_SEPARATOR
 from exotel_webhooks.campaign_table import (
     SUMMARY_SK,
     CampaignTable,
-    VersionedWrite,
-    attempt_sk,
-    attempts_by_status_pk,
-    campaign_number_prefix,
+    WriteResult,
+    attempt_keys,
     campaign_pk,
     campaigns_by_status_pk,
-    number_pk,
-    number_sk,
+    outcome_keys,
     subscriber_key,
 )
 from exotel_webhooks.models import (
@@ -35,8 +33,9 @@ from exotel_webhooks.models import (
     CallStatusCallback,
     CampaignStatusCallback,
     QueuedEvent,
+    ReportRequest,
 )
-from exotel_webhooks.notifications import CampaignEvents, ReportRequests
+from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import logger, mask_phone
 from exotel_webhooks.precedence import (
     EARLIEST,
@@ -47,8 +46,6 @@ from exotel_webhooks.precedence import (
 )
 
 FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
-CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
-CAMPAIGN_COMPLETED = "CampaignCompleted"
 
 
 def version_of(event: QueuedEvent[Any]) -> str:
@@ -73,22 +70,21 @@ class Outcome(StrEnum):
     OUT_OF_ORDER = "out_of_order"  # a newer version is already stored
 
 
-def _outcome(applied: bool, version: str, stored: dict[str, Any] | None) -> Outcome:
-    if applied:
+def _outcome(result: WriteResult, version: str) -> Outcome:
+    if result.applied:
         return Outcome.STORED
-    return Outcome.DUPLICATE if (stored or {}).get("version") == version else Outcome.OUT_OF_ORDER
+    stored = result.previous or {}
+    return Outcome.DUPLICATE if stored.get("version") == version else Outcome.OUT_OF_ORDER
 
 
 class CampaignLedger:
     def __init__(
         self,
         table: CampaignTable,
-        events: CampaignEvents | None = None,
         reports: ReportRequests | None = None,
         retention: timedelta | None = None,
     ) -> None:
         self.table = table
-        self.events = events
         self.reports = reports
         self.retention = retention
 
@@ -96,13 +92,9 @@ class CampaignLedger:
     def record_attempt(self, event: QueuedEvent[CallStatusCallback]) -> Outcome:
         callback = event.callback
         sid = callback.campaign_sid
+        version = version_of(event)
         item: dict[str, Any] = {
-            "PK": campaign_pk(sid),
-            "SK": attempt_sk(callback.call_sid),
-            "GSI1PK": attempts_by_status_pk(sid, callback.status),
-            "GSI1SK": callback.call_sid,
-            "GSI2PK": number_pk(subscriber_key(callback.number, [callback.call_sid])),
-            "GSI2SK": f"{campaign_number_prefix(sid)}ATTEMPT#{callback.call_sid}",
+            **attempt_keys(sid, callback.number, callback.call_sid),
             "campaign_sid": sid,
             "call_sid": callback.call_sid,
             "number": callback.number,
@@ -110,21 +102,18 @@ class CampaignLedger:
             "status": callback.status,
             "date_created": _iso(callback.date_created),
             "date_updated": _iso(callback.date_updated),
-            "version": version_of(event),
+            "version": version,
             "event_id": event.event_id,
             "received_at": event.received_at.isoformat(),
             "extra": json.dumps(callback.extra) if callback.extra else None,
             "expires_at": self._expiry(event.received_at),
         }
-        result = self.table.write_versioned(VersionedWrite(item, counters="attempts"))
-        outcome = _outcome(result.applied, item["version"], result.previous)
+        outcome = _outcome(self.table.write_versioned(item), version)
         logger.info(
             f"call attempt {outcome}",
             outcome=outcome,
-            campaign_sid=sid,
             call_sid=callback.call_sid,
             status=callback.status,
-            previous_status=result.previous["status"] if result.previous else None,
             number=mask_phone(callback.number),
         )
         return outcome
@@ -136,10 +125,7 @@ class CampaignLedger:
         version = version_of(event)
         subscriber = subscriber_key(callback.to, callback.call_sids, event.event_id)
         item: dict[str, Any] = {
-            "PK": campaign_pk(sid),
-            "SK": number_sk(subscriber),
-            "GSI2PK": number_pk(subscriber),
-            "GSI2SK": f"{campaign_number_prefix(sid)}OUTCOME",
+            **outcome_keys(sid, subscriber),
             "campaign_sid": sid,
             "number": subscriber,
             "number_raw": callback.to_raw,
@@ -154,40 +140,16 @@ class CampaignLedger:
             "event_id": event.event_id,
             "received_at": event.received_at.isoformat(),
             "extra": json.dumps(callback.extra) if callback.extra else None,
-            "notify_pending": version if self.events else None,
             "expires_at": self._expiry(event.received_at),
         }
-        result = self.table.write_versioned(VersionedWrite(item, counters="numbers"))
-        stored = item if result.applied else (result.previous or {})
-        if stored.get("version") == version and stored.get("notify_pending") == version:
-            self._publish_number_outcome(callback, event.event_id)
-            self.table.clear_pending_notification(item["PK"], item["SK"], version)
-        outcome = _outcome(result.applied, version, result.previous)
+        outcome = _outcome(self.table.write_versioned(item), version)
         logger.info(
             f"number outcome {outcome}",
             outcome=outcome,
-            campaign_sid=sid,
             status=callback.status,
-            previous_status=result.previous["status"] if result.previous else None,
             number=mask_phone(callback.to),
         )
         return outcome
-
-    def _publish_number_outcome(self, callback: CallScheduleCallback, event_id: str) -> None:
-        assert self.events is not None  # noqa: S101 - notify_pending is only set with events
-        self.events.publish(
-            CALL_SCHEDULE_COMPLETED,
-            {
-                "event_id": event_id,
-                "campaign_sid": callback.campaign_sid,
-                "number": callback.to,
-                "number_raw": callback.to_raw,
-                "status": callback.status,
-                "from": callback.from_,
-                "call_sids": callback.call_sids,
-                "date_updated": _iso(callback.date_updated),
-            },
-        )
 
     # ------------------------------------------------------------------ campaign status
     def record_campaign_status(self, event: QueuedEvent[CampaignStatusCallback]) -> Outcome:
@@ -195,6 +157,8 @@ class CampaignLedger:
         sid = callback.campaign_sid
         version = version_of(event)
         final = callback.status in FINAL_CAMPAIGN_STATUSES
+        problem = report_url_problem(callback.report_url) if callback.report_url else None
+        usable_url = callback.report_url if final and callback.report_url and not problem else None
         values = {
             "campaign_sid": sid,
             "status": callback.status,
@@ -203,58 +167,38 @@ class CampaignLedger:
             "GSI1PK": campaigns_by_status_pk(callback.status),
             "GSI1SK": f"{utc_text(callback.date_updated) or EARLIEST}{KEY_SEPARATOR}{sid}",
             "event_id": event.event_id,
-            "notify_pending": version if final else None,
+            # a pre-signed report URL is a credential: its host only
+            "report_host": urlsplit(usable_url).hostname if usable_url else None,
             "expires_at": self._expiry(event.received_at),
         }
         keep: dict[str, Any] = {}
         if final and callback.report_url:
-            problem = report_url_problem(callback.report_url)
             keep["report"] = (
                 {"status": "failed", "error": problem} if problem else {"status": "pending"}
             )
-        pk = campaign_pk(sid)
-        applied = self.table.update_if_newer(
-            pk, SUMMARY_SK, version, {k: v for k, v in values.items() if v is not None}, keep
+        result = self.table.update_if_newer(
+            campaign_pk(sid),
+            SUMMARY_SK,
+            version,
+            {k: v for k, v in values.items() if v is not None},
+            keep,
         )
-        stored = self.table.get(pk, SUMMARY_SK, consistent=True) if not applied else None
-        pending = applied and final
-        if stored is not None:  # a redelivery: were its follow-ups sent before a crash?
-            pending = stored.get("version") == version and stored.get("notify_pending") == version
-        if pending:
-            self._campaign_follow_ups(event, callback)
-            self.table.clear_pending_notification(pk, SUMMARY_SK, version)
-        outcome = _outcome(applied, version, stored)
-        logger.info(
-            f"campaign status {outcome}", outcome=outcome, campaign_sid=sid, status=callback.status
-        )
-        return outcome
-
-    def _campaign_follow_ups(
-        self, event: QueuedEvent[CampaignStatusCallback], callback: CampaignStatusCallback
-    ) -> None:
-        usable_url = callback.report_url and not report_url_problem(callback.report_url)
-        if usable_url and self.reports:
+        outcome = _outcome(result, version)
+        # A redelivery of the stored final status while its report is pending may follow a
+        # crash before the request went out: send it again (the fetcher skips a stored one).
+        stored_report = (result.previous or {}).get("report") or {}
+        resend = outcome is Outcome.DUPLICATE and stored_report.get("status") == "pending"
+        if usable_url and self.reports and (outcome is Outcome.STORED or resend):
             self.reports.request(
-                {
-                    "campaign_sid": callback.campaign_sid,
-                    "report_url": callback.report_url,
-                    "event_id": event.event_id,
-                    "status": callback.status,
-                }
+                ReportRequest(
+                    campaign_sid=sid,
+                    report_url=usable_url,
+                    event_id=event.event_id,
+                    status=callback.status,
+                )
             )
-        if self.events:
-            self.events.publish(
-                CAMPAIGN_COMPLETED,
-                {
-                    "event_id": event.event_id,
-                    "campaign_sid": callback.campaign_sid,
-                    "status": callback.status,
-                    "date_created": _iso(callback.date_created),
-                    "date_updated": _iso(callback.date_updated),
-                    # a pre-signed report URL is a credential: its host only
-                    "report_host": urlsplit(callback.report_url).hostname if usable_url else None,
-                },
-            )
+        logger.info(f"campaign status {outcome}", outcome=outcome, status=callback.status)
+        return outcome
 
     def _expiry(self, received_at: datetime) -> int | None:
         if not self.retention:

@@ -19,12 +19,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exotel_webhooks.aws import dynamodb_client, events_client, sqs_client
+from exotel_webhooks.aws import dynamodb_client, sqs_client
 from exotel_webhooks.callbacks import CallbackType
 from exotel_webhooks.campaign_table import CampaignTable
 from exotel_webhooks.ledger import CampaignLedger, Outcome
 from exotel_webhooks.models import QueuedEvent
-from exotel_webhooks.notifications import CampaignEvents, ReportRequests
+from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import Metric, count, lambda_handler, logger, metrics
 from exotel_webhooks.settings import ProcessorSettings
 
@@ -68,9 +68,6 @@ def ledger_from_environment() -> CampaignLedger:
     settings = ProcessorSettings.from_environment()
     return CampaignLedger(
         table=CampaignTable(dynamodb_client(), settings.table_name),
-        events=CampaignEvents(events_client(), settings.event_bus_name)
-        if settings.event_bus_name
-        else None,
         reports=ReportRequests(
             sqs_client(), settings.report_queue_url, settings.report_delay_seconds
         )
