@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import threading
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -109,6 +110,7 @@ def deploy(
     """Create the stack in the emulated account (moto must be active, or `endpoint_url` set)."""
     template = template or Template.load()
     _quiet_unsupported_resource_warnings()
+    _one_stream_record_per_update()
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
     s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     for code in template.local_code():
@@ -136,6 +138,41 @@ def deploy(
         event_sources=_take_over_event_sources(cfn, resources, endpoint_url),
         stream_sources=stream_sources,
     )
+
+
+def _one_stream_record_per_update() -> None:
+    """An UpdateItem that creates its item writes two stream records in moto: an INSERT of the
+    bare key (moto creates the item, then applies the update), then the INSERT of the item.
+    DynamoDB writes one, and the stream's consumer must not see a status-less item: while moto
+    creates the item for an update, the table's stream is left out. (In-process moto only: an
+    external endpoint keeps its own behaviour.)"""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    if getattr(DynamoDBBackend.update_item, "one_record", False):
+        return
+    creating = threading.local()
+    update_item, put_item = DynamoDBBackend.update_item, Table.put_item
+
+    def update_with_one_record(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        creating.active = True
+        try:
+            return update_item(self, *args, **kwargs)
+        finally:
+            creating.active = False
+
+    def put_without_record(self: Table, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        if not getattr(creating, "active", False) or self.stream_shard is None:
+            return put_item(self, *args, **kwargs)
+        shard, self.stream_shard = self.stream_shard, None
+        try:
+            return put_item(self, *args, **kwargs)
+        finally:
+            self.stream_shard = shard
+
+    update_with_one_record.one_record = True  # type: ignore[attr-defined]
+    DynamoDBBackend.update_item = update_with_one_record  # type: ignore[method-assign]
+    Table.put_item = put_without_record  # type: ignore[method-assign]
 
 
 def _quiet_unsupported_resource_warnings() -> None:

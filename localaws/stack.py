@@ -43,9 +43,9 @@ from localaws.emulation import (
     deploy,
 )
 from localaws.event_sources import poll_once
-from localaws.streams import StreamPoller, streams_client
 from localaws.log_shipping import LogShipper
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
+from localaws.streams import StreamPoller, streams_client
 from localaws.template import Template
 from ops.target import LOCAL_STATE
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from localaws.emulation import REGION, StreamSource
 
@@ -43,6 +44,7 @@ class _Shard:
     window_start: float | None = None
     state: dict[str, Any] = field(default_factory=dict)
     held: list[dict[str, Any]] = field(default_factory=list)  # fetched, not yet handled
+    unread: bool = False  # the last read failed
 
 
 class StreamPoller:
@@ -60,8 +62,11 @@ class StreamPoller:
 
     @property
     def busy(self) -> bool:
-        """A window is open or a batch waits for a retry."""
-        return any(shard.window_start is not None or shard.held for shard in self.shards.values())
+        """A window is open, or a batch or a read waits for a retry."""
+        return any(
+            shard.window_start is not None or shard.held or shard.unread
+            for shard in self.shards.values()
+        )
 
     def poll(self, close_windows: bool = False) -> int:
         """One pass over the shards: a batch each, and each window that has ended (all open
@@ -87,11 +92,16 @@ class StreamPoller:
 
     def _deliver(self, shard_id: str, shard: _Shard) -> int:
         if not shard.held:
-            response = self.client.get_records(
-                ShardIterator=shard.iterator, Limit=self.source.batch_size
-            )
-            shard.iterator = response["NextShardIterator"]
-            shard.held = [self._record(record) for record in response.get("Records", [])]
+            try:
+                fetched = self.client.get_records(
+                    ShardIterator=shard.iterator, Limit=self.source.batch_size
+                )
+            except ClientError:
+                shard.unread = True  # Lambda's poller tries the shard again
+                return 0
+            shard.unread = False
+            shard.iterator = fetched["NextShardIterator"]
+            shard.held = [self._record(dict(record)) for record in fetched.get("Records", [])]
         if not shard.held:
             return 0
         if shard.window_start is None:
@@ -100,7 +110,7 @@ class StreamPoller:
         response = self._invoke(shard_id, shard, shard.held, final=False)
         if response is None:
             return 0  # retried on the next poll, with the same records and state
-        shard.state = response.get("state") or {}
+        shard.state = dict(response.get("state") or {})
         delivered, shard.held = len(shard.held), []
         return delivered
 

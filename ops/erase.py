@@ -3,7 +3,7 @@ campaigns' stored reports, with every earlier version of those reports.
 
 Reports first, then the items: a run cut short is finished by running it again (the items still
 name the campaigns whose reports to clean), and a finished run changes nothing the second time.
-The campaign counters lose what is erased in the same transaction (campaign_table.erase).
+The campaign counters lose what is erased through the table's stream, as they gained it.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ def test_a_window_carries_its_state_to_a_final_invocation_with_the_shard(table: 
     records = [r["dynamodb"]["NewImage"]["n"]["N"] for e in function.events for r in e["Records"]]
     assert records == ["1", "2", "3", "4", "5"]
     assert len({event["shardId"] for event in function.events}) == 1
-    assert function.events[-1]["isFinalInvokeForWindow"] and not function.events[-1]["Records"]
+    assert function.events[-1]["isFinalInvokeForWindow"]
+    assert not function.events[-1]["Records"]
     assert function.totals == [15]
     assert not stream.busy
 

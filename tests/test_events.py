@@ -8,7 +8,7 @@ import pytest
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
 from localaws.template import Template
-from tests.conftest import EVENTS, LoadFunction, body_of, events_of, load_event
+from tests.conftest import EVENTS, LoadFunction, body_of, events_of, http_get, load_event
 
 # What each receiver sample is for: (status code, body "status" or None for an error body).
 RECEIVER_OUTCOMES = {
@@ -48,6 +48,7 @@ PROCESSORS = {
     "campaign_status_processor": "CampaignStatusProcessorFunction",
     "report_fetcher": "ReportFetcherFunction",
 }
+STREAM_SAMPLES = ("window.json", "window-end.json")
 # Read API samples, answered after the processor samples above have run.
 READ_API_STATUSES = {
     "get-campaign.json": 200,
@@ -82,6 +83,7 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
             if t["Type"] == "HttpApi"
         }
         sqs = any(t["Type"] == "SQS" for t in triggers)
+        stream = any(t["Type"] == "DynamoDB" for t in triggers)
 
         # Then each of its sample events has that trigger's shape
         for path in events_of(event_directory(template, logical_id)):
@@ -89,6 +91,9 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
             if sqs:
                 assert event["Records"], path
                 assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
+            elif stream:  # tumbling windows: the shard, the state, whether the window ends
+                assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
+                assert {r["eventSource"] for r in event["Records"]} <= {"aws:dynamodb"}, path
             else:
                 assert event["version"] == "2.0", path
                 assert event["routeKey"] in routes, path
@@ -101,6 +106,7 @@ def test_every_event_is_listed_with_its_outcome() -> None:
         | set(PROCESSOR_FAILURES)
         | SHAPE_ONLY
         | {f"read_api/{name}" for name in READ_API_STATUSES}
+        | {f"ledger_stream/{name}" for name in STREAM_SAMPLES}
     )
     assert {str(path.relative_to(EVENTS)) for path in EVENTS.rglob("*.json")} == listed
 
@@ -151,3 +157,27 @@ def test_read_api_samples_answer_after_the_processor_samples(
     # Then it gets the status it is named for, with a JSON body
     assert response["statusCode"] == status, response["body"]
     assert json.loads(response["body"])
+
+
+def test_stream_samples_carry_a_window_to_the_counters(load_function: LoadFunction) -> None:
+    # Given the ledger stream function, and a window's invocation and its last one
+    stream = load_function("LedgerStreamFunction")
+    window, window_end = (load_event(f"ledger_stream/{name}") for name in STREAM_SAMPLES)
+
+    # When the window's records are handed to it
+    state = stream(window)["state"]
+
+    # Then its state holds the campaign's deltas: one attempt (busy, then completed), one number
+    saved = json.loads(state["camp_sample"])
+    assert saved["deltas"] == {
+        "attempts_total": 1, "attempts_status#completed": 1,
+        "numbers_total": 1, "numbers_status#completed": 1,
+    }  # fmt: skip
+
+    # And the window's last invocation writes them once, however often it is retried
+    assert stream(window_end) == {"state": {}}
+    assert stream(window_end) == {"state": {}}
+    read_api = load_function("ReadApiFunction")
+    campaign = body_of(read_api(http_get("/campaigns/camp_sample")))
+    assert campaign["attempts"] == {"total": 1, "by_status": {"completed": 1}}
+    assert campaign["numbers"] == {"total": 1, "by_status": {"completed": 1}}

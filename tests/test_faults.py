@@ -174,12 +174,12 @@ def fail(operation: str, code: str, times: int = 1) -> Fault:
     return plan
 
 
-def transaction_conflict(aws_calls: AwsCalls, _: ReportServer) -> None:
-    aws_calls.fail_next(
-        "TransactWriteItems",
-        "TransactionCanceledException",
-        CancellationReasons=[{"Code": "TransactionConflict"}, {"Code": "None"}],
-    )
+def events_fail(aws_calls: AwsCalls, _: ReportServer) -> None:
+    """PutEvents fails twice, wherever it is called first (the stream's consumer, the report
+    fetcher); the fetcher's backoff fails too, so its queue redelivers at once."""
+    for _ in range(2):
+        aws_calls.fail_next("PutEvents", "InternalException")
+        aws_calls.fail_next("ChangeMessageVisibility", "AccessDenied")
 
 
 def report_host_busy(aws_calls: AwsCalls, server: ReportServer) -> None:
@@ -195,14 +195,15 @@ FAULTS: dict[str, Fault] = {
     "SQS send fails": fail("SendMessage", "ServiceUnavailable", times=2),
     "SQS throttles": fail("SendMessage", "ThrottlingException", times=2),
     "S3 quarantine fails": fail("PutObject", "InternalError", times=2),
-    # the processors: DynamoDB throttles, a transaction conflicts, a read fails
+    # the processors and the stream: DynamoDB throttles writes (the processors' and the
+    # counters'), a read fails, the stream cannot be read
     "DynamoDB throttles writes": fail(
-        "TransactWriteItems", "ProvisionedThroughputExceededException", times=3
+        "UpdateItem", "ProvisionedThroughputExceededException", times=3
     ),
-    "DynamoDB transaction conflict": transaction_conflict,
     "DynamoDB read fails": fail("GetItem", "InternalServerError", times=2),
-    # a crash between two writes: stored, then the follow-up fails before its flag is cleared
-    "EventBridge fails after the write": fail("PutEvents", "InternalException", times=2),
+    "DynamoDB stream read fails": fail("GetRecords", "InternalServerError", times=2),
+    # a crash between two steps: stored, then the follow-up fails
+    "EventBridge fails after the write": events_fail,
     "report request fails after the write": fail("SendMessage", "InternalError", times=1),
     # the report host answers 503 (stalled and slow-drip bodies: tests/test_reports.py)
     "report host answers 503": report_host_busy,

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from exotel_webhooks.aws import dynamodb_client, events_client
 from exotel_webhooks.campaign_table import CampaignTable
 from exotel_webhooks.ledger_stream import StreamDerivation, Window

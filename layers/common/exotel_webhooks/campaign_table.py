@@ -343,11 +343,12 @@ class CampaignTable:
         )
 
     # ------------------------------------------------------------------ counters
-    def add_to_counters(  # noqa: PLR0913 - one counter write, named parts
+    def add_to_counters(
         self,
         campaign_sid: str,
         stream_shard: str,
         deltas: Mapping[str, int],
+        *,
         first_sequence: str,
         last_sequence: str,
         expires_at: int | None = None,
@@ -358,8 +359,9 @@ class CampaignTable:
         False if they were already added."""
         names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
         values: dict[str, Any] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-        values[":first"], values[":last"] = sequence_text(first_sequence), sequence_text(
-            last_sequence
+        values[":first"], values[":last"] = (
+            sequence_text(first_sequence),
+            sequence_text(last_sequence),
         )
         names["#last"] = "last_sequence"
         expression = "SET #last = :last"
@@ -440,11 +442,16 @@ class CampaignTable:
             }
         )
 
-    def attempts(self, campaign_sid: str, number: str, call_sids: Sequence[str]) -> list[dict[str, Any]]:
+    def attempts(
+        self, campaign_sid: str, number: str, call_sids: Sequence[str]
+    ) -> list[dict[str, Any]]:
         """The stored attempts among these call SIDs of a number as sent."""
         return self.batch_get(
             [
-                {"PK": number_pk(campaign_sid, subscriber_key(number, [sid])), "SK": attempt_sk(sid)}
+                {
+                    "PK": number_pk(campaign_sid, subscriber_key(number, [sid])),
+                    "SK": attempt_sk(sid),
+                }
                 for sid in sorted(set(call_sids))
             ]
         )
@@ -486,9 +493,7 @@ class CampaignTable:
     def campaign_numbers(self, campaign_sid: str) -> Iterator[dict[str, Any]]:
         """Every attempt and outcome of a campaign: a Scan, for repairs (`make recount`), never
         on a request's path."""
-        return self._scan(
-            "begins_with(PK, :prefix)", {":prefix": numbers_prefix(campaign_sid)}
-        )
+        return self._scan("begins_with(PK, :prefix)", {":prefix": numbers_prefix(campaign_sid)})
 
     def number_items(
         self, subscriber: str, campaign_sid: str | None = None
@@ -558,7 +563,7 @@ class CampaignTable:
 
 def _winner(error: ClientError) -> dict[str, Any] | None:
     """What a refused conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
-    item = error.response.get("Item")
+    item: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
     return from_item(item) if item else None
 
 
@@ -617,4 +622,3 @@ def reconciliation_class(item: Mapping[str, Any]) -> str | None:
 
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter, not security
-

@@ -10,23 +10,23 @@ from typing import Any
 
 from exotel_webhooks.campaign_table import (
     ATTEMPT_SK_PREFIX,
-    CAMPAIGN_ITEMS_PREFIX,
-    COUNTER_SK_PREFIX,
+    CALL_SHARDS,
     SUMMARY_SK,
     CampaignTable,
-    attempts_by_status_pk,
-    campaign_number_prefix,
-    campaign_pk,
-    from_item,
-    number_pk,
+    calls_pk,
+    is_attempt,
+    is_counter,
+    is_outcome,
+    masked_part,
+    numbers_prefix,
     reconciliation_view,
-    sum_shards,
-    to_item,
+    sum_counters,
 )
 from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
 
 DEFAULT_PAGE_SIZE = 50
+MAX_QUERIES = 20  # index pages one calls request may read
 MAX_PAGE_SIZE = 100
 CALL_FIELDS = ("call_sid", "number", "status", "date_created", "date_updated")
 ATTEMPT_FIELDS = ("call_sid", "status", "date_created", "date_updated")
@@ -46,12 +46,12 @@ class CampaignViews:
         self.rules = rules
 
     def campaign(self, campaign_sid: str) -> dict[str, Any]:
-        """The summary and the counter shards, in one Query."""
-        items = self._campaign_items(campaign_sid)
+        """The summary and the counter items, in one Query."""
+        items = self.table.campaign_items(campaign_sid)
         if not items:
             raise CampaignNotFound(f"no campaign {campaign_sid}")
         summary = next((item for item in items if item["SK"] == SUMMARY_SK), {})
-        counters = sum_shards([item for item in items if item["SK"].startswith(COUNTER_SK_PREFIX)])
+        counters = sum_counters([item for item in items if is_counter(item)])
         scan = summary.get("reconciliation")
         return {
             "campaign_sid": campaign_sid,
@@ -65,32 +65,24 @@ class CampaignViews:
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
-        """The number's outcome and all its attempts in this campaign, in one Query (GSI2)."""
+        """The number's outcome and all its attempts in this campaign: one item collection."""
         # `0XXXXXX4890@<call SID>`: a masked number's own key (campaign_table.subscriber_key)
         key = (
             number
             if "@" in number
             else normalise_phone(number, self.rules.default_phone_region).key
         )
-        items = self._query(
-            IndexName="GSI2",
-            KeyConditionExpression="GSI2PK = :pk AND begins_with(GSI2SK, :prefix)",
-            ExpressionAttributeValues=to_item(
-                {":pk": number_pk(key), ":prefix": campaign_number_prefix(campaign_sid)}
-            ),
-        )["items"]
+        items = self.table.number_collection(campaign_sid, key)
         if not items:
-            if not self._campaign_items(campaign_sid):
+            if not self.table.campaign_items(campaign_sid):
                 raise CampaignNotFound(f"no campaign {campaign_sid}")
             raise CampaignNotFound(f"no number {key} in campaign {campaign_sid}")
-        outcome: dict[str, Any] = next(
-            (item for item in items if item["GSI2SK"].endswith("#OUTCOME")), {}
-        )
-        attempts = [item for item in items if "call_sid" in item]
+        outcome: dict[str, Any] = next((item for item in items if is_outcome(item)), {})
+        attempts = [item for item in items if is_attempt(item)]
         if "@" in key:  # a masked subscriber's retries are keyed by their own call SIDs
             known = {attempt["call_sid"] for attempt in attempts}
             missing = [sid for sid in outcome.get("call_sids") or [] if sid not in known]
-            attempts += self.table.attempts(campaign_sid, missing)
+            attempts += self.table.attempts(campaign_sid, masked_part(key), missing)
         attempts.sort(key=lambda item: (item.get("date_created") or "", item["call_sid"]))
         return {
             "campaign_sid": campaign_sid,
@@ -111,48 +103,25 @@ class CampaignViews:
         limit: str | None = None,
         next_token: str | None = None,
     ) -> dict[str, Any]:
-        """A page of the campaign's attempts, all of them (table) or one status (GSI1)."""
+        """A page of the campaign's attempts, all of them or one status, read from the calls
+        index shard by shard. With a status a page may hold fewer than `limit` (the index is
+        filtered, and one request reads at most MAX_QUERIES pages of it): follow next_token
+        until it is null."""
         page_size = _page_size(limit)
-        if status:
-            partition = {"GSI1PK": attempts_by_status_pk(campaign_sid, _call_status(status))}
-            query: dict[str, Any] = {
-                "IndexName": "GSI1",
-                "KeyConditionExpression": "GSI1PK = :pk",
-                "ExpressionAttributeValues": to_item({":pk": partition["GSI1PK"]}),
-            }
-        else:
-            partition = {"PK": campaign_pk(campaign_sid)}
-            query = {
-                "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-                "ExpressionAttributeValues": to_item(
-                    {":pk": partition["PK"], ":prefix": ATTEMPT_SK_PREFIX}
-                ),
-            }
-        if next_token:
-            query["ExclusiveStartKey"] = _start_key(next_token, partition)
-        page = self._query(Limit=page_size, **query)
-        if not page["items"] and not next_token and not self._campaign_items(campaign_sid):
+        wanted = _call_status(status) if status else None
+        shard, start = _position(next_token, campaign_sid) if next_token else (0, None)
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_QUERIES):
+            if shard >= CALL_SHARDS or len(items) >= page_size:
+                break
+            page = self.table.calls_page(campaign_sid, shard, page_size - len(items), wanted, start)
+            items += page.items
+            shard, start = (shard, page.last_key) if page.last_key else (shard + 1, None)
+        if not items and not next_token and not self.table.campaign_items(campaign_sid):
             raise CampaignNotFound(f"no campaign {campaign_sid}")
-        last_key = page["last_key"]
         return {
-            "items": [{name: item.get(name) for name in CALL_FIELDS} for item in page["items"]],
-            "next_token": _token(last_key) if last_key else None,
-        }
-
-    def _campaign_items(self, campaign_sid: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self._query(
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues=to_item(
-                {":pk": campaign_pk(campaign_sid), ":prefix": CAMPAIGN_ITEMS_PREFIX}
-            ),
-        )["items"]
-        return items
-
-    def _query(self, **query: Any) -> dict[str, Any]:  # noqa: ANN401
-        response = self.table.client.query(TableName=self.table.name, **query)
-        return {
-            "items": [from_item(item) for item in response.get("Items", [])],
-            "last_key": response.get("LastEvaluatedKey"),
+            "items": [{name: item.get(name) for name in CALL_FIELDS} for item in items],
+            "next_token": _token(shard, start) if shard < CALL_SHARDS else None,
         }
 
 
@@ -192,29 +161,39 @@ def _page_size(limit: str | None) -> int:
     return int(limit)
 
 
-def _token(last_key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode().rstrip("=")
+def _token(shard: int, start_key: dict[str, Any] | None) -> str:
+    text = json.dumps({"shard": shard, "key": start_key})
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _start_key(token: str, partition: dict[str, str]) -> dict[str, Any]:
-    """A token only continues the query it came from: it must hold exactly that query's key
-    attributes, as text, in this query's partition and among attempts, so an edited token can
-    neither read another campaign nor reach DynamoDB as a malformed key."""
+def _position(token: str, campaign_sid: str) -> tuple[int, dict[str, Any] | None]:
+    """A token only continues the query it came from: it must hold a call shard and, if any,
+    exactly the index's key attributes, as text, in that shard of this campaign and among
+    attempts, so an edited token can neither read another campaign nor reach DynamoDB as a
+    malformed key."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        position = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
         raise BadRequest("next_token is not a token this API issued") from error
-    names = {"PK", "SK", *partition, *(("GSI1SK",) if "GSI1PK" in partition else ())}
+    if not isinstance(position, dict) or set(position) != {"shard", "key"}:
+        raise BadRequest("next_token is not a token this API issued")
+    shard, key = position["shard"], position["key"]
+    if type(shard) is not int or not 0 <= shard < CALL_SHARDS:
+        raise BadRequest("next_token is not a token this API issued")
+    if key is None:
+        return shard, None
     if (
         not isinstance(key, dict)
-        or set(key) != names
+        or set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}
         or not all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
         or not all(isinstance(value["S"], str) for value in key.values())
     ):
         raise BadRequest("next_token is not a token this API issued")
     plain = {name: value["S"] for name, value in key.items()}
-    if any(plain[name] != value for name, value in partition.items()):
+    if plain["GSI1PK"] != calls_pk(campaign_sid, shard) or not plain["PK"].startswith(
+        numbers_prefix(campaign_sid)
+    ):
         raise BadRequest("next_token belongs to another query")
     if not plain["SK"].startswith(ATTEMPT_SK_PREFIX):
         raise BadRequest("next_token is not a token this API issued")
-    return key
+    return shard, key

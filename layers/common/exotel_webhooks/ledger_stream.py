@@ -204,9 +204,9 @@ class StreamDerivation:
                 sid,
                 window.shard,
                 {k: v for k, v in campaign.deltas.items() if v},
-                campaign.first,
-                campaign.last,
-                campaign.expires_at,
+                first_sequence=campaign.first,
+                last_sequence=campaign.last,
+                expires_at=campaign.expires_at,
             )
             logger.info(
                 "counters added" if written else "counters already added",

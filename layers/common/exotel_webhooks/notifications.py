@@ -6,9 +6,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from exotel_webhooks.models import ReportRequest
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
+
+    from exotel_webhooks.models import ReportRequest
 
 EVENT_SOURCE = "exotel.campaign-webhooks"
 

@@ -17,16 +17,15 @@ import itertools
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exotel_webhooks.callbacks import check_identifier
 from exotel_webhooks.campaign_table import (
+    RECONCILED_CLASSES,
     CampaignTable,
-    campaign_number_prefix,
-    campaign_pk,
-    number_pk,
-    number_sk,
+    outcome_keys,
+    reconciliation_class,
 )
 from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.observability import logger, mask_phone
@@ -53,13 +52,23 @@ class ReconciliationFailed(Exception):
 
 @dataclass(frozen=True)
 class ReportScan:
-    """What reading the report found; the per-number counts live in the counter shards."""
+    """What reading the report found (stored on the summary), and how its numbers compared
+    with the outcomes when they were written (`classes`: the counters follow from the stream)."""
 
     report_rows: int = 0
     unparseable: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return {"report_rows": self.report_rows, "unparseable": self.unparseable}
+
+    def counts(self) -> dict[str, int]:
+        """The reconciliation as it stood when this run finished."""
+        return {
+            "report_rows": self.report_rows,
+            **{name: self.classes.get(name, 0) for name in RECONCILED_CLASSES},
+            "unparseable": self.unparseable,
+        }
 
 
 def find_columns(header: list[str]) -> tuple[int, int]:
@@ -116,17 +125,18 @@ def reconcile(
         raise ReconciliationFailed("the report has no header row")
     phone_column, status_column = find_columns(header)
     totals: Counter[str] = Counter()
-    in_flight: deque[Future[None]] = deque()
+    in_flight: deque[Future[Counter[str]]] = deque()
+    classes: Counter[str] = Counter()
     # Chunks are reconciled on a few threads (lookups are I/O); at most 2x workers chunks are
     # held at once, whatever the report's size.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for chunk in _chunks(rows, phone_column, status_column, rules, totals):
             in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table, expires_at))
             while len(in_flight) >= 2 * _WORKERS:
-                in_flight.popleft().result()
+                classes.update(in_flight.popleft().result())
         while in_flight:
-            in_flight.popleft().result()
-    return ReportScan(report_rows=totals["report_rows"], unparseable=totals["unparseable"])
+            classes.update(in_flight.popleft().result())
+    return ReportScan(totals["report_rows"], totals["unparseable"], dict(classes))
 
 
 def _chunks(
@@ -172,8 +182,12 @@ def _parse_row(
 
 def _reconcile_chunk(
     chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable, expires_at: int | None
-) -> None:
-    stored = _outcomes(table, sid, {number for number, _, _ in chunk})
+) -> Counter[str]:
+    stored = {
+        outcome["number"]: outcome
+        for outcome in table.outcomes(sid, [number for number, _, _ in chunk])
+    }
+    classes: Counter[str] = Counter()
     for number, raw, status in chunk:
         backfill = _backfill(sid, number, raw, status) | {"expires_at": expires_at}
         outcome = stored[number] = table.report_number(backfill, stored.get(number))
@@ -185,19 +199,15 @@ def _reconcile_chunk(
                 report_status=status,
                 callback_status=outcome["status"],
             )
-
-
-def _outcomes(table: CampaignTable, sid: str, numbers: set[str]) -> dict[str, dict[str, Any]]:
-    keys = [{"PK": campaign_pk(sid), "SK": number_sk(number)} for number in sorted(numbers)]
-    return {outcome["number"]: outcome for outcome in table.batch_get(keys, consistent=True)}
+    for outcome in stored.values():
+        if reconciled := reconciliation_class(outcome):
+            classes[reconciled] += 1
+    return classes
 
 
 def _backfill(sid: str, number: str, raw: str, status: str) -> dict[str, Any]:
     return {
-        "PK": campaign_pk(sid),
-        "SK": number_sk(number),
-        "GSI2PK": number_pk(number),
-        "GSI2SK": f"{campaign_number_prefix(sid)}OUTCOME",
+        **outcome_keys(sid, number),
         "campaign_sid": sid,
         "number": number,
         "number_raw": raw,

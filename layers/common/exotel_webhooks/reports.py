@@ -14,7 +14,6 @@ from exotel_webhooks.campaign_table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
-    reconciliation_view,
 )
 from exotel_webhooks.models import ReportRequest
 from exotel_webhooks.notifications import CampaignEvents
@@ -154,24 +153,23 @@ class ReportFetcher:
             return
         finally:
             body.close()
-        self._record(request, {**report, "rows": result.report_rows}, result.as_dict())
-        counters = self.table.campaign_counters(campaign_pk(request.campaign_sid))
-        counts = reconciliation_view(result.as_dict(), counters)
-        logger.info("report reconciled", campaign_sid=request.campaign_sid, reconciliation=counts)
-        if counts["backfilled"]:
-            count(Metric.NUMBERS_BACKFILLED, counts["backfilled"])
-        if self.events:
+        counts = result.counts()
+        if self.events:  # before the summary says "reconciled": a failed publish is retried
             self.events.publish(
                 CAMPAIGN_REPORT_STORED,
                 {
                     "event_id": request.event_id,
                     "campaign_sid": request.campaign_sid,
                     "s3_uri": report["s3_uri"],
-                    "bytes": report["bytes"],
+                    "bytes": int(report["bytes"]),  # a Decimal when read back
                     "sha256": report["sha256"],
                     "reconciliation": counts,
                 },
             )
+        self._record(request, {**report, "rows": result.report_rows}, result.as_dict())
+        logger.info("report reconciled", campaign_sid=request.campaign_sid, reconciliation=counts)
+        if counts["backfilled"]:
+            count(Metric.NUMBERS_BACKFILLED, counts["backfilled"])
 
     def _record(
         self,
