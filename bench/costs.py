@@ -4,7 +4,7 @@ and the processors meet, and what a million webhooks cost at AWS's list prices (
 Every request is counted from botocore's own events; DynamoDB capacity follows its published
 sizing rules (moto does not report consumed capacity faithfully):
 an item's size is its attribute names plus values; a write costs 1 unit per started KB (2 in a
-transaction), a strongly consistent read 1 unit per started 4 KB; each GSI whose projected
+transaction), a strongly consistent read 1 unit per started 4 KB (eventually consistent, half); each GSI whose projected
 attributes change costs a write of the projected item (a key change costs a delete and a put);
 a conditional write that fails still costs its write.
 """
@@ -50,9 +50,15 @@ from prices import (  # noqa: E402
     SQS_STANDARD_PER_MILLION_REQUESTS,
 )
 
-from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
+from localaws.emulation import (  # noqa: E402
+    REGION,
+    Deployment,
+    deploy,
+    emulated_account_environment,
+)
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler  # noqa: E402
 from localaws.sqs_events import sqs_event  # noqa: E402
+from localaws.streams import StreamPoller, streams_client  # noqa: E402
 from localaws.template import Template  # noqa: E402
 
 PROCESSORS = {
@@ -108,6 +114,7 @@ class Ledger:
     table_write_units: float = 0
     index_write_units: float = 0
     log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs ingests them
+    event_entries: int = 0  # EventBridge entries published
 
     @property
     def write_units(self) -> float:
@@ -121,6 +128,7 @@ class Meter:
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.current = Ledger()
         self._before: dict[str, dict[str, Any] | None] = {}
+        self._consistent = False
 
     def stored(self, key: dict[str, Any]) -> dict[str, Any] | None:
         item = self.dynamodb.get_item(TableName=self.table_name, Key=key).get("Item")
@@ -129,9 +137,12 @@ class Meter:
     def before_call(self, params: dict[str, Any], event_name: str, **_: Any) -> None:  # noqa: ANN401
         service, operation = event_name.split(".")[1:]
         self.current.calls[f"{service}.{operation}"] += 1
+        if operation == "PutEvents":
+            self.current.event_entries += len(params["Entries"])
         if service != "dynamodb":
             return
         self.current.requests[operation] += 1
+        self._consistent = bool(params.get("ConsistentRead"))
         for key in _written_keys(operation, params):
             self._before[json.dumps(key, sort_keys=True)] = self.stored(key)
 
@@ -141,7 +152,8 @@ class Meter:
             return
         if operation == "GetItem":
             item = {k: _deserializer.deserialize(v) for k, v in parsed.get("Item", {}).items()}
-            self.current.read_units += max(1, math.ceil(item_size(item) / 4096))
+            units = max(1, math.ceil(item_size(item) / 4096))
+            self.current.read_units += units if self._consistent else units / 2
         multiplier = 2 if operation == "TransactWriteItems" else 1
         failed = "Error" in parsed
         for key_text, before in self._before.items():
@@ -189,6 +201,39 @@ def _written_keys(operation: str, params: dict[str, Any]) -> list[dict[str, Any]
             )
         return keys
     return []
+
+
+class StreamWindows:
+    """The ledger stream function fed from the table's stream, a window per drain."""
+
+    def __init__(self, poller: StreamPoller, handler: Callable[..., Any]) -> None:
+        self.poller, self.handler, self.log_bytes = poller, handler, 0
+
+    def invoke(self, event: dict[str, Any]) -> Any:  # noqa: ANN401
+        result, log_bytes = invoke_logged(self.handler, event, "LedgerStreamFunction")
+        self.log_bytes += log_bytes
+        return result
+
+    def drain(self) -> int:
+        """Hand every new record over and close the window; the log bytes written."""
+        self.log_bytes = 0
+        while self.poller.poll():
+            pass
+        self.poller.poll(close_windows=True)
+        return self.log_bytes
+
+
+def stream_poller(deployment: Deployment, handler: Callable[..., Any]) -> StreamWindows:
+    # a client of its own session: Lambda reads the stream, free and unmetered
+    session = boto3.Session(region_name=REGION)
+    table = session.client("dynamodb")
+    arn = table.describe_table(TableName=deployment.physical_id("CampaignTable"))["Table"][
+        "LatestStreamArn"
+    ]
+    [source] = deployment.stream_sources
+    windows = StreamWindows(None, handler)  # type: ignore[arg-type]
+    windows.poller = StreamPoller(streams_client(session=session), arn, source, windows.invoke)
+    return windows
 
 
 def queued(callback_type: CallbackType, fields: dict[str, Any]) -> str:
@@ -242,7 +287,9 @@ CASES: list[tuple[str, CallbackType, dict[str, Any]]] = [
 
 
 def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> tuple[Any, int]:
-    """The handler's result and how many bytes of log and EMF lines it wrote."""
+    """The handler's result and how many bytes of log lines it wrote, counting its EMF metrics
+    document (written once per invocation, whatever the batch) at 1/BATCH when the event is a
+    batch of queue records."""
     from exotel_webhooks.observability import logger  # noqa: PLC0415
 
     captured = io.StringIO()
@@ -259,7 +306,10 @@ def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str)
         for h, stream in zip(handlers, streams, strict=True):
             if stream is not None:
                 h.setStream(stream)
-    return result, len(captured.getvalue().encode())
+    lines = captured.getvalue().encode().splitlines(keepends=True)
+    emf = sum(len(line) for line in lines if line.startswith(b'{"_aws"'))
+    share = BATCH if "Records" in event and event["Records"] and "messageId" in str(event) else 1
+    return result, sum(len(line) for line in lines) - emf + emf // share
 
 
 def main() -> None:
@@ -283,6 +333,12 @@ def main() -> None:
             fields = next(f for _, k, f in CASES if k == kind) | {"campaign_sid": "camp_warm"}
             record = {"MessageId": "w", "ReceiptHandle": "r", "Body": queued(kind, fields)}
             invoke_logged(handlers[kind], sqs_event("arn:q", [record]), "warm-up")
+        os.environ.update(function_environment(deployment, "LedgerStreamFunction"))
+        stream_handler = load_handler(
+            template, deployment, "LedgerStreamFunction", "LedgerStreamFunction"
+        )
+        stream = stream_poller(deployment, stream_handler)
+        stream.drain()  # the warm-up callbacks' records
         os.environ.update(function_environment(deployment, "ReceiverFunction"))
         receiver = load_handler(template, deployment, "ReceiverFunction", "ReceiverFunction")
         webhook = json.loads((ROOT / "events/receiver/call-status.json").read_text())
@@ -292,7 +348,7 @@ def main() -> None:
         assert answer["statusCode"] == 200, answer
         received = meter.current
         received.log_bytes = log_bytes
-        rows, measured = [], {}
+        rows, measured, derivations = [], {}, {}
         for case, kind, fields in CASES:
             meter.current = Ledger()
             record = {"MessageId": "m", "ReceiptHandle": "r", "Body": queued(kind, fields)}
@@ -300,26 +356,35 @@ def main() -> None:
             assert result == {"batchItemFailures": []}, result
             ledger = meter.current
             ledger.log_bytes = log_bytes
+            meter.current = derived = Ledger()
+            derived.log_bytes = stream.drain()
             measured[(kind, case)] = ledger
+            derivations[(kind, case)] = derived
             requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
+            derived_calls = ", ".join(f"{n} {op}" for op, n in sorted(derived.calls.items()))
             rows.append(
                 f"| {kind} | {case} | {requests} | {ledger.read_units:g} | "
                 f"{ledger.table_write_units:g} | {ledger.index_write_units:g} | "
-                f"{ledger.write_units:g} | {ledger.log_bytes} |"
+                f"{ledger.log_bytes} | {derived_calls or '-'} | {derived.write_units:g} | "
+                f"{derived.log_bytes} |"
             )
     table_text = "\n".join(
         [
-            "| callback | case | DynamoDB requests | read units | table write units "
-            "| GSI write units | write units | log bytes |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| callback | case | processor: DynamoDB requests | read units | table write units "
+            "| GSI write units | log bytes | stream window: AWS requests | write units "
+            "| log bytes |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
             *rows,
         ]
     )
     report = (
         "## AWS requests, DynamoDB capacity and log bytes per callback\n\n"
         f"The receiver: {', '.join(f'{n} {op}' for op, n in sorted(received.calls.items()))} "
-        f"and {received.log_bytes} bytes of log and EMF per accepted webhook.\n\n{table_text}\n\n"
-        + cost_report(received, measured)
+        f"and {received.log_bytes} bytes of log and EMF per accepted webhook. A processor's "
+        f"EMF document is written once per invocation and counted at 1/{BATCH}. Each case is one "
+        f"record through its processor, then the stream's window for that record alone (the "
+        f"ledger stream's invocations, counter write and events).\n\n{table_text}\n\n"
+        + cost_report(received, measured, derivations)
     )
     results.append(report)
 
@@ -332,7 +397,11 @@ def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: floa
     )
 
 
-def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledger]) -> str:
+def cost_report(
+    received: Ledger,
+    measured: dict[tuple[CallbackType, str], Ledger],
+    derivations: dict[tuple[CallbackType, str], Ledger],
+) -> str:
     """What one million webhooks of each kind cost, part by part, and the direct integration."""
     memory_gb = 0.5
     logs_per_byte = CLOUDWATCH_LOGS_PER_GB_INGESTED / 1024**3
@@ -347,10 +416,13 @@ def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledge
     direct = HTTP_API_PER_MILLION_REQUESTS + queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS
     rows = []
     for kind, case in COSTED:
-        ledger = measured[(kind, case)]
+        ledger, derived = measured[(kind, case)], derivations[(kind, case)]
         aws_calls = sum(ledger.calls.values())
-        events = sum(n for call, n in ledger.calls.items() if call.endswith(".PutEvents"))
+        events = derived.event_entries
         sends = ledger.calls["sqs.SendMessage"]
+        # A window's invocations, counter write and log lines serve every record of a campaign
+        # in it: STREAM_RECORDS of them (events are billed per entry, not shared).
+        window_calls = sum(n for call, n in derived.calls.items() if call != "events.PutEvents")
         processing = {
             "processor Lambda": lambda_cost(aws_calls * BATCH, 1 / BATCH, memory_gb),
             "DynamoDB": ledger.read_units * DYNAMODB_PER_MILLION_READ_UNITS
@@ -358,6 +430,12 @@ def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledge
             "EventBridge, report queue": events * EVENTBRIDGE_PER_MILLION_EVENTS
             + sends * SQS_STANDARD_PER_MILLION_REQUESTS,
             "processor logs": ledger.log_bytes * 1_000_000 * logs_per_byte,
+            "ledger stream": (
+                lambda_cost(window_calls, 2, memory_gb)  # two invocations a window
+                + derived.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
+                + derived.log_bytes * 1_000_000 * logs_per_byte
+            )
+            / STREAM_RECORDS,
         }
         total = sum(ingest.values()) + sum(processing.values())
         parts = " + ".join(
@@ -372,7 +450,8 @@ def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledge
         f"### Cost per million webhooks\n\nAt {PRICES_REGION} list prices as of {PRICES_AS_OF} "
         f"(bench/prices.py), {memory_gb * 1024:.0f} MB arm64 functions, billed time taken as "
         f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
-        f"here), SQS receives and deletes in batches of {BATCH}. Storage, the report fetch "
+        f"here), SQS receives and deletes in batches of {BATCH}, and a stream window shared by "
+        f"{STREAM_RECORDS} records of a campaign (5 s of a campaign at 20 callbacks/s). Storage, the report fetch "
         f"and custom metrics (USD 0.30 a month each, not per webhook) are left out.\n\n{table}\n\n"
         f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
         f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
@@ -383,9 +462,11 @@ def cost_report(received: Ledger, measured: dict[tuple[CallbackType, str], Ledge
 
 
 BATCH = 10
+STREAM_RECORDS = 100
 # The case that prices each callback type: what most deliveries of it do.
 COSTED: list[tuple[CallbackType, str]] = [
     (CallbackType.CALL_STATUS, "new attempt"),
+    (CallbackType.CALL_STATUS, "status change"),
     (CallbackType.CALL_STATUS, "duplicate attempt"),
     (CallbackType.CALL_SCHEDULE, "new outcome (+event)"),
     (CallbackType.CAMPAIGN_STATUS, "non-final status"),

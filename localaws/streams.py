@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 type Handler = Callable[[dict[str, Any]], Any]
 
 
-def streams_client(endpoint_url: str | None = None) -> DynamoDBStreamsClient:
+def streams_client(
+    endpoint_url: str | None = None, session: boto3.Session | None = None
+) -> DynamoDBStreamsClient:
     """botocore addresses DynamoDB Streams at an account endpoint (<account>.streams-ddb...)
     that moto does not serve; the regional endpoint is the same service."""
-    return boto3.client(
+    return (session or boto3).client(
         "dynamodbstreams",
         region_name=REGION,
         endpoint_url=endpoint_url,

@@ -50,19 +50,26 @@ def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
     started = time.perf_counter()
     method, path = _route(event)
     callback_type = _callback_type(path)
-    logger.append_keys(
-        callback_type=str(callback_type) if callback_type else None,
-        source_ip=((event.get("requestContext") or {}).get("http") or {}).get("sourceIp"),
-    )
+    logger.append_keys(callback_type=str(callback_type) if callback_type else None)
     status, body, outcome = _answer(receiver, event, method, path, callback_type)
     if callback_type and outcome in _COUNTED_BY_TYPE:
         metrics.add_dimension("callback_type", str(callback_type))
     count(_OUTCOME_METRICS[outcome])
+    # An accepted webhook's line is the one written millions of times: it leaves out what only
+    # a refused one needs (its HTTP status, where it came from).
+    refused = (
+        {}
+        if outcome == ACCEPTED
+        else {
+            "http_status": status,
+            "source_ip": ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp"),
+        }
+    )
     _OUTCOME_LOG[outcome](
         f"webhook {outcome}",
         outcome=outcome,
-        http_status=status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        **refused,
     )
     return respond(status, body)
 

@@ -31,7 +31,7 @@ from exotel_webhooks.settings import ProcessorSettings
 type SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
 # Log keys that describe the record being processed; cleared when it is done.
-RECORD_KEYS = ("event_id", "campaign_sid", "call_sid", "status", "receive_count", "lag_ms")
+RECORD_KEYS = ("event_id", "campaign_sid", "call_sid", "status", "receive_count")
 
 
 class LoggedBatchProcessor(BatchProcessor):
@@ -107,7 +107,6 @@ def sqs_handler[R: SqsRecordModel](
             call_sid=getattr(callback, "call_sid", None),
             status=callback.status,
             receive_count=int(record.attributes.ApproximateReceiveCount),
-            lag_ms=round(lag.total_seconds() * 1000),
         )
         outcome = apply(ledger, event)
         count(_OUTCOME_METRICS[outcome])
@@ -117,7 +116,7 @@ def sqs_handler[R: SqsRecordModel](
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-        logger.append_keys(callback_type=str(callback_type))
+        # no callback_type key: each processor's log group holds one type (@log names it)
         metrics.add_dimension("callback_type", str(callback_type))
         return process_partial_response(
             event=event, record_handler=process_record, processor=processor, context=context
