@@ -14,7 +14,7 @@ SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase
+.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -110,6 +110,14 @@ refetch: $(SYNCED) ## Fetch a campaign's report again: CAMPAIGN=<sid> URL=<curre
 erase: $(SYNCED) ## Erase a subscriber (DPDP): NUMBER=<number> CAMPAIGN=<sid> (optional)
 	@test -n "$(NUMBER)" || { echo "usage: make erase NUMBER=<number> [CAMPAIGN=<sid>] [LOCAL=1]"; exit 2; }
 	$(OPS) erase '$(NUMBER)' $(if $(CAMPAIGN),--campaign '$(CAMPAIGN)')
+
+recount: $(SYNCED) ## Rebuild a campaign's counters from its items: CAMPAIGN=<sid> [LOCAL=1]
+	@test -n "$(CAMPAIGN)" || { echo "usage: make recount CAMPAIGN=<sid> [LOCAL=1]"; exit 2; }
+	$(OPS) recount '$(CAMPAIGN)'
+
+migrate: $(SYNCED) ## Copy a pre-stream stack's table into this stack's: FROM=<old table name> (docs/architecture.md)
+	@test -n "$(FROM)" || { echo "usage: make migrate FROM=<old table name> [LOCAL=1]"; exit 2; }
+	$(OPS) migrate '$(FROM)'
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

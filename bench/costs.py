@@ -4,7 +4,8 @@ and the processors meet, and what a million webhooks cost at AWS's list prices (
 Every request is counted from botocore's own events; DynamoDB capacity follows its published
 sizing rules (moto does not report consumed capacity faithfully):
 an item's size is its attribute names plus values; a write costs 1 unit per started KB (2 in a
-transaction), a strongly consistent read 1 unit per started 4 KB (eventually consistent, half); each GSI whose projected
+transaction), a strongly consistent read 1 unit per started 4 KB (eventually consistent, half);
+each GSI whose projected
 attributes change costs a write of the projected item (a key change costs a delete and a put);
 a conditional write that fails still costs its write.
 """
@@ -451,7 +452,8 @@ def cost_report(
         f"(bench/prices.py), {memory_gb * 1024:.0f} MB arm64 functions, billed time taken as "
         f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
         f"here), SQS receives and deletes in batches of {BATCH}, and a stream window shared by "
-        f"{STREAM_RECORDS} records of a campaign (5 s of a campaign at 20 callbacks/s). Storage, the report fetch "
+        f"{STREAM_RECORDS} records of a campaign (5 s of a campaign at 20 callbacks/s). "
+        f"Storage, the report fetch "
         f"and custom metrics (USD 0.30 a month each, not per webhook) are left out.\n\n{table}\n\n"
         f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
         f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "

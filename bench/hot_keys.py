@@ -25,7 +25,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
 import boto3  # noqa: E402
 import results  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
-from costs import PROCESSORS, Gsi, invoke_logged, queued, table_indexes  # noqa: E402
+from costs import (  # noqa: E402
+    PROCESSORS,
+    Gsi,
+    invoke_logged,
+    queued,
+    stream_poller,
+    table_indexes,
+)
 from exotel_webhooks.callbacks import CallbackType  # noqa: E402
 
 from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
@@ -156,6 +163,10 @@ def main() -> None:
         for kind, batch in batches.items():
             if batch:
                 _process(handlers[kind], batch)
+        # the counters follow from the stream: one write per campaign per shard and window
+        os.environ.update(function_environment(deployment, "LedgerStreamFunction"))
+        stream = load_handler(template, deployment, "LedgerStreamFunction", "LedgerStreamFunction")
+        stream_poller(deployment, stream).drain()
     results.append(report(heat, sent))
 
 
@@ -178,7 +189,8 @@ def report(heat: KeyHeat, sent: int) -> str:
     return (
         "## One campaign's burst: writes per partition key\n\n"
         f"{sent:,} callbacks of one campaign (call status and call schedule, 1-3 attempts per "
-        f"number) through the processors in batches of 10; at {RATE:,} callbacks/s the burst "
+        f"number) through the processors in batches of 10, then the table's stream through "
+        f"the ledger stream function; at {RATE:,} callbacks/s the burst "
         f"lasts {seconds:g} s. The two busiest keys of the table and of each index, every write "
         "counted (a failed conditional write too):\n\n"
         "| where | partition key | writes in the burst | writes/s | limit | within |\n"

@@ -1,4 +1,5 @@
-"""`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch and erase
+"""`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
+recount and migrate
 targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
@@ -10,9 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from exotel_webhooks.campaign_table import CampaignTable
+
 from localaws.template import Template
 from ops.erase import erase_number
 from ops.logs import log_lines
+from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
@@ -57,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     forget.add_argument("number", help="the phone number, in any format that parses")
     forget.add_argument("--campaign", help="only this campaign")
 
+    recount = commands.add_parser(
+        "recount", help="rebuild a campaign's counters from its items (a repair)"
+    )
+    recount.add_argument("campaign_sid")
+
+    move = commands.add_parser(
+        "migrate", help="copy an old-layout table's items into this stack's table"
+    )
+    move.add_argument("old_table", help="the old stack's campaign table (its physical name)")
+
     arguments = parser.parse_args(argv)
     try:
         target = (
@@ -91,6 +105,16 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
         return 0
     if arguments.command == "erase":
         print(erase_number(target, arguments.number, arguments.campaign).summary())
+        return 0
+    if arguments.command == "recount":
+        table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+        corrections = table.recount(arguments.campaign_sid)
+        changed = ", ".join(f"{name} {delta:+d}" for name, delta in corrections.items())
+        print(f"{arguments.campaign_sid}: {changed or 'counters already equal the items'}")
+        return 0
+    if arguments.command == "migrate":
+        copied = migrate(target, arguments.old_table)
+        print(", ".join(f"{n} {what}" for what, n in sorted(copied.items())) or "nothing to copy")
         return 0
     if arguments.command == "refetch":
         event_id = request_refetch(target, arguments.campaign_sid, arguments.report_url)

@@ -146,3 +146,21 @@ def stream_pollers(
         )
         for source in stack.stream_sources
     ]
+
+
+class LedgerStream:
+    """The table's stream fed to the ledger stream function until every window is closed: what
+    Lambda does within a few seconds of the last write."""
+
+    def __init__(self, stack: Deployment, handler: Callable[[dict[str, Any]], Any]) -> None:
+        self.pollers = stream_pollers(stack, lambda _function, event: handler(event))
+
+    def settle(self) -> None:
+        for _ in range(100):
+            if sum(poller.poll() for poller in self.pollers):
+                continue
+            if not any(poller.busy for poller in self.pollers):
+                return
+            for poller in self.pollers:
+                poller.poll(close_windows=True)
+        raise AssertionError("the stream kept failing")

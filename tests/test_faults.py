@@ -174,10 +174,10 @@ def fail(operation: str, code: str, times: int = 1) -> Fault:
     return plan
 
 
-def events_fail(aws_calls: AwsCalls, _: ReportServer) -> None:
+def events_fail(aws_calls: AwsCalls, _server: ReportServer) -> None:
     """PutEvents fails twice, wherever it is called first (the stream's consumer, the report
     fetcher); the fetcher's backoff fails too, so its queue redelivers at once."""
-    for _ in range(2):
+    for _failure in range(2):
         aws_calls.fail_next("PutEvents", "InternalException")
         aws_calls.fail_next("ChangeMessageVisibility", "AccessDenied")
 

@@ -18,6 +18,7 @@ from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
 from tests.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
 from tests.conftest import AwsCalls, Invoke, LoadFunction, http_get
+from tests.pipeline import LedgerStream
 
 PROCESSOR_OF = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
@@ -32,6 +33,7 @@ class Pipeline:
     stack: Deployment
     processors: dict[CallbackType, Invoke]
     read_api: Invoke
+    stream: LedgerStream
 
     def deliver(self, messages: list[Message], batch_sizes: list[int] | None = None) -> None:
         """Deliver in this order, in batches (one callback type per batch, as each queue has
@@ -53,6 +55,7 @@ class Pipeline:
 
     def state(self, campaign: Campaign) -> dict[str, Any]:
         """What the read API says about a campaign: summary, every call (paging), every number."""
+        self.stream.settle()
         summary = self.get(f"/campaigns/{campaign.sid}")
         calls: dict[str, str] = {}
         token: str | None = None
@@ -88,6 +91,7 @@ def pipeline(stack: Deployment, load_function: LoadFunction) -> Pipeline:
         stack=stack,
         processors={kind: load_function(name) for kind, name in PROCESSOR_OF.items()},
         read_api=load_function("ReadApiFunction"),
+        stream=LedgerStream(stack, load_function("LedgerStreamFunction")),
     )
 
 

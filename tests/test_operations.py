@@ -17,6 +17,7 @@ from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.target import Target
 from tests.conftest import Invoke, LoadFunction, arrived_now, http_get, load_event, with_token
+from tests.pipeline import LedgerStream
 from tests.report_server import ReportServer, Route
 
 CALLBACK = {
@@ -35,6 +36,7 @@ class Operated:
         self.receiver = load_function("ReceiverFunction")
         self.processor = load_function("CallStatusProcessorFunction")
         self.read_api = load_function("ReadApiFunction")
+        self.stream = LedgerStream(stack, load_function("LedgerStreamFunction"))
         self.stack = stack
         self.target = Target(STACK_NAME, REGION)
 
@@ -54,6 +56,7 @@ class Operated:
             pass
 
     def campaign(self) -> dict[str, Any]:
+        self.stream.settle()
         response = self.read_api(http_get("/campaigns/camp_ops"))
         body: dict[str, Any] = json.loads(response["body"])
         return body

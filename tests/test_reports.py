@@ -34,6 +34,7 @@ from localaws.emulation import REGION, Deployment, deploy, emulated_account_envi
 from localaws.sqs_events import sqs_event
 from tests.campaigns import message
 from tests.conftest import AwsCalls, LoadFunction, http_get
+from tests.pipeline import LedgerStream
 from tests.report_server import ReportServer, Route
 from tests.test_processors import Processors, outcome
 
@@ -235,7 +236,9 @@ def test_a_url_that_cannot_be_parsed_is_a_permanent_failure(url: str) -> None:
 
 # ----------------------------------------------------------------------------- the Lambda
 class Fetcher:
-    def __init__(self, load_function: LoadFunction, server: ReportServer) -> None:
+    def __init__(
+        self, load_function: LoadFunction, server: ReportServer, stack: Deployment
+    ) -> None:
         self.handler = load_function(
             "ReportFetcherFunction",
             REPORT_URL_ALLOW_LOOPBACK="true",
@@ -243,6 +246,7 @@ class Fetcher:
         )
         self.server = server
         self.read_api = load_function("ReadApiFunction")
+        self.stream = LedgerStream(stack, load_function("LedgerStreamFunction"))
 
     def fetch(self, path: str, event_id: str = "evt-1", receives: int = 1) -> dict[str, Any]:
         request = {
@@ -259,6 +263,7 @@ class Fetcher:
         return self.handler(sqs_event("arn:aws:sqs:ap-south-1:123456789012:report", [record]))
 
     def campaign(self) -> dict[str, Any]:
+        self.stream.settle()  # the counts follow the stored outcomes within a window
         response = self.read_api(http_get("/campaigns/camp_1"))
         assert response["statusCode"] == 200, response["body"]
         body: dict[str, Any] = json.loads(response["body"])
@@ -266,8 +271,8 @@ class Fetcher:
 
 
 @pytest.fixture
-def fetcher(load_function: LoadFunction, report_server: ReportServer) -> Fetcher:
-    return Fetcher(load_function, report_server)
+def fetcher(load_function: LoadFunction, report_server: ReportServer, stack: Deployment) -> Fetcher:
+    return Fetcher(load_function, report_server, stack)
 
 
 @pytest.mark.enable_socket
@@ -320,9 +325,13 @@ def test_transient_failures_back_off_then_succeed(
     ],
 )
 def test_permanent_failures_are_recorded_without_retry(
-    load_function: LoadFunction, report_server: ReportServer, route: Route, reason: str
+    load_function: LoadFunction,
+    report_server: ReportServer,
+    stack: Deployment,
+    route: Route,
+    reason: str,
 ) -> None:
-    fetcher = Fetcher(load_function, report_server)
+    fetcher = Fetcher(load_function, report_server, stack)
     fetcher.handler = load_function(
         "ReportFetcherFunction",
         REPORT_URL_ALLOW_LOOPBACK="true",
@@ -364,10 +373,10 @@ def test_the_same_report_is_not_fetched_twice(
 # ----------------------------------------------------------------------------- reconciliation
 @pytest.mark.enable_socket
 def test_reconciliation_matches_backfills_and_counts_disagreements(
-    fetcher: Fetcher, report_server: ReportServer, load_function: LoadFunction
+    fetcher: Fetcher, report_server: ReportServer, load_function: LoadFunction, stack: Deployment
 ) -> None:
     # Given outcomes from callbacks for two numbers
-    processors = Processors(load_function)
+    processors = Processors(load_function, stack)
     processors.process(outcome("completed", 30))  # +919876543210
     processors.process(
         message(
@@ -413,7 +422,7 @@ def test_a_later_callback_overrides_a_backfilled_number(
     stack: Deployment, load_function: LoadFunction
 ) -> None:
     # Given a number known only from the report
-    processors = Processors(load_function)
+    processors = Processors(load_function, stack)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     table = CampaignTable(dynamodb, stack.physical_id("CampaignTable"))
     rows = csv_rows([b"number,status\n", b"09876543210,busy\n"])

@@ -329,6 +329,25 @@ class CampaignTable:
             return stored
         raise RaceLost(f"{pk} {sk} kept changing")
 
+    def note_report_requested(self, pk: str, event_id: str) -> None:
+        """The report request of this callback went out (while the report is still pending)."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": pk, "SK": SUMMARY_SK}),
+                UpdateExpression="SET #report.#requested = :event_id",
+                ConditionExpression="#report.#status = :pending",
+                ExpressionAttributeNames={
+                    "#report": "report",
+                    "#requested": "requested",
+                    "#status": "status",
+                },
+                ExpressionAttributeValues=to_item({":event_id": event_id, ":pending": "pending"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # else the fetcher got there first: nothing to note
+
     def set(self, pk: str, sk: str, values: Mapping[str, Any]) -> None:
         """SET attributes, creating the item if need be (no version: one writer per attribute)."""
         names = {f"#a{i}": name for i, name in enumerate(values)}
@@ -352,17 +371,16 @@ class CampaignTable:
         first_sequence: str,
         last_sequence: str,
         expires_at: int | None = None,
-    ) -> bool:
-        """ADD `deltas` to the campaign's counter item of this stream shard, unless records from
-        `first_sequence` on were already added (a retried window): records of one shard come in
-        order, so the last sequence number added is all the memory exactly-once needs.
-        False if they were already added."""
+    ) -> str | None:
+        """ADD `deltas` (what the shard's records from `first_sequence` to `last_sequence` did)
+        to the campaign's counter item of this stream shard, unless it has already taken a
+        record from `first_sequence` on. Records of one shard come in order, so the last
+        sequence number taken is all the memory exactly-once needs. None if added; else the
+        last sequence number the item has taken (so the caller adds only what is newer)."""
         names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
         values: dict[str, Any] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-        values[":first"], values[":last"] = (
-            sequence_text(first_sequence),
-            sequence_text(last_sequence),
-        )
+        values[":first"] = sequence_text(first_sequence)
+        values[":last"] = sequence_text(last_sequence)
         names["#last"] = "last_sequence"
         expression = "SET #last = :last"
         if expires_at:
@@ -379,12 +397,13 @@ class CampaignTable:
                 ConditionExpression="attribute_not_exists(#last) OR #last < :first",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return str((_winner(error) or {}).get("last_sequence", ""))
             raise
-        return True
+        return None
 
     def campaign_items(self, campaign_sid: str) -> list[dict[str, Any]]:
         """The summary and every counter item, in one Query (consistent: the counters' sum)."""

@@ -60,7 +60,7 @@ class CampaignViews:
             "date_updated": summary.get("date_updated"),
             "attempts": _counted(counters, "attempts"),
             "numbers": _counted(counters, "numbers"),
-            "report": _plain(summary.get("report")),
+            "report": _report(summary.get("report")),
             "reconciliation": reconciliation_view(scan, counters) if scan is not None else None,
         }
 
@@ -133,6 +133,13 @@ def _counted(counters: dict[str, int], family: str) -> dict[str, Any]:
         if name.startswith(prefix) and value
     }
     return {"total": counters.get(f"{family}_total", 0), "by_status": by_status}
+
+
+def _report(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The summary's report, without the processor's note that its request went out."""
+    if report is None:
+        return None
+    return {name: _plain(value) for name, value in report.items() if name != "requested"}
 
 
 def _plain(value: Any) -> Any:  # noqa: ANN401

@@ -57,7 +57,7 @@ def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
     count(_OUTCOME_METRICS[outcome])
     # An accepted webhook's line is the one written millions of times: it leaves out what only
     # a refused one needs (its HTTP status, where it came from).
-    refused = (
+    refused: dict[str, Any] = (
         {}
         if outcome == ACCEPTED
         else {

@@ -6,7 +6,8 @@ precedence, then the same way every time (precedence.py). Each callback is one c
 (campaign_table.py); what follows from a stored change (counters, events) is derived from the
 table's stream (ledger_stream.py), so a crash between two steps can lose nothing. The one
 exception is the report request: a report URL is a credential and is never stored, so the
-campaign-status processor sends it itself, again on a redelivery while the report is pending.
+campaign-status processor sends it itself and notes it sent; a redelivery that finds it unnoted
+sends it again.
 """
 
 from __future__ import annotations
@@ -184,11 +185,16 @@ class CampaignLedger:
             keep,
         )
         outcome = _outcome(result, version)
-        # A redelivery of the stored final status while its report is pending may follow a
-        # crash before the request went out: send it again (the fetcher skips a stored one).
+        # A redelivery of the stored final status whose report request is not marked sent
+        # follows a crash between the write and the send: send it (the fetcher skips a report
+        # already stored for this callback).
         stored_report = (result.previous or {}).get("report") or {}
-        resend = outcome is Outcome.DUPLICATE and stored_report.get("status") == "pending"
-        if usable_url and self.reports and (outcome is Outcome.STORED or resend):
+        unsent = (
+            outcome is Outcome.DUPLICATE
+            and stored_report.get("status") == "pending"
+            and stored_report.get("requested") != event.event_id
+        )
+        if usable_url and self.reports and (outcome is Outcome.STORED or unsent):
             self.reports.request(
                 ReportRequest(
                     campaign_sid=sid,
@@ -197,6 +203,7 @@ class CampaignLedger:
                     status=callback.status,
                 )
             )
+            self.table.note_report_requested(campaign_pk(sid), event.event_id)
         logger.info(f"campaign status {outcome}", outcome=outcome, status=callback.status)
         return outcome
 

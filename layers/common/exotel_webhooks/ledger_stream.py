@@ -8,21 +8,20 @@ after images and derives the rest:
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback,
   CampaignCompleted for each new final version of a campaign's status.
 
-Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds), which is what names the
-stream shard and carries a state from one invocation to the next. Each invocation publishes its
-records' events and adds their counter deltas to the window's state; the window's last
-invocation writes the state, one counter write per campaign per shard and window, conditional
-on the stream sequence numbers it covers, so a retried window never counts twice. Counters
-therefore trail the items by at most a window. An invocation that fails is retried whole (with
-the state it was given): its events may go out twice, and carry their event_id for that.
+Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
+the stream shard in the event. Each invocation publishes its records' events, then writes its
+records' counter deltas, one write per campaign, conditioned on the last stream sequence number
+that campaign's counter item for this shard has taken: a retried invocation (its answer lost,
+a timeout), whatever records it holds, adds only those it has not added. An invocation that
+fails is retried (Lambda holds the shard until it succeeds): its events may go out twice, and
+carry their event_id for that.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from exotel_webhooks.campaign_table import (
@@ -75,66 +74,6 @@ class Change:
         )
 
 
-@dataclass
-class CampaignDeltas:
-    """One campaign's counter deltas in a window, and the stream positions they cover."""
-
-    first: str
-    last: str
-    deltas: Counter[str] = field(default_factory=Counter)
-    expires_at: int | None = None
-
-    def add(self, change: Change, deltas: Mapping[str, int]) -> None:
-        self.deltas.update(deltas)
-        self.first = min(self.first, change.sequence, key=sequence_text)
-        self.last = max(self.last, change.sequence, key=sequence_text)
-        expiry = change.item.get("expires_at")
-        if expiry is not None:
-            self.expires_at = max(self.expires_at or 0, int(expiry))
-
-
-@dataclass
-class WindowState:
-    """The window's counter deltas by campaign: what Lambda hands from one invocation of a
-    window to the next (a JSON object of at most 1 MB: a few hundred bytes per campaign)."""
-
-    campaigns: dict[str, CampaignDeltas] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, state: Mapping[str, Any] | None) -> WindowState:
-        campaigns = {}
-        for sid, text in (state or {}).items():
-            saved = json.loads(text)
-            campaigns[sid] = CampaignDeltas(
-                saved["first"], saved["last"], Counter(saved["deltas"]), saved.get("expires_at")
-            )
-        return cls(campaigns)
-
-    def as_state(self) -> dict[str, str]:
-        return {
-            sid: json.dumps(
-                {
-                    "first": deltas.first,
-                    "last": deltas.last,
-                    "deltas": {k: v for k, v in deltas.deltas.items() if v},
-                    "expires_at": deltas.expires_at,
-                }
-            )
-            for sid, deltas in self.campaigns.items()
-        }
-
-    def add(self, change: Change) -> None:
-        family = counter_family(change.keys)
-        if family is None:
-            return
-        deltas = status_deltas(family, change.before, change.after)
-        if not deltas:
-            return
-        sid = change.item["campaign_sid"]
-        campaign = self.campaigns.setdefault(sid, CampaignDeltas(change.sequence, change.sequence))
-        campaign.add(change, deltas)
-
-
 def follow_up(change: Change) -> tuple[str, dict[str, Any]] | None:
     """The event a change publishes, if any."""
     if not change.new_version:
@@ -165,21 +104,14 @@ def follow_up(change: Change) -> tuple[str, dict[str, Any]] | None:
 
 @dataclass(frozen=True)
 class Window:
-    """One invocation's part of a tumbling window, as Lambda hands it."""
+    """One invocation's records, with the shard they come from (a tumbling window's event)."""
 
     shard: str
     records: Sequence[Mapping[str, Any]]
-    state: Mapping[str, Any] | None
-    final: bool
 
     @classmethod
     def of(cls, event: Mapping[str, Any]) -> Window:
-        return cls(
-            shard=event["shardId"],
-            records=event.get("Records") or [],
-            state=event.get("state"),
-            final=bool(event.get("isFinalInvokeForWindow")),
-        )
+        return cls(shard=event["shardId"], records=event.get("Records") or [])
 
 
 class StreamDerivation:
@@ -188,29 +120,46 @@ class StreamDerivation:
         self.events = events
 
     def handle(self, window: Window) -> dict[str, Any]:
-        """Publish the records' events, add their deltas to the state; on the window's last
-        invocation, write the counters. Returns the state for Lambda to hand on."""
-        state = WindowState.of(window.state)
+        """Publish the records' events, then add their counter deltas. Returns the (empty)
+        window state Lambda requires."""
         changes = [Change.of(record) for record in window.records]
         follow_ups = [event for change in changes if (event := follow_up(change))]
         if follow_ups and self.events:
             self.events.publish_all(follow_ups)
+        by_campaign: dict[str, list[tuple[Change, dict[str, int]]]] = {}
         for change in changes:
-            state.add(change)
-        if not window.final:
-            return {"state": state.as_state()}
-        for sid, campaign in sorted(state.campaigns.items()):
-            written = self.table.add_to_counters(
-                sid,
-                window.shard,
-                {k: v for k, v in campaign.deltas.items() if v},
-                first_sequence=campaign.first,
-                last_sequence=campaign.last,
-                expires_at=campaign.expires_at,
-            )
-            logger.info(
-                "counters added" if written else "counters already added",
-                campaign_sid=sid,
-                records_through=campaign.last,
-            )
+            family = counter_family(change.keys)
+            deltas = status_deltas(family, change.before, change.after) if family else {}
+            if deltas:
+                by_campaign.setdefault(change.item["campaign_sid"], []).append((change, deltas))
+        for sid, counted in sorted(by_campaign.items()):
+            self._count(window.shard, sid, counted)
         return {"state": {}}
+
+    def _count(self, shard: str, sid: str, counted: list[tuple[Change, dict[str, int]]]) -> None:
+        while counted:
+            totals: Counter[str] = Counter()
+            for _, deltas in counted:
+                totals.update(deltas)
+            expiries = [int(c.item["expires_at"]) for c, _ in counted if "expires_at" in c.item]
+            taken = self.table.add_to_counters(
+                sid,
+                shard,
+                {name: delta for name, delta in totals.items() if delta},
+                first_sequence=counted[0][0].sequence,
+                last_sequence=counted[-1][0].sequence,
+                expires_at=max(expiries) if expiries else None,
+            )
+            if taken is None:
+                return
+            # Some were added before (a retried invocation): add only the newer ones.
+            newer = [(c, d) for c, d in counted if sequence_text(c.sequence) > taken]
+            logger.info(
+                "counters partly added before",
+                campaign_sid=sid,
+                records=len(counted),
+                already_added=len(counted) - len(newer),
+            )
+            if len(newer) == len(counted):
+                raise RuntimeError(f"counter item of {sid} refused records it has not taken")
+            counted = newer
