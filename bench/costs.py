@@ -415,7 +415,7 @@ def cost_report(
         "receiver logs": received.log_bytes * 1_000_000 * logs_per_byte,
     }
     direct = HTTP_API_PER_MILLION_REQUESTS + queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS
-    rows = []
+    rows, totals = [], {}
     for kind, case in COSTED:
         ledger, derived = measured[(kind, case)], derivations[(kind, case)]
         aws_calls = sum(ledger.calls.values())
@@ -438,7 +438,7 @@ def cost_report(
             )
             / STREAM_RECORDS,
         }
-        total = sum(ingest.values()) + sum(processing.values())
+        total = totals[(kind, case)] = sum(ingest.values()) + sum(processing.values())
         parts = " + ".join(
             f"{name} {value:.2f}" for name, value in {**ingest, **processing}.items()
         )
@@ -447,6 +447,18 @@ def cost_report(
         ["| callback | case | USD per million | parts (USD) |", "| --- | --- | ---: | --- |", *rows]
     )
     ingest_total = sum(ingest.values())
+    target_rows = [
+        f"| {kind} | {case} | {before:.2f} | <= {target:.2f} | {round(totals[(kind, case)], 2):.2f}"
+        f" | {'yes' if round(totals[(kind, case)], 2) <= target else 'no'} |"
+        for (kind, case), (target, before) in TARGETS.items()
+    ]
+    targets = "\n".join(
+        [
+            "| callback | case | before (USD) | target | measured | met |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+            *target_rows,
+        ]
+    )
     return (
         f"### Cost per million webhooks\n\nAt {PRICES_REGION} list prices as of {PRICES_AS_OF} "
         f"(bench/prices.py), {memory_gb * 1024:.0f} MB arm64 functions, billed time taken as "
@@ -459,12 +471,21 @@ def cost_report(
         f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
         f"({ingest_total / direct:.2f}x), but it cannot check the token in constant time against "
         f"a rotating secret, normalise, bound the body or quarantine: every malformed callback "
-        f"would reach the processors, and one type per queue would need three integrations.\n"
+        f"would reach the processors, and one type per queue would need three integrations.\n\n"
+        f"Issue 12's targets (the campaign status's: unchanged or cheaper):\n\n{targets}\n"
     )
 
 
 BATCH = 10
 STREAM_RECORDS = 100
+# Issue 12's targets (USD per million webhooks), beside the figures before it (2026-11-27).
+TARGETS: dict[tuple[CallbackType, str], tuple[float, float]] = {
+    (CallbackType.CALL_STATUS, "new attempt"): (3.50, 6.56),
+    (CallbackType.CALL_STATUS, "status change"): (4.00, 7.0),
+    (CallbackType.CALL_STATUS, "duplicate attempt"): (2.40, 2.75),
+    (CallbackType.CALL_SCHEDULE, "new outcome (+event)"): (4.50, 7.64),
+    (CallbackType.CAMPAIGN_STATUS, "non-final status"): (3.89, 3.89),
+}
 # The case that prices each callback type: what most deliveries of it do.
 COSTED: list[tuple[CallbackType, str]] = [
     (CallbackType.CALL_STATUS, "new attempt"),

@@ -159,6 +159,11 @@ class Played:
     def webhooks_per_second(self) -> float:
         return self.webhooks / self.sent_seconds
 
+    @property
+    def stored_per_second(self) -> float:
+        """Webhooks turned into the ledger per second: sent, processed, counted."""
+        return self.webhooks / self.callbacks_stored_seconds
+
 
 def play(base: str, token: str, count: int, seed: int) -> Played:
     rng = random.Random(seed)  # noqa: S311 - a simulation, not security
@@ -207,8 +212,9 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     print(f"\ncampaign {sid}: {count} numbers, {len(codes)} webhooks ({len(extra)} duplicated)")
     print(
         f"accepted {codes.count(200)}/{len(codes)} in {sent_seconds:.1f} s "
-        f"({len(codes) / sent_seconds:.0f} webhooks/s); attempts stored in "
-        f"{callbacks_seconds:.1f} s, the report reconciled in {drained_seconds:.1f} s\n"
+        f"({len(codes) / sent_seconds:.0f} webhooks/s); attempts stored and counted in "
+        f"{callbacks_seconds:.1f} s ({len(codes) / callbacks_seconds:.0f} webhooks/s), the "
+        f"report reconciled in {drained_seconds:.1f} s\n"
     )
     checks = [
         (f"{key}.{part}", wanted, (summary.get(key) or {}).get(part))

@@ -63,7 +63,7 @@ class Pipeline:
         self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
         self.sqs = boto3.client("sqs", region_name=REGION)
-        self.streams = stream_pollers(stack, self.invoke)
+        self.streams = stream_pollers(stack, lambda function, event: self.invoke(function, event))
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         start = len(self.output.getvalue())

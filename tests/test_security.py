@@ -86,7 +86,7 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
-    assert len(set(roles)) == len(functions) == 6
+    assert len(set(roles)) == len(functions) == 7
 
 
 def _audit_module() -> Any:

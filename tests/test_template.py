@@ -178,18 +178,22 @@ def test_no_function_may_scan_the_table(cloudformation: dict[str, Any]) -> None:
         assert not any(a.endswith("*") for a in actions if a.startswith("dynamodb"))
 
 
-def test_each_queue_consumer_may_read_only_its_own_queue(cloudformation: dict[str, Any]) -> None:
+def test_each_consumer_may_read_only_its_own_queue_or_stream(
+    cloudformation: dict[str, Any],
+) -> None:
     resources = cloudformation["Resources"]
     for mapping in resources.values():
         if mapping["Type"] != "AWS::Lambda::EventSourceMapping":
             continue
         function = resources[mapping["Properties"]["FunctionName"]["Ref"]]["Properties"]
         role = resources[function["Role"]["Fn::GetAtt"][0]]["Properties"]
+        stream = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
+        reading = "dynamodb:GetRecords" if stream else "sqs:ReceiveMessage"
         receiving = [
             statement["Resource"]
             for policy in role["Policies"]
             for statement in policy["PolicyDocument"]["Statement"]
-            if "sqs:ReceiveMessage" in statement["Action"]
+            if reading in statement["Action"]
         ]
         assert receiving == [mapping["Properties"]["EventSourceArn"]]
         assert not any("SQSQueueExecutionRole" in str(arn) for arn in role["ManagedPolicyArns"])
