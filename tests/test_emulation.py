@@ -7,10 +7,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sqs.models import sqs_backends
 
-from localaws.emulation import REGION, StreamSource, emulated_account_environment
+from localaws.emulation import (
+    REGION,
+    StreamSource,
+    _check_update_expressions_once,
+    emulated_account_environment,
+)
 from localaws.stack import _count_queues_only_when_asked
 from localaws.streams import StreamPoller, streams_client
 
@@ -150,3 +156,31 @@ def test_queues_still_count_their_messages_and_fifo_queues_still_deduplicate(sqs
     # sent two minutes ago
     setattr(message, "sent_timestamp", int(str(message.sent_timestamp)) - 120_000)  # noqa: B010
     assert "Messages" not in sqs.receive_message(QueueUrl=expired["QueueUrl"])
+
+
+def test_update_expressions_are_still_checked_as_dynamodb_checks_them(table: Any) -> None:
+    # Given the emulator's faster UpdateExpression checks (localaws.emulation)
+    _check_update_expressions_once()
+    key = {"PK": {"S": "p"}, "SK": {"S": "s"}}
+    values = {":a": {"S": "1"}, ":b": {"S": "2"}}
+
+    # When an expression repeats a clause, or names one path twice, Then it is refused
+    for expression in ("SET a = :a SET b = :b", "SET a = :a, a = :b", "REMOVE a REMOVE b"):
+        with pytest.raises(ClientError, match="ValidationException"):
+            table.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression=expression,
+                **({"ExpressionAttributeValues": values} if ":" in expression else {}),
+            )
+
+    # And a valid one, sent twice (its parse is shared), applies each time
+    for value in ("1", "2"):
+        table.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET a = :a, b = :b",
+            ExpressionAttributeValues={":a": {"S": value}, ":b": {"S": f"b{value}"}},
+        )
+    stored = table.get_item(TableName="t", Key=key)["Item"]
+    assert (stored["a"], stored["b"]) == ({"S": "2"}, {"S": "b2"})
