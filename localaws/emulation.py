@@ -182,8 +182,12 @@ def _check_update_expressions_once() -> None:
     parse tree, a chain as long as the expression's actions, each check walking the chain below
     it: time in the square of the actions (a 15-attribute UpdateItem took 26 ms, most of a
     processor's write). The root's check sees every action, so it alone decides the same."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # noqa: PLC0415
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # noqa: PLC0415
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # noqa: PLC0415
+        DepthFirstTraverser,
+    )
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]  # noqa: PLC0415
+        UpdateExpressionParser,
+    )
     from moto.dynamodb.parsing.validators import (  # noqa: PLC0415
         ActionCountValidator,
         OverlappingPathsValidator,
@@ -193,12 +197,12 @@ def _check_update_expressions_once() -> None:
         return self.process(node) if isinstance(node, self.nodes_to_be_processed()) else node
 
     for validator in (ActionCountValidator, OverlappingPathsValidator):
-        validator.traverse = at_the_root  # type: ignore[method-assign]
+        validator.traverse = at_the_root
     # And it parses each expression twice per request; the processors send a few shapes only.
     # The parsed tree is only read (validation works on a deep copy of it), so it is shared.
     if not hasattr(UpdateExpressionParser.make, "cache_info"):
         parse = UpdateExpressionParser.make
-        UpdateExpressionParser.make = functools.lru_cache(maxsize=512)(parse)  # type: ignore[method-assign]
+        UpdateExpressionParser.make = functools.lru_cache(maxsize=512)(parse)
 
 
 def _quiet_unsupported_resource_warnings() -> None:
