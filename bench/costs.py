@@ -380,6 +380,7 @@ def main() -> None:
     )
     report = (
         "## AWS requests, DynamoDB capacity and log bytes per callback\n\n"
+        f"{results.measured_on()} "
         f"The receiver: {', '.join(f'{n} {op}' for op, n in sorted(received.calls.items()))} "
         f"and {received.log_bytes} bytes of log and EMF per accepted webhook. A processor's "
         f"EMF document is written once per invocation and counted at 1/{BATCH}. Each case is one "

@@ -188,6 +188,7 @@ def report(heat: KeyHeat, sent: int) -> str:
             )
     return (
         "## One campaign's burst: writes per partition key\n\n"
+        f"{results.measured_on()} "
         f"{sent:,} callbacks of one campaign (call status and call schedule, 1-3 attempts per "
         f"number) through the processors in batches of 10, then the table's stream through "
         f"the ledger stream function; at {RATE:,} callbacks/s the burst "

@@ -46,6 +46,7 @@ def main() -> int:
         )
     report = (
         "## Local end to end (`make local` stack, `make demo` campaign)\n\n"
+        f"{results.measured_on()} "
         "Numbers under Exotel's retry rules, 10% duplicated, shuffled, JSON and form bodies, 8 "
         "concurrent senders over HTTP; four receiver containers, one per consumer (the ledger "
         f"stream's included), moto in the same process; report delay {REPORT_DELAY_SECONDS} s. "
