@@ -115,6 +115,23 @@ def serve_report(campaign: Campaign) -> tuple[ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/report.csv?X-Amz-Signature=demo"
 
 
+EXOTEL_ATTEMPTS = 3  # Exotel retries a callback that failed twice, then drops it
+RETRIED: list[int] = []  # the 5xx answers that Exotel's retries then got past
+
+
+def send_like_exotel(
+    base: str, token: str, callback: str, fields: dict[str, Any], as_form: bool
+) -> int:
+    """POST a callback as Exotel does: a 5xx answer (nothing accepted) is tried again."""
+    for attempt in range(EXOTEL_ATTEMPTS):
+        status = post(base, token, callback, fields, as_form)
+        if status < 500 or attempt == EXOTEL_ATTEMPTS - 1:
+            return status
+        RETRIED.append(status)
+        time.sleep(1)
+    return status
+
+
 def post(base: str, token: str, callback: str, fields: dict[str, Any], as_form: bool) -> int:
     if as_form:
         pairs = [
@@ -175,16 +192,19 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     sid = campaign.sid
     started = time.perf_counter()
     first = {"campaign_sid": sid, "status": "in-progress", "date_updated": "2024-01-15 09:59:00"}
-    codes = [post(base, token, "campaign-status", first, as_form=False)]
+    codes = [send_like_exotel(base, token, "campaign-status", first, as_form=False)]
+    forms = [rng.random() < 0.5 for _ in deliveries]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        codes += pool.map(lambda d: post(base, token, d[0], d[1], rng.random() < 0.5), deliveries)
+        codes += pool.map(
+            lambda d, form: send_like_exotel(base, token, d[0], d[1], form), deliveries, forms
+        )
     final = {
         "campaign_sid": sid,
         "status": "Completed",
         "date_updated": "2024-01-15 16:00:00",
         "report_url": report_url,
     }
-    codes.append(post(base, token, "campaign-status", final, as_form=False))
+    codes.append(send_like_exotel(base, token, "campaign-status", final, as_form=False))
     sent_seconds = time.perf_counter() - started
     print(f"sent {len(codes)} webhooks in {sent_seconds:.1f} s; waiting for the pipeline")
     expected: dict[str, dict[str, Any]] = {
@@ -210,6 +230,8 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
     drained_seconds = time.perf_counter() - started
     httpd.shutdown()
     print(f"\ncampaign {sid}: {count} numbers, {len(codes)} webhooks ({len(extra)} duplicated)")
+    if RETRIED:
+        print(f"{len(RETRIED)} webhook(s) answered 5xx at first and were retried, as Exotel does")
     print(
         f"accepted {codes.count(200)}/{len(codes)} in {sent_seconds:.1f} s "
         f"({len(codes) / sent_seconds:.0f} webhooks/s); attempts stored and counted in "
