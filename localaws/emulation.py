@@ -113,6 +113,7 @@ def deploy(
     _quiet_unsupported_resource_warnings()
     _one_stream_record_per_update()
     _check_update_expressions_once()
+    _query_one_partition()
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
     s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     for code in template.local_code():
@@ -203,6 +204,38 @@ def _check_update_expressions_once() -> None:
     if not hasattr(UpdateExpressionParser.make, "cache_info"):
         parse = UpdateExpressionParser.make
         UpdateExpressionParser.make = functools.lru_cache(maxsize=512)(parse)
+
+
+def _query_one_partition() -> None:
+    """moto answers a table Query by sorting every item of the table and keeping the partition's:
+    time in proportion to the table, on every read API request (a 5,000-number demo stored ever
+    slower while the demo polled the campaign). Hand it the partition's items only; the rest of
+    its Query (conditions, order, paging, filters) is unchanged. Index queries are left alone."""
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    if getattr(Table.query, "one_partition", False):
+        return
+    query, all_items = Table.query, Table.all_items
+    partition = threading.local()
+
+    def query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        partition.key = None if index_name else hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    def items_of_the_partition(self: Table) -> Any:  # noqa: ANN401
+        key = getattr(partition, "key", None)
+        if key is None:
+            return all_items(self)
+        stored = self.items.get(key) or {}
+        return list(stored.values()) if self.range_key_attr else [stored]
+
+    query_one_partition.one_partition = True  # type: ignore[attr-defined]
+    Table.query = query_one_partition  # type: ignore[method-assign]
+    Table.all_items = items_of_the_partition  # type: ignore[method-assign]
 
 
 def _quiet_unsupported_resource_warnings() -> None:

@@ -15,6 +15,7 @@ from localaws.emulation import (
     REGION,
     StreamSource,
     _check_update_expressions_once,
+    _query_one_partition,
     emulated_account_environment,
 )
 from localaws.stack import _count_queues_only_when_asked
@@ -184,3 +185,32 @@ def test_update_expressions_are_still_checked_as_dynamodb_checks_them(table: Any
         )
     stored = table.get_item(TableName="t", Key=key)["Item"]
     assert (stored["a"], stored["b"]) == ({"S": "2"}, {"S": "b2"})
+
+
+def test_a_query_still_reads_one_partition_in_order_page_by_page(table: Any) -> None:
+    # Given the emulator's partition-only Query (localaws.emulation), and two partitions
+    _query_one_partition()
+    for pk in ("a", "b"):
+        for sk in ("x#3", "x#1", "y#1", "x#2"):
+            table.put_item(TableName="t", Item={"PK": {"S": pk}, "SK": {"S": sk}})
+
+    # When one partition is read by a key condition, newest first, one item a page
+    query = {
+        "TableName": "t",
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :x)",
+        "ExpressionAttributeValues": {":pk": {"S": "b"}, ":x": {"S": "x#"}},
+        "ScanIndexForward": False,
+        "Limit": 1,
+    }
+    seen = []
+    while True:
+        page = table.query(**query)
+        seen += [(item["PK"]["S"], item["SK"]["S"]) for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # Then it is that partition's matching items, in descending order, each once
+    assert seen == [("b", "x#3"), ("b", "x#2"), ("b", "x#1")]
+    # And a scan still sees every item
+    assert len(table.scan(TableName="t")["Items"]) == 8
