@@ -71,7 +71,8 @@ build: $(SAM) ## sam build: arm64, no Docker (cross-builds wheels with python3.1
 	$(SAM) build
 
 invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=ReceiverFunction EVENT=events/receiver/call-status.json
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; exit 2; }
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; \
+		$(PY) -c "from localaws.template import Template; print('FN is one of:', ', '.join(sorted(Template.load().resources_of_type('AWS::Serverless::Function'))))"; exit 2; }
 	@$(PY) -m localaws.invoke $(FN) $(EVENT)
 
 local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT

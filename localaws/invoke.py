@@ -29,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     functions = template.resources_of_type("AWS::Serverless::Function")
     if args.function not in functions:
         parser.error(f"no function {args.function!r} in template.yaml; one of {sorted(functions)}")
-    event = _read_event(args.event)
+    try:
+        event = _read_event(args.event)
+    except EventError as error:
+        print(f"make invoke: {error}", file=sys.stderr)
+        return 2
     tokens = tuple(os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN).split(","))
 
     from moto import mock_aws  # noqa: PLC0415 - imported late so --help stays fast
@@ -45,9 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class EventError(Exception):
+    """The event cannot be read: one line says why, instead of a traceback."""
+
+
 def _read_event(source: str) -> object:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    return json.loads(text)
+    where = "standard input" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise EventError(f"no event file {source} (samples: events/<function>/*.json)") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise EventError(f"cannot read {where}: {error}") from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise EventError(f"{where} is not JSON: {error}") from error
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 
 from localaws.template import PROJECT_ROOT
 
@@ -62,6 +63,34 @@ def test_invoke_names_the_functions_when_given_an_unknown_one() -> None:
     result = run([sys.executable, "-m", "localaws.invoke", "NoSuchFunction", "-"], stdin="{}")
     assert result.returncode == 2
     assert "ReceiverFunction" in result.stderr
+
+
+def test_make_invoke_without_a_function_lists_the_functions() -> None:
+    result = run(["make", "-s", "invoke"])
+    assert result.returncode != 0
+    assert "FN is one of:" in result.stdout
+    assert "LedgerStreamFunction" in result.stdout
+
+
+def test_an_event_that_cannot_be_read_gets_one_line_saying_why(tmp_path: Path) -> None:
+    # Given a missing file, a file that is not JSON, and a file that is not text
+    not_json, not_text = tmp_path / "event.json", tmp_path / "event.bin"
+    not_json.write_text("{not json")
+    not_text.write_bytes(b"\xff\xfe\x00")
+    cases = {
+        "events/receiver/no-such-sample.json": "no event file",
+        str(not_json): "is not JSON",
+        str(not_text): "cannot read",
+    }
+    for path, reason in cases.items():
+        # When make invoke is given it
+        result = run([*INVOKE, path])
+
+        # Then it exits 2 with one line saying why, and no traceback
+        assert result.returncode == 2, path
+        assert reason in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_layer_requirements_pin_the_versions_the_tests_run_with() -> None:
