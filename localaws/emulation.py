@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
-from localaws.template import Template
+from localaws.template import PROJECT_ROOT, Template
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -30,6 +30,9 @@ STACK_NAME = "exotel-webhooks-local"
 REGION: Final = "ap-south-1"
 CODE_BUCKET = "exotel-webhooks-local-code"
 DEFAULT_WEBHOOK_TOKEN = "local-dev-token"  # noqa: S105 - the documented local-only secret
+# Written by `make local` while it runs: where its emulated AWS answers, and the webhook tokens
+# (the operations commands read it for LOCAL=1).
+LOCAL_STATE = PROJECT_ROOT / ".local" / "stack.json"
 
 # What the emulated account needs before anything else: fake credentials and a region, so no
 # request can ever reach a real AWS account from here.

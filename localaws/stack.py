@@ -37,6 +37,7 @@ import boto3
 from localaws.emulation import (
     DEFAULT_WEBHOOK_TOKEN,
     EMULATED_ACCOUNT_ENVIRONMENT,
+    LOCAL_STATE,
     REGION,
     STACK_NAME,
     Deployment,
@@ -48,7 +49,6 @@ from localaws.log_shipping import LogShipper
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.streams import StreamPoller, streams_client
 from localaws.template import Template
-from ops.target import LOCAL_STATE
 
 # Text bodies reach Lambda as text; everything else base64-encoded, as HTTP APIs do.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")

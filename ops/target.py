@@ -13,10 +13,10 @@ from typing import Any
 
 import boto3
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from localaws.emulation import LOCAL_STATE
+from localaws.template import PROJECT_ROOT
+
 SAMCONFIG = PROJECT_ROOT / "samconfig.toml"
-# Written by `make local` while it runs: where its emulated AWS answers, and the webhook tokens.
-LOCAL_STATE = PROJECT_ROOT / ".local" / "stack.json"
 
 
 class TargetError(Exception):

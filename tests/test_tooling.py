@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -99,3 +100,19 @@ def test_layer_requirements_pin_the_versions_the_tests_run_with() -> None:
     assert {"aws-lambda-powertools", "pydantic", "phonenumberslite"} <= set(pins)
     for package, pinned in pins.items():
         assert version(package) == pinned, package
+
+
+def test_the_emulation_never_imports_the_operations_commands() -> None:
+    # ops acts on a stack, local or in AWS, and may use localaws; never the other way round
+    importers = []
+    for path in sorted((PROJECT_ROOT / "localaws").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            importers += [path.name for name in names if name.split(".")[0] == "ops"]
+    assert importers == []
