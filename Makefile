@@ -126,9 +126,9 @@ lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) pip compile --quiet --python-version 3.13 --python-platform linux tools/requirements-sam.in -o tools/requirements-sam.txt
 	$(UV) pip compile --quiet --python-version 3.13 --python-platform linux tools/requirements-security.in -o tools/requirements-security.txt
 
-deploy: $(SAM) ## sam build && sam deploy --guided (needs AWS credentials)
+deploy: $(SAM) ## sam build && sam deploy: GUIDED=1 the first time, CONFIG_ENV=prod for prod (AWS credentials)
 	$(SAM) build
-	$(SAM) deploy --guided
+	$(SAM) deploy $(if $(GUIDED),--guided) --config-env $(or $(CONFIG_ENV),default)
 
 clean:
 	rm -rf .aws-sam .venv .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

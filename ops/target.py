@@ -33,11 +33,18 @@ class Target:
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_samconfig(cls, config_env: str = "default", stack_name: str | None = None) -> Target:
-        config = tomllib.loads(SAMCONFIG.read_text())
-        parameters = config.get(config_env, {}).get("global", {}).get("parameters", {})
-        if not parameters and not stack_name:
-            raise TargetError(f"samconfig.toml has no [{config_env}.global.parameters]")
+    def from_samconfig(
+        cls, config_env: str = "default", stack_name: str | None = None, path: Path = SAMCONFIG
+    ) -> Target:
+        """The stack `sam deploy --config-env <config_env>` deploys: its deploy parameters
+        first (where `sam deploy --guided` saves a renamed stack), then its global ones."""
+        config = tomllib.loads(path.read_text()).get(config_env, {})
+        parameters = {
+            **config.get("global", {}).get("parameters", {}),
+            **config.get("deploy", {}).get("parameters", {}),
+        }
+        if "stack_name" not in parameters and not stack_name:
+            raise TargetError(f"samconfig.toml names no stack for [{config_env}]")
         region = parameters.get("region") or os.environ.get("AWS_REGION") or "ap-south-1"
         return cls(stack_name or parameters["stack_name"], region)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,7 +16,7 @@ from localaws.template import Template
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
-from ops.target import Target
+from ops.target import Target, TargetError
 from tests.conftest import Invoke, LoadFunction, arrived_now, http_get, load_event, with_token
 from tests.pipeline import LedgerStream
 from tests.report_server import ReportServer, Route
@@ -178,3 +179,24 @@ def test_a_refetch_request_stores_the_report_once(
     assert report_server.downloads["/fresh.csv"] == 1
     report = operated.campaign()["report"]
     assert (report["status"], report["rows"]) == ("stored", 1)
+
+
+def test_commands_act_on_the_stack_sam_deploy_saved(tmp_path: Path) -> None:
+    # Given a samconfig.toml in which `sam deploy --guided` saved a renamed stack and region
+    config = tmp_path / "samconfig.toml"
+    config.write_text(
+        "version = 0.1\n"
+        '[default.global.parameters]\nstack_name = "exotel-webhooks"\nregion = "ap-south-1"\n'
+        '[default.deploy.parameters]\nstack_name = "renamed"\nregion = "ap-southeast-1"\n'
+        '[prod.global.parameters]\nstack_name = "exotel-webhooks-prod"\n'
+    )
+
+    # When the operations commands find their target
+    default = Target.from_samconfig("default", path=config)
+    prod = Target.from_samconfig("prod", path=config)
+
+    # Then they act on the stack sam deploy deploys for that environment
+    assert (default.stack_name, default.region) == ("renamed", "ap-southeast-1")
+    assert prod.stack_name == "exotel-webhooks-prod"
+    with pytest.raises(TargetError, match="names no stack"):
+        Target.from_samconfig("staging", path=config)
