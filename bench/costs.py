@@ -59,7 +59,7 @@ from localaws.emulation import (  # noqa: E402
 )
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler  # noqa: E402
 from localaws.sqs_events import sqs_event  # noqa: E402
-from localaws.streams import StreamPoller, streams_client  # noqa: E402
+from localaws.streams import StreamPoller, run_until_idle, streams_client  # noqa: E402
 from localaws.template import Template  # noqa: E402
 
 PROCESSORS = {
@@ -218,9 +218,7 @@ class StreamWindows:
     def drain(self) -> int:
         """Hand every new record over and close the window; the log bytes written."""
         self.log_bytes = 0
-        while self.poller.poll():
-            pass
-        self.poller.poll(close_windows=True)
+        run_until_idle([self.poller])
         return self.log_bytes
 
 

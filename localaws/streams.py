@@ -10,7 +10,7 @@ for it, as Lambda does with MaximumRetryAttempts -1.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -147,6 +147,25 @@ class StreamPoller:
         if isinstance(created, datetime):
             dynamodb["ApproximateCreationDateTime"] = created.timestamp()
         return {**record, "dynamodb": dynamodb, "eventSourceARN": self.stream_arn}
+
+
+def run_until_idle(
+    pollers: Sequence[StreamPoller], deliver: Callable[[], int] = lambda: 0, rounds: int = 50
+) -> None:
+    """Poll the streams (and whatever `deliver` delivers, a count) until nothing arrives and
+    every window is closed, as time running on would close them. Raises if a failed batch is
+    still failing after `rounds` rounds without progress."""
+    idle = 0
+    while idle < rounds:
+        if deliver() + sum(poller.poll() for poller in pollers):
+            idle = 0
+            continue
+        if not any(poller.busy for poller in pollers):
+            return
+        for poller in pollers:
+            poller.poll(close_windows=True)
+        idle += 1
+    raise RuntimeError("the stream kept failing")
 
 
 def _iso(moment: float) -> str:

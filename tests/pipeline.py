@@ -15,7 +15,7 @@ import boto3
 
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
-from localaws.streams import StreamPoller, streams_client
+from localaws.streams import StreamPoller, run_until_idle, streams_client
 from tests.conftest import (
     TOKEN,
     Invoke,
@@ -112,23 +112,14 @@ class Pipeline:
         """Run the event source mappings until no queue has a visible message and the stream's
         windows are closed. A failed record is visible again at once (and reaches its DLQ after
         the queue's maxReceiveCount); a failed stream batch is retried until it succeeds."""
-        idle_rounds = 0
-        while idle_rounds < 50:
-            delivered = 0
-            for source in self.stack.event_sources:
-                delivered += poll_once(
-                    self.sqs, source, functools.partial(self.invoke, source.function), 0, 0
-                )
-            delivered += sum(stream.poll() for stream in self.streams)
-            if delivered:
-                idle_rounds = 0
-                continue
-            if not any(stream.busy for stream in self.streams):
-                return
-            for stream in self.streams:
-                stream.poll(close_windows=True)
-            idle_rounds += 1
-        raise AssertionError("the stream kept failing")
+
+        def deliver_queues() -> int:
+            return sum(
+                poll_once(self.sqs, source, functools.partial(self.invoke, source.function), 0, 0)
+                for source in self.stack.event_sources
+            )
+
+        run_until_idle(self.streams, deliver_queues)
 
 
 def stream_pollers(
@@ -157,11 +148,4 @@ class LedgerStream:
         self.pollers = stream_pollers(stack, lambda _function, event: handler(event))
 
     def settle(self) -> None:
-        for _ in range(100):
-            if sum(poller.poll() for poller in self.pollers):
-                continue
-            if not any(poller.busy for poller in self.pollers):
-                return
-            for poller in self.pollers:
-                poller.poll(close_windows=True)
-        raise AssertionError("the stream kept failing")
+        run_until_idle(self.pollers)

@@ -40,13 +40,12 @@ from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import logger, mask_phone
 from exotel_webhooks.precedence import (
     EARLIEST,
+    FINAL_CAMPAIGN_STATUSES,
     call_status_rank,
     campaign_status_rank,
     utc_text,
     version_text,
 )
-
-FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 
 
 def version_of(event: QueuedEvent[Any]) -> str:

@@ -34,9 +34,9 @@ from exotel_webhooks.campaign_table import (
     sequence_text,
     status_deltas,
 )
-from exotel_webhooks.ledger import FINAL_CAMPAIGN_STATUSES
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import logger
+from exotel_webhooks.precedence import FINAL_CAMPAIGN_STATUSES
 
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"

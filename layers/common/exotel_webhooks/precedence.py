@@ -42,6 +42,8 @@ CAMPAIGN_STATUS_RANKS = {
     "Failed": 7,
     "Completed": 8,
 }
+# The campaign statuses after which Exotel sends nothing more for a campaign.
+FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 SOURCE_RANKS = {"report": 0, "callback": 2}  # issue 14's Campaign API sits between, at 1
 
 
