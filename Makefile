@@ -12,9 +12,10 @@ UV := $(BOOTSTRAP)/bin/uv
 PY := .venv/bin/python
 SAM := .tools/sam/bin/sam
 SYNCED := .venv/.synced
+RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +27,15 @@ $(UV):
 
 $(SYNCED): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --compile-bytecode --python $(PYTHON313)
+	@touch $@
+
+# make local, demo, invoke and the operations commands run the package and the AWS emulator only:
+# they install that much (pyproject.toml's `local` group), and Python compiles what they import.
+# The full environment (make test's) holds it already.
+$(RUNTIME): pyproject.toml uv.lock | $(UV)
+	@if [ $(SYNCED) -nt uv.lock ] && [ $(SYNCED) -nt pyproject.toml ]; then :; else \
+		echo "make: installing the package, its runtime dependencies and the AWS emulator into .venv (first run only)" >&2; \
+		$(UV) sync --quiet --locked --no-default-groups --group local --python $(PYTHON313); fi
 	@touch $@
 
 # aws-sam-cli and cfn-lint live in their own environment so their pins never fight ours.
@@ -59,10 +69,13 @@ format: $(SYNCED) ## Apply ruff's fixes and formatting
 	$(PY) -m ruff format .
 
 typecheck: $(SYNCED)
-	$(PY) -m mypy layers/common functions localaws ops tests bench
+	$(PY) -m mypy src functions localaws ops tests bench
 
 pytest: $(SYNCED)
 	$(PY) -m pytest
+
+test-fast: $(SYNCED) ## The unit tier only (no emulated AWS): seconds, for the inner loop
+	$(PY) -m pytest tests/unit
 
 validate: $(SAM)
 	$(SAM) validate --lint
@@ -70,15 +83,15 @@ validate: $(SAM)
 build: $(SAM) ## sam build: arm64, no Docker (cross-builds wheels with python3.13)
 	$(SAM) build
 
-invoke: $(SYNCED) ## Run one function on one event, no Docker: make invoke FN=ReceiverFunction EVENT=events/receiver/call-status.json
+invoke: $(RUNTIME) ## Run one function on one event, no Docker: make invoke FN=ReceiverFunction EVENT=events/receiver/call-status.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; \
 		$(PY) -c "from localaws.template import Template; print('FN is one of:', ', '.join(sorted(Template.load().resources_of_type('AWS::Serverless::Function'))))"; exit 2; }
 	@$(PY) -m localaws.invoke $(FN) $(EVENT)
 
-local: $(SYNCED) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
+local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
 	@$(PY) -m localaws.stack
 
-demo: $(SYNCED) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
+demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
 	@$(PY) -m localaws.demo
 
 bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, local end to end, sizes: docs/benchmarks.md
@@ -89,36 +102,39 @@ bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campai
 	$(PY) bench/local_e2e.py
 	$(PY) bench/sizes.py
 
-# Operations (README, "Runbook"): on samconfig.toml's environment (CONFIG_ENV, default
+# Operations (docs/operations.md): on samconfig.toml's environment (CONFIG_ENV, default
 # "default") or a stack named STACK; LOCAL=1 acts on the stack `make local` is running.
 OPS = $(PY) -m ops $(if $(LOCAL),--local,--config-env $(or $(CONFIG_ENV),default) $(if $(STACK),--stack $(STACK)))
 
-logs: $(SYNCED) ## A function's log lines: FN=ReceiverFunction MINUTES=10 FOLLOW=1 FILTER=<pattern>
+logs: $(RUNTIME) ## A function's log lines: FN=ReceiverFunction MINUTES=10 FOLLOW=1 FILTER=<pattern>
 	$(OPS) logs $(or $(FN),ReceiverFunction) --since $(or $(MINUTES),10) $(if $(FOLLOW),--follow) $(if $(FILTER),--filter '$(FILTER)')
 
-redrive: $(SYNCED) ## Move dead-lettered messages back to their queue: QUEUE=<DLQ logical id> (default all)
+redrive: $(RUNTIME) ## Move dead-lettered messages back to their queue: QUEUE=<DLQ logical id> (default all)
 	$(OPS) redrive $(QUEUE)
 
-quarantine: $(SYNCED) ## List quarantined requests: TYPE=call-status SINCE=YYYY-MM-DD
+quarantine: $(RUNTIME) ## List quarantined requests: TYPE=call-status SINCE=YYYY-MM-DD
 	$(OPS) quarantine $(if $(TYPE),--type $(TYPE)) $(if $(SINCE),--since $(SINCE))
 
-replay: $(SYNCED) ## Replay quarantined requests through the receiver, each once: KEY=<s3 key> TYPE= SINCE= FORCE=1
+replay: $(RUNTIME) ## Replay quarantined requests through the receiver, each once: KEY=<s3 key> TYPE= SINCE= FORCE=1
 	$(OPS) replay $(KEY) $(if $(TYPE),--type $(TYPE)) $(if $(SINCE),--since $(SINCE)) $(if $(FORCE),--force)
 
-refetch: $(SYNCED) ## Fetch a campaign's report again: CAMPAIGN=<sid> URL=<current report URL>
+refetch: $(RUNTIME) ## Fetch a campaign's report again: CAMPAIGN=<sid> URL=<current report URL>
 	$(OPS) refetch '$(CAMPAIGN)' '$(URL)'
 
-erase: $(SYNCED) ## Erase a subscriber (DPDP): NUMBER=<number> CAMPAIGN=<sid> (optional)
+erase: $(RUNTIME) ## Erase a subscriber (DPDP): NUMBER=<number> CAMPAIGN=<sid> (optional)
 	@test -n "$(NUMBER)" || { echo "usage: make erase NUMBER=<number> [CAMPAIGN=<sid>] [LOCAL=1]"; exit 2; }
 	$(OPS) erase '$(NUMBER)' $(if $(CAMPAIGN),--campaign '$(CAMPAIGN)')
 
-recount: $(SYNCED) ## Rebuild a campaign's counters from its items: CAMPAIGN=<sid> [LOCAL=1]
+recount: $(RUNTIME) ## Rebuild a campaign's counters from its items: CAMPAIGN=<sid> [LOCAL=1]
 	@test -n "$(CAMPAIGN)" || { echo "usage: make recount CAMPAIGN=<sid> [LOCAL=1]"; exit 2; }
 	$(OPS) recount '$(CAMPAIGN)'
 
-migrate: $(SYNCED) ## Copy a pre-stream stack's table into this stack's: FROM=<old table name> (docs/architecture.md)
+migrate: $(RUNTIME) ## Copy a pre-stream stack's table into this stack's: FROM=<old table name> (docs/architecture.md)
 	@test -n "$(FROM)" || { echo "usage: make migrate FROM=<old table name> [LOCAL=1]"; exit 2; }
 	$(OPS) migrate '$(FROM)'
+
+smoke: $(RUNTIME) ## Prove a deployed stack works (one webhook of each type, read back, erased): CONFIG_ENV= STACK= LOCAL=1
+	$(OPS) smoke
 
 lock: $(UV) ## Re-lock dependencies and export the layer's and the tools' pins
 	$(UV) lock --python $(PYTHON313)

@@ -29,14 +29,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
 
 import boto3  # noqa: E402
 import results  # noqa: E402
 from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
-from exotel_webhooks.callbacks import CallbackType, build_callback  # noqa: E402
-from exotel_webhooks.request_body import decode_fields  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 from prices import (  # noqa: E402
     ASSUMED_MS_PER_AWS_CALL,
     CLOUDWATCH_LOGS_PER_GB_INGESTED,
@@ -51,6 +48,9 @@ from prices import (  # noqa: E402
     SQS_STANDARD_PER_MILLION_REQUESTS,
 )
 
+from exotel_webhooks.intake.body import decode_fields  # noqa: E402
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback  # noqa: E402
+from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 from localaws.emulation import (  # noqa: E402
     REGION,
     Deployment,

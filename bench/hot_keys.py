@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers/common"), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
 
 import boto3  # noqa: E402
 import results  # noqa: E402
@@ -33,8 +33,8 @@ from costs import (  # noqa: E402
     stream_poller,
     table_indexes,
 )
-from exotel_webhooks.callbacks import CallbackType  # noqa: E402
 
+from exotel_webhooks.intake.callbacks import CallbackType  # noqa: E402
 from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
 from localaws.runtime import function_environment, load_handler  # noqa: E402
 from localaws.sqs_events import sqs_event  # noqa: E402

@@ -28,14 +28,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 FUNCTIONS = ROOT / "functions"
-sys.path[:0] = [str(ROOT), str(BENCH), str(ROOT / "layers/common")]
+sys.path[:0] = [str(ROOT), str(BENCH), str(ROOT / "src")]
 
 import results  # noqa: E402
 from aws_stub import answer  # noqa: E402
-from exotel_webhooks.callbacks import CallbackType, build_callback  # noqa: E402
-from exotel_webhooks.request_body import decode_fields  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 
+from exotel_webhooks.intake.body import decode_fields  # noqa: E402
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback  # noqa: E402
+from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 from localaws.emulation import deploy, emulated_account_environment  # noqa: E402
 from localaws.runtime import function_environment  # noqa: E402
 from localaws.sqs_events import sqs_event  # noqa: E402
@@ -164,7 +164,7 @@ def probe(candidate: Candidate, mode: str, requests: int, endpoint: str) -> dict
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "ap-south-1",
-        "PYTHONPATH": f"{ROOT / 'layers/common'}:{candidate.handler.parent}",
+        "PYTHONPATH": f"{ROOT / 'src'}:{candidate.handler.parent}",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     result = subprocess.run(

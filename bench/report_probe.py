@@ -8,16 +8,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers/common")]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 import boto3  # noqa: E402
 import urllib3  # noqa: E402
-from exotel_webhooks.campaign_table import CampaignTable  # noqa: E402
-from exotel_webhooks.models import ReportRequest  # noqa: E402
-from exotel_webhooks.report_fetch import FetchPolicy  # noqa: E402
-from exotel_webhooks.reports import ReportFetcher  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 from measure import peak_rss_kib  # noqa: E402
+
+from exotel_webhooks.ledger.table import CampaignTable  # noqa: E402
+from exotel_webhooks.messages import ReportRequest  # noqa: E402
+from exotel_webhooks.reports.fetcher import ReportFetcher  # noqa: E402
+from exotel_webhooks.reports.safe_http import FetchPolicy  # noqa: E402
+from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 
 
 def main() -> None:

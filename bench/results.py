@@ -9,10 +9,30 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent.parent / "docs/benchmarks.md"
 
 
+METHOD = """\
+`make bench` (about 35 minutes on 2 cores, 22 of them the two `make demo` campaigns) measures
+everything beside a baseline in the same run and rewrites this file:
+- Latency: a fresh interpreter per cold start, with AWS over HTTP to a loopback stub; warm
+  invocations with AWS answered in-process, so only the handlers' own work is compared.
+- Costs: AWS requests counted from botocore's events, DynamoDB units by its sizing rules, log
+  bytes per line as written (a processor's EMF document shared by its batch), the ledger
+  stream's invocation shared by 100 records, priced per million webhooks.
+- Hot keys: one campaign's 10,000-callback burst through the processors and the stream, each
+  partition key's writes per second, table and index.
+- Reports: a fresh process per fetch, S3 emulated in another process, beside a plain
+  `upload_fileobj` of the same stream.
+- Local end to end: `make demo`'s campaign through `make local`'s stack, at 500 and 5,000
+  numbers (`BENCH_NUMBERS`).
+- Sizes: `sam build`'s output.
+
+The machine is shared: ratios move between runs, so compare figures of one run.
+"""
+
+
 def start(report: str) -> None:
     print(report)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(f"# Benchmarks (`make bench`)\n\n{report.rstrip()}\n")
+    RESULTS.write_text(f"# Benchmarks (`make bench`)\n\n{METHOD}\n{report.rstrip()}\n")
 
 
 def append(report: str) -> None:

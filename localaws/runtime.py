@@ -1,5 +1,5 @@
 """Run a deployed function's handler in this process, the way the Lambda runtime would:
-its environment from the deployment, its code and layers on the import path."""
+its environment from the deployment, its code on the import path (the layer is installed)."""
 
 from __future__ import annotations
 
@@ -59,9 +59,10 @@ def load_handler(
     if missing:
         raise RuntimeError(f"environment of {logical_id} not applied: {sorted(missing)}")
     code_directory = template.function_code_directory(logical_id)
-    for directory in [code_directory, *template.function_layer_directories(logical_id)]:
-        if str(directory) not in sys.path:
-            sys.path.insert(0, str(directory))
+    # The layer's package is installed in the project's environment (pyproject.toml): only
+    # the function's own directory goes on the path, as /var/task does in Lambda.
+    if str(code_directory) not in sys.path:
+        sys.path.insert(0, str(code_directory))
     module_name, _, attribute = function.handler.rpartition(".")
     path = code_directory / f"{module_name.replace('.', '/')}.py"
     spec = importlib.util.spec_from_file_location(module_alias or module_name, path)

@@ -59,17 +59,6 @@ class Template:
         code_uri: str = self.resources[logical_id]["Properties"]["CodeUri"]
         return PROJECT_ROOT / code_uri
 
-    def function_layer_directories(self, logical_id: str) -> list[Path]:
-        """The local directories of the layers a function uses (its own and the Globals')."""
-        global_layers = self.sam.get("Globals", {}).get("Function", {}).get("Layers", [])
-        own_layers = self.resources[logical_id]["Properties"].get("Layers", [])
-        directories = []
-        for layer in [*global_layers, *own_layers]:
-            if isinstance(layer, dict) and layer.get("Ref") in self.resources:
-                content = self.resources[layer["Ref"]]["Properties"]["ContentUri"]
-                directories.append(PROJECT_ROOT / content)
-        return directories
-
     def to_cloudformation(self, code_bucket: str, parameters: dict[str, str]) -> dict[str, Any]:
         """Translate SAM to CloudFormation with local code swapped for objects in `code_bucket`."""
         sam = copy.deepcopy(self.sam)

@@ -1,6 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount and migrate
-targets.
+recount, migrate and smoke targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -11,8 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from exotel_webhooks.campaign_table import CampaignTable
-
+from exotel_webhooks.ledger.table import CampaignTable
 from localaws.template import Template
 from ops.erase import erase_number
 from ops.logs import log_lines
@@ -20,6 +18,7 @@ from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
+from ops.smoke import SmokeFailed, smoke
 from ops.target import Target, TargetError
 
 
@@ -71,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     move.add_argument("old_table", help="the old stack's campaign table (its physical name)")
 
+    commands.add_parser(
+        "smoke", help="one webhook of each type, read back through the read API, then erased"
+    )
+
     arguments = parser.parse_args(argv)
     try:
         target = (
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(arguments: argparse.Namespace, target: Target) -> int:
+    if arguments.command == "smoke":
+        return _smoke(target)
     if arguments.command == "logs":
         for line in log_lines(
             target,
@@ -140,6 +145,20 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
     failed = sum(result.outcome == "failed" for result in results)
     print(f"{len(results)} replayed or skipped, {failed} failed")
     return 1 if failed else 0
+
+
+def _smoke(target: Target) -> int:
+    try:
+        report = smoke(target)
+    except SmokeFailed as error:
+        print(f"smoke FAILED on {target.stack_name}: {error}", file=sys.stderr)
+        return 1
+    for line in report.passed:
+        print(f"ok       {line}")
+    for line in report.skipped:
+        print(f"SKIPPED  {line}")
+    print(f"smoke passed on {target.stack_name} ({report.campaign_sid} erased)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,11 +14,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from exotel_webhooks.campaign_table import SUMMARY_SK, CampaignTable, campaign_pk
-from exotel_webhooks.normalise import normalise_phone
-from exotel_webhooks.reconciliation import delimited_rows, find_columns
+from exotel_webhooks.intake.normalise import normalise_phone
+from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.reports.reconciliation import delimited_rows, find_columns
 from exotel_webhooks.settings import NormalisationRules
-
 from ops.target import Target
 
 
@@ -57,7 +56,7 @@ def erase_number(
         for sid in sorted(erasure.campaigns):
             _erase_from_report(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
     for item in items:
-        if table.erase(item["PK"], item["SK"]) is not None:
+        if table.erase(item) is not None:
             if "call_sid" in item:
                 erasure.attempts += 1
             else:

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from exotel_webhooks.callbacks import CallbackType, build_callback
-from exotel_webhooks.ledger import version_of
-from exotel_webhooks.models import CALLBACK_MODELS, Callback, QueuedEvent
-from exotel_webhooks.request_body import decode_fields
-from exotel_webhooks.settings import NormalisationRules
 from hypothesis import strategies as st
+
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.ledger.recording import version_of
+from exotel_webhooks.messages import CALLBACK_MODELS, Callback, QueuedCallback
+from exotel_webhooks.settings import NormalisationRules
 
 RULES = NormalisationRules()
 START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
@@ -32,9 +33,9 @@ class Message:
     body: str
 
     @property
-    def event(self) -> QueuedEvent[Callback]:
+    def event(self) -> QueuedCallback[Callback]:
         model = CALLBACK_MODELS[self.callback_type]
-        event: QueuedEvent[Callback] = QueuedEvent[model].model_validate_json(self.body)  # type: ignore[valid-type]
+        event: QueuedCallback[Callback] = QueuedCallback[model].model_validate_json(self.body)  # type: ignore[valid-type]
         return event
 
 
@@ -52,9 +53,9 @@ class Campaign:
     sid: str
     messages: list[Message] = field(default_factory=list)
 
-    def winners(self, callback_type: CallbackType, key: str) -> dict[str, QueuedEvent[Callback]]:
+    def winners(self, callback_type: CallbackType, key: str) -> dict[str, QueuedCallback[Callback]]:
         """For each item key, the update that must win: the greatest version."""
-        best: dict[str, QueuedEvent[Callback]] = {}
+        best: dict[str, QueuedCallback[Callback]] = {}
         for sent in self.messages:
             if sent.callback_type is not callback_type:
                 continue

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from exotel_webhooks.auth import WebhookSecrets, presented_tokens
+
 from exotel_webhooks.aws import MAX_STALE_SECONDS, CachedWebhookSecrets
-from exotel_webhooks.errors import StorageUnavailable
+from exotel_webhooks.intake.auth import WebhookSecrets, presented_tokens
+from exotel_webhooks.intake.errors import StorageUnavailable
 
 
 def basic(user: str, password: str) -> dict[str, str]:

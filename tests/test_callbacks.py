@@ -8,12 +8,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from exotel_webhooks.callbacks import CallbackType, build_callback
-from exotel_webhooks.errors import UnusableCallback
-from exotel_webhooks.request_body import decode_fields
-from exotel_webhooks.settings import NormalisationRules
 from hypothesis import given
 from hypothesis import strategies as st
+
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.errors import UnusableCallback
+from exotel_webhooks.settings import NormalisationRules
 
 RULES = NormalisationRules()
 RECEIVED = datetime(2024, 1, 15, 4, 0, tzinfo=UTC)  # when API Gateway received the request

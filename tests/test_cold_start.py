@@ -22,7 +22,7 @@ def test_importing_the_receiver_handler_does_not_load_pydantic() -> None:
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            [str(PROJECT_ROOT / "layers/common"), str(PROJECT_ROOT / "functions/receiver")]
+            [str(PROJECT_ROOT / "src"), str(PROJECT_ROOT / "functions/receiver")]
         ),
         "AWS_DEFAULT_REGION": "ap-south-1",
         "AWS_ACCESS_KEY_ID": "testing",

@@ -12,11 +12,11 @@ from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.campaign_table import subscriber_key
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.table import subscriber_key
 from localaws.emulation import REGION, Deployment
 from tests.conftest import AwsCalls, http_get
 from tests.pipeline import Pipeline

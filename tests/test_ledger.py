@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from exotel_webhooks.callbacks import CallbackType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exotel_webhooks.intake.callbacks import CallbackType
 from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
 from tests.campaigns import QUEUE_OF, Campaign, Message, campaign_plans

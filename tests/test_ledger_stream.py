@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
-from exotel_webhooks.campaign_table import CampaignTable, campaign_pk, counter_sk, to_item
 
+from exotel_webhooks.ledger.table import CampaignTable, campaign_pk, counter_sk, to_item
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from ops.__main__ import main as ops_main
 from ops.migrate import migrate
@@ -102,7 +102,7 @@ def test_an_erased_number_leaves_the_counters_through_the_stream(
     # When one number's items are erased and the stream is consumed
     ledger = table(stack)
     for item in ledger.number_items("+919800000101"):
-        assert ledger.erase(item["PK"], item["SK"]) is not None
+        assert ledger.erase(item) is not None
     pipeline.drain()
 
     # Then the campaign counts only the other

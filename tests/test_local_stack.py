@@ -15,10 +15,10 @@ from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
-from exotel_webhooks.callbacks import CallbackType, build_callback
-from exotel_webhooks.request_body import decode_fields
-from exotel_webhooks.settings import NormalisationRules
 
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.settings import NormalisationRules
 from localaws.demo import play
 from localaws.emulation import REGION
 from localaws.stack import LocalStack, write_state

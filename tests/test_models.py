@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from exotel_webhooks.callbacks import CALLBACK_FIELDS, CallbackType, build_callback
-from exotel_webhooks.models import CALLBACK_MODELS, Callback, QueuedEvent
-from exotel_webhooks.request_body import decode_fields
-from exotel_webhooks.settings import NormalisationRules
 from hypothesis import given
 from hypothesis import strategies as st
+
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CALLBACK_FIELDS, CallbackType, build_callback
+from exotel_webhooks.messages import CALLBACK_MODELS, Callback, QueuedCallback
+from exotel_webhooks.settings import NormalisationRules
 
 RULES = NormalisationRules()
 
@@ -75,7 +76,7 @@ def test_every_built_callback_is_valid_for_its_model(
 
     # Then the consumers' model reads the message, and says the same as the builder
     model = CALLBACK_MODELS[callback_type]
-    event: QueuedEvent[Callback] = QueuedEvent[model].model_validate_json(message)  # type: ignore[valid-type]
+    event: QueuedCallback[Callback] = QueuedCallback[model].model_validate_json(message)  # type: ignore[valid-type]
     assert event.event_id == built.event_id
     assert event.callback_type is callback_type
     reparsed = json.loads(event.callback.model_dump_json())

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 import pytest
-from exotel_webhooks.normalise import (
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from exotel_webhooks.intake.normalise import (
     field_key,
     normalise_call_status,
     normalise_campaign_status,
@@ -18,8 +21,6 @@ from exotel_webhooks.normalise import (
     parse_timestamp,
 )
 from exotel_webhooks.observability import mask_phone
-from hypothesis import example, given
-from hypothesis import strategies as st
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 words = st.lists(st.from_regex(r"[a-z][a-z0-9]{0,7}", fullmatch=True), min_size=1, max_size=4)

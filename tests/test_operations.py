@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
-from exotel_webhooks import receiver as receiver_module
 
+import exotel_webhooks.intake.receive as receiver_module
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.event_sources import poll_once
 from localaws.template import Template

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from exotel_webhooks.precedence import (
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exotel_webhooks.ledger.precedence import (
     CALL_STATUS_RANKS,
     CAMPAIGN_STATUS_RANKS,
     call_status_rank,
@@ -12,8 +15,6 @@ from exotel_webhooks.precedence import (
     supersedes,
     version_text,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)

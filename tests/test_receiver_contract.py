@@ -9,8 +9,8 @@ import json
 
 import boto3
 import pytest
-from exotel_webhooks.receiver import UNEXPECTED_ERROR_REASON
 
+from exotel_webhooks.intake.receive import UNEXPECTED_ERROR_REASON
 from localaws.emulation import REGION, Deployment
 from tests.conftest import (
     ROTATED_TOKEN,
@@ -420,7 +420,7 @@ def test_a_receiver_bug_quarantines_the_request_instead_of_losing_it(
     def crash(*_: object) -> None:
         raise RecursionError("unforeseen")
 
-    monkeypatch.setattr("exotel_webhooks.receiver.build_callback", crash)
+    monkeypatch.setattr("exotel_webhooks.intake.receive.build_callback", crash)
     event = with_token(load_event("receiver/call-status.json"))
 
     # When a callback arrives

@@ -14,11 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.campaign_table import CampaignTable
-from exotel_webhooks.models import ReportRequest
-from exotel_webhooks.reconciliation import csv_rows, reconcile
-from exotel_webhooks.report_fetch import (
+
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.messages import ReportRequest
+from exotel_webhooks.reports.fetcher import ReportFetcher
+from exotel_webhooks.reports.reconciliation import csv_rows, reconcile
+from exotel_webhooks.reports.safe_http import (
     FetchPolicy,
     PermanentFetchFailure,
     ReportReader,
@@ -27,9 +29,7 @@ from exotel_webhooks.report_fetch import (
     open_report,
     resolve_target,
 )
-from exotel_webhooks.reports import ReportFetcher
 from exotel_webhooks.settings import NormalisationRules
-
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.sqs_events import sqs_event
 from tests.campaigns import message

@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 import pytest
-from exotel_webhooks.observability import Metric, mask_phone
 
+from exotel_webhooks.observability import Metric, mask_phone
 from localaws.emulation import Deployment
 from localaws.template import Template
 from tests.conftest import TOKEN, AwsCalls, LoadFunction

@@ -139,7 +139,7 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
 
 def test_every_third_party_module_the_layer_imports_is_pinned_in_its_requirements() -> None:
     # Given the modules the shared package and the handlers import
-    sources = [*(PROJECT_ROOT / "layers/common/exotel_webhooks").glob("*.py")]
+    sources = [*(PROJECT_ROOT / "src/exotel_webhooks").rglob("*.py")]
     sources += [*(PROJECT_ROOT / "functions").glob("*/*.py")]
     imported: set[str] = set()
     for source in sources:

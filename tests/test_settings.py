@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from exotel_webhooks.settings import ReceiverSettings, SettingsError
 
 REQUIRED = {

@@ -1,12 +1,15 @@
 """Call status processor Lambda: call attempts into the campaign table, exactly once."""
 
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.ledger import CampaignLedger
-from exotel_webhooks.models import CallStatusRecord
-from exotel_webhooks.processors import sqs_handler
+from exotel_webhooks.aws import dynamodb_client
+from exotel_webhooks.batches import sqs_handler
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.recording import CampaignLedger
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.messages import CallStatusRecord
+from exotel_webhooks.settings import ProcessorSettings
 
-handler = sqs_handler(
-    CallbackType.CALL_STATUS,
-    CallStatusRecord,
-    CampaignLedger.record_attempt,
+settings = ProcessorSettings.from_environment()
+ledger = CampaignLedger(
+    CampaignTable(dynamodb_client(), settings.table_name), retention=settings.retention
 )
+handler = sqs_handler(CallbackType.CALL_STATUS, CallStatusRecord, ledger.record_attempt)

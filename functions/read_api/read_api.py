@@ -1,57 +1,12 @@
-"""Read API Lambda: GET /campaigns/... (IAM-authorised in AWS) answered from the campaign table."""
+"""Read API Lambda: GET /campaigns/... answered from the campaign table."""
 
-import json
-from typing import Any
-from urllib.parse import unquote
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from exotel_webhooks.aws import dynamodb_client
-from exotel_webhooks.campaign_table import CampaignTable
-from exotel_webhooks.campaign_views import BadRequest, CampaignNotFound, CampaignViews
-from exotel_webhooks.observability import lambda_handler
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import ReadApiSettings
+from exotel_webhooks.views.campaigns import CampaignViews
+from exotel_webhooks.views.http import read_api_handler
 
 settings = ReadApiSettings.from_environment()
-views = CampaignViews(CampaignTable(dynamodb_client(), settings.table_name), settings.rules)
-app = APIGatewayHttpResolver()
-
-
-@app.get("/campaigns/<campaign_sid>")
-def get_campaign(campaign_sid: str) -> dict[str, Any]:
-    return views.campaign(unquote(campaign_sid))
-
-
-@app.get("/campaigns/<campaign_sid>/numbers/<number>")
-def get_campaign_number(campaign_sid: str, number: str) -> dict[str, Any]:
-    return views.number(unquote(campaign_sid), unquote(number))
-
-
-@app.get("/campaigns/<campaign_sid>/calls")
-def list_campaign_calls(campaign_sid: str) -> dict[str, Any]:
-    query = app.current_event.query_string_parameters or {}
-    return views.calls(
-        unquote(campaign_sid),
-        status=query.get("status"),
-        limit=query.get("limit"),
-        next_token=query.get("next_token"),
-    )
-
-
-def _error(status: int, error: Exception) -> Response[str]:
-    return Response(status, content_types.APPLICATION_JSON, json.dumps({"message": str(error)}))
-
-
-@app.exception_handler(CampaignNotFound)  # type: ignore[untyped-decorator]
-def not_found(error: CampaignNotFound) -> Response[str]:
-    return _error(404, error)
-
-
-@app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
-def bad_request(error: BadRequest) -> Response[str]:
-    return _error(400, error)
-
-
-@lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+handler = read_api_handler(
+    CampaignViews(CampaignTable(dynamodb_client(), settings.table_name), settings.rules)
+)

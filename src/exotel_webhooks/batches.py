@@ -1,10 +1,10 @@
-"""What the three processor Lambdas share: the ledger from settings (clients made once per
-container), and the Powertools batch handling around one ledger method."""
+"""Consuming an SQS queue in batches: every failed record reported (the queue redelivers exactly
+those) and logged once; the processors' handler around one ledger method."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,14 +19,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exotel_webhooks.aws import dynamodb_client, sqs_client
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.campaign_table import CampaignTable
-from exotel_webhooks.ledger import CampaignLedger, Outcome
-from exotel_webhooks.models import QueuedEvent
-from exotel_webhooks.notifications import ReportRequests
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.recording import Outcome
+from exotel_webhooks.messages import QueuedCallback
 from exotel_webhooks.observability import Metric, count, lambda_handler, logger, metrics
-from exotel_webhooks.settings import ProcessorSettings
 
 type SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
@@ -64,21 +60,6 @@ class LoggedBatchProcessor(BatchProcessor):
         return super().failure_handler(record, exception)
 
 
-def ledger_from_environment() -> CampaignLedger:
-    settings = ProcessorSettings.from_environment()
-    return CampaignLedger(
-        table=CampaignTable(dynamodb_client(), settings.table_name),
-        reports=ReportRequests(
-            sqs_client(), settings.report_queue_url, settings.report_delay_seconds
-        )
-        if settings.report_queue_url
-        else None,
-        retention=timedelta(days=settings.data_retention_days)
-        if settings.data_retention_days
-        else None,
-    )
-
-
 _OUTCOME_METRICS = {
     Outcome.STORED: Metric.CALLBACKS_STORED,
     Outcome.DUPLICATE: Metric.DUPLICATES_IGNORED,
@@ -89,16 +70,15 @@ _OUTCOME_METRICS = {
 def sqs_handler[R: SqsRecordModel](
     callback_type: CallbackType,
     record_model: type[R],
-    apply: Callable[[CampaignLedger, Any], Outcome],
+    apply: Callable[[Any], Outcome],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SqsHandler:
     """A Lambda handler that parses each SQS record into `record_model` and passes its body to
-    `apply(ledger, body)`, reporting exactly the records that failed."""
-    ledger = ledger_from_environment()
+    `apply` (a ledger method), reporting exactly the records that failed."""
     processor = LoggedBatchProcessor(record_model)
 
     def process_record(record: R) -> None:  # Powertools passes it by this name
-        event = cast(QueuedEvent[Any], record.body)
+        event = cast(QueuedCallback[Any], record.body)
         callback = event.callback
         lag = clock() - event.received_at
         logger.append_keys(
@@ -108,7 +88,7 @@ def sqs_handler[R: SqsRecordModel](
             status=callback.status,
             receive_count=int(record.attributes.ApproximateReceiveCount),
         )
-        outcome = apply(ledger, event)
+        outcome = apply(event)
         count(_OUTCOME_METRICS[outcome])
         if outcome is Outcome.STORED:
             count(Metric.PROCESSING_LAG, lag.total_seconds() * 1000, MetricUnit.Milliseconds)

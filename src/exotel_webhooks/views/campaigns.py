@@ -1,4 +1,4 @@
-"""The read API's answers (README.md, "The read API"; openapi.yaml): each one Query, no Scan."""
+"""The read API's answers (openapi.yaml; docs/architecture.md, "Read API"): one Query each."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from exotel_webhooks.campaign_table import (
-    ATTEMPT_SK_PREFIX,
+from exotel_webhooks.intake.normalise import normalise_call_status, normalise_phone
+from exotel_webhooks.ledger.table import (
     CALL_SHARDS,
-    SUMMARY_SK,
     CampaignTable,
-    calls_pk,
+    ForeignStartKey,
+    calls_start_key,
     is_attempt,
     is_counter,
     is_outcome,
+    is_summary,
     masked_part,
-    numbers_prefix,
     reconciliation_view,
     sum_counters,
 )
-from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
 
 DEFAULT_PAGE_SIZE = 50
@@ -50,7 +49,7 @@ class CampaignViews:
         items = self.table.campaign_items(campaign_sid)
         if not items:
             raise CampaignNotFound(f"no campaign {campaign_sid}")
-        summary = next((item for item in items if item["SK"] == SUMMARY_SK), {})
+        summary = next((item for item in items if is_summary(item)), {})
         counters = sum_counters([item for item in items if is_counter(item)])
         scan = summary.get("reconciliation")
         return {
@@ -174,10 +173,8 @@ def _token(shard: int, start_key: dict[str, Any] | None) -> str:
 
 
 def _position(token: str, campaign_sid: str) -> tuple[int, dict[str, Any] | None]:
-    """A token only continues the query it came from: it must hold a call shard and, if any,
-    exactly the index's key attributes, as text, in that shard of this campaign and among
-    attempts, so an edited token can neither read another campaign nor reach DynamoDB as a
-    malformed key."""
+    """A token only continues the query it came from: a call shard of this campaign and, if
+    any, a paging key the table accepts for that shard (`calls_start_key`)."""
     try:
         position = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
@@ -189,18 +186,9 @@ def _position(token: str, campaign_sid: str) -> tuple[int, dict[str, Any] | None
         raise BadRequest("next_token is not a token this API issued")
     if key is None:
         return shard, None
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}
-        or not all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
-        or not all(isinstance(value["S"], str) for value in key.values())
-    ):
-        raise BadRequest("next_token is not a token this API issued")
-    plain = {name: value["S"] for name, value in key.items()}
-    if plain["GSI1PK"] != calls_pk(campaign_sid, shard) or not plain["PK"].startswith(
-        numbers_prefix(campaign_sid)
-    ):
-        raise BadRequest("next_token belongs to another query")
-    if not plain["SK"].startswith(ATTEMPT_SK_PREFIX):
-        raise BadRequest("next_token is not a token this API issued")
-    return shard, key
+    try:
+        return shard, calls_start_key(campaign_sid, shard, key)
+    except ForeignStartKey as error:
+        raise BadRequest("next_token belongs to another query") from error
+    except ValueError as error:
+        raise BadRequest("next_token is not a token this API issued") from error

@@ -4,8 +4,8 @@ Exotel publishes no column list, so the phone-number and status columns are foun
 header. Rows are read as a stream and looked up 100 at a time (BatchGetItem). What the report
 says of a number is recorded on its outcome (`report_status`); a number with no outcome from a
 callback is backfilled with `source: "report"`, which any callback replaces whenever it arrives
-(precedence.py). The matched / mismatched / backfilled counts move with those writes
-(campaign_table.py), so they are exact whatever the order; running reconciliation again changes
+(ledger/precedence.py). The matched / mismatched / backfilled counts move with those writes
+(ledger/table.py), so they are exact whatever the order; running reconciliation again changes
 nothing. A row that cannot be read (no number in E.164, no status, a broken CSV record) is
 counted as unparseable and never stops the rest.
 """
@@ -20,16 +20,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from exotel_webhooks.callbacks import check_identifier
-from exotel_webhooks.campaign_table import (
+from exotel_webhooks.intake.callbacks import check_identifier
+from exotel_webhooks.intake.normalise import field_key, normalise_call_status, normalise_phone
+from exotel_webhooks.ledger.precedence import EARLIEST
+from exotel_webhooks.ledger.table import (
     RECONCILED_CLASSES,
     CampaignTable,
     outcome_keys,
     reconciliation_class,
 )
-from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.observability import logger, mask_phone
-from exotel_webhooks.precedence import EARLIEST
 from exotel_webhooks.settings import NormalisationRules
 
 # Header names, normalised (case and separators ignored), most specific first.

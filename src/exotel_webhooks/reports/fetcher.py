@@ -9,17 +9,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
-from exotel_webhooks.campaign_table import (
+from exotel_webhooks.batches import LoggedBatchProcessor, SqsHandler
+from exotel_webhooks.ledger.table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
 )
-from exotel_webhooks.models import ReportRequest
+from exotel_webhooks.messages import ReportRequest, ReportRequestRecord
 from exotel_webhooks.notifications import CampaignEvents
-from exotel_webhooks.observability import Metric, count, logger
-from exotel_webhooks.reconciliation import ReconciliationFailed, csv_rows, reconcile
-from exotel_webhooks.report_fetch import (
+from exotel_webhooks.observability import Metric, count, lambda_handler, logger
+from exotel_webhooks.reports.reconciliation import ReconciliationFailed, csv_rows, reconcile
+from exotel_webhooks.reports.safe_http import (
     HEAD_BYTES,
     FetchPolicy,
     NotModified,
@@ -29,11 +34,12 @@ from exotel_webhooks.report_fetch import (
     looks_like_csv,
     open_report,
 )
-from exotel_webhooks.report_upload import stream_to_s3
+from exotel_webhooks.reports.upload import stream_to_s3
 from exotel_webhooks.settings import NormalisationRules
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 CAMPAIGN_REPORT_STORED = "CampaignReportStored"
 
@@ -197,3 +203,48 @@ def _host(url: str) -> str | None:
         return urlsplit(url).hostname
     except ValueError:  # not even a URL: the failure's reason says so
         return None
+
+
+def retry_delay_seconds(receives: int) -> int:
+    """1, 2, 4, 8 minutes, then 15: the backoff of a report fetch that may pass later."""
+    return int(min(60 * 2 ** (receives - 1), 900))
+
+
+def report_request_handler(
+    fetcher: ReportFetcher, sqs: SQSClient, queue_url: str | None
+) -> SqsHandler:
+    """The report fetcher Lambda: one report request at a time from the report queue.
+
+    A failure that may pass (timeout, 5xx, 429, AWS trouble) stays on the queue, its next
+    delivery delayed by `retry_delay_seconds` (the message's visibility), then the DLQ;
+    permanent failures are recorded on the campaign by `ReportFetcher.handle`."""
+    processor = LoggedBatchProcessor(ReportRequestRecord)
+
+    def retry_later(record: ReportRequestRecord) -> None:
+        receives = int(record.attributes.ApproximateReceiveCount)
+        delay = retry_delay_seconds(receives)
+        try:
+            if queue_url:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=record.receiptHandle, VisibilityTimeout=delay
+                )
+        except (BotoCoreError, ClientError):  # the queue's own visibility timeout applies instead
+            logger.exception("could not delay the retry")
+        logger.warning("report fetch will be retried", retry_in_seconds=delay, receives=receives)
+        count(Metric.REPORT_FETCH_RETRIES)
+
+    def process_record(record: ReportRequestRecord) -> None:  # Powertools passes it by this name
+        logger.append_keys(event_id=record.body.event_id, campaign_sid=record.body.campaign_sid)
+        try:
+            fetcher.handle(record.body)
+        except Exception:
+            retry_later(record)
+            raise
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        return process_partial_response(
+            event=event, record_handler=process_record, processor=processor, context=context
+        )
+
+    return handler

@@ -5,7 +5,7 @@ Items (PK / SK):
   CAMPAIGN#<sid> / #SUMMARY                  status, dates, report, reconciliation
                                              GSI1: campaigns by status (CAMPAIGN_STATUS#<status>)
   CAMPAIGN#<sid> / #COUNTER#<stream shard>   counters derived from the table's stream, one item
-                                             per stream shard (ledger_stream.py); `#COUNTER#recount`
+                                             per stream shard (stream.py); `#COUNTER#recount`
                                              holds what `make recount` corrected
   CAMPAIGN#<sid>#NUMBER#<subscriber> / OUTCOME             one number's final outcome
   CAMPAIGN#<sid>#NUMBER#<subscriber> / ATTEMPT#<call_sid>  one call attempt
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from exotel_webhooks.precedence import supersedes
+from exotel_webhooks.ledger.precedence import supersedes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,6 +50,7 @@ RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
 COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence"})
 _SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers have up to 40 digits
 _MAX_TRIES = 6
+_OLD_LAYOUT_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "notify_pending")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 _serializer = TypeSerializer()
@@ -91,6 +92,11 @@ def campaigns_by_status_pk(status: str) -> str:
     return f"CAMPAIGN_STATUS#{status}"
 
 
+def campaign_status_keys(status: str, updated: str, campaign_sid: str) -> dict[str, str]:
+    """A summary's place in GSI1: the campaigns of one status, by when it was last updated."""
+    return {"GSI1PK": campaigns_by_status_pk(status), "GSI1SK": f"{updated}#{campaign_sid}"}
+
+
 def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None = None) -> str:
     """What a number's records are keyed by. A number in E.164 is one subscriber. Anything else
     (masked `0XXXXXX4890`, partial) may stand for many, so it is told apart by its first call SID
@@ -122,6 +128,10 @@ def outcome_keys(campaign_sid: str, subscriber: str) -> dict[str, str]:
 
 def is_attempt(item: Mapping[str, Any]) -> bool:
     return str(item.get("SK", "")).startswith(ATTEMPT_SK_PREFIX)
+
+
+def is_summary(item: Mapping[str, Any]) -> bool:
+    return item.get("SK") == SUMMARY_SK
 
 
 def is_outcome(item: Mapping[str, Any]) -> bool:
@@ -164,6 +174,32 @@ def sequence_text(sequence_number: str) -> str:
     return sequence_number.zfill(_SEQUENCE_DIGITS)
 
 
+class ForeignStartKey(ValueError):
+    """A paging key of another campaign or call shard than the query it is handed to."""
+
+
+def calls_start_key(campaign_sid: str, shard: int, key: object) -> dict[str, Any]:
+    """`key`, a `calls_page` LastEvaluatedKey handed back by a client, if it can only continue
+    that query: exactly the index's key attributes, as text, in that call shard of this campaign
+    and among attempts; so an edited key can neither read another campaign nor reach DynamoDB
+    malformed. Raises ForeignStartKey or ValueError."""
+    if (
+        not isinstance(key, dict)
+        or set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}
+        or not all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
+        or not all(isinstance(value["S"], str) for value in key.values())
+    ):
+        raise ValueError("not a calls paging key")
+    plain = {name: value["S"] for name, value in key.items()}
+    if plain["GSI1PK"] != calls_pk(campaign_sid, shard) or not plain["PK"].startswith(
+        numbers_prefix(campaign_sid)
+    ):
+        raise ForeignStartKey("a paging key of another query")
+    if not plain["SK"].startswith(ATTEMPT_SK_PREFIX):
+        raise ValueError("not an attempt's key")
+    return key
+
+
 class RaceLost(Exception):
     """Other writers kept changing the item: let the queue redeliver the record."""
 
@@ -201,7 +237,7 @@ class CampaignTable:
         only means the write's condition decides. A refused write returns the winner
         (ReturnValuesOnConditionCheckFailure), which tells a duplicate from an older update.
         Attributes the item does not name (`report_status`) stay as stored; the table's stream
-        derives the counters and events from the before and after images (ledger_stream.py).
+        derives the counters and events from the before and after images (stream.py).
         """
         seen = self.get(item["PK"], item["SK"])
         if seen is not None and not supersedes(item, seen):
@@ -306,9 +342,10 @@ class CampaignTable:
             return item
         raise RaceLost(f"{backfill['PK']} {backfill['SK']} kept changing")
 
-    def erase(self, pk: str, sk: str) -> dict[str, Any] | None:
-        """Delete an attempt or outcome (the stream takes it out of the counters). None if it
-        was already gone."""
+    def erase(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Delete an attempt or outcome read from this table (the stream takes it out of the
+        counters). None if it was already gone."""
+        pk, sk = item["PK"], item["SK"]
         for attempt in range(_MAX_TRIES):
             stored = self.get(pk, sk, consistent=True)
             if stored is None:
@@ -416,6 +453,16 @@ class CampaignTable:
                 "ConsistentRead": True,
             }
         )
+
+    def remove_campaign(self, campaign_sid: str) -> int:
+        """Delete a campaign's summary and counter items (`make smoke`'s clean-up, once its
+        attempts and outcomes are erased and counted out). Returns how many were deleted."""
+        items = self.campaign_items(campaign_sid)
+        for item in items:
+            self.client.delete_item(
+                TableName=self.name, Key=to_item({"PK": item["PK"], "SK": item["SK"]})
+            )
+        return len(items)
 
     def campaign_counters(self, campaign_sid: str) -> dict[str, int]:
         """Every counter of a campaign, summed over its counter items."""
@@ -578,6 +625,37 @@ class CampaignTable:
                     raise RaceLost("DynamoDB kept keys unprocessed")
                 _backoff(attempt)
         return found
+
+    # ------------------------------------------------ the single-partition layout (ops/migrate.py)
+    def migrate_item(self, old: Mapping[str, Any]) -> str:
+        """Write one item of the single-partition layout (every item under `CAMPAIGN#<sid>`,
+        outcomes as `NUMBER#<subscriber>`, GSI2, ten counter shards) through the processors'
+        conditional writes, so whatever this table holds from newer callbacks wins. Returns
+        what it was: `summaries`, `attempts`, `outcomes`, `kept` (this table's was as new or
+        newer) or `counters skipped` (the stream counts the items as they are written)."""
+        sk: str = old["SK"]
+        values = {name: value for name, value in old.items() if name not in _OLD_LAYOUT_KEYS}
+        if sk == SUMMARY_SK:
+            kept_names: tuple[str, ...] = ("report", "reconciliation")
+            keep = {name: values.pop(name) for name in kept_names if name in values}
+            version = values.pop("version", None)
+            if version is None:  # a summary the report fetcher created before any status
+                self.set(old["PK"], SUMMARY_SK, keep)
+                return "summaries"
+            values |= {"GSI1PK": old.get("GSI1PK"), "GSI1SK": old.get("GSI1SK")}
+            written = self.update_if_newer(
+                old["PK"], SUMMARY_SK, version, {k: v for k, v in values.items() if v}, keep
+            )
+            return "summaries" if written.applied else "kept"
+        if sk.startswith(ATTEMPT_SK_PREFIX):
+            keys = attempt_keys(old["campaign_sid"], old["number"], old["call_sid"])
+            family = "attempts"
+        elif sk.startswith("NUMBER#"):
+            keys = outcome_keys(old["campaign_sid"], sk.removeprefix("NUMBER#"))
+            family = "outcomes"
+        else:
+            return "counters skipped"
+        return family if self.write_versioned({**values, **keys}).applied else "kept"
 
 
 def _winner(error: ClientError) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
 
-    from exotel_webhooks.models import ReportRequest
+    from exotel_webhooks.messages import ReportRequest
 
 EVENT_SOURCE = "exotel.campaign-webhooks"
 

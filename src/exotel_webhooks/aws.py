@@ -11,11 +11,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exotel_webhooks.auth import WebhookSecrets
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.errors import StorageUnavailable
+from exotel_webhooks.intake.auth import WebhookSecrets
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.intake.errors import StorageUnavailable
+from exotel_webhooks.intake.quarantine import QuarantineRecord
 from exotel_webhooks.observability import logger
-from exotel_webhooks.quarantine import QuarantineRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -45,7 +45,7 @@ def secretsmanager_client() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=FAST_FAIL)
 
 
-class SqsEventQueues:
+class CallbackQueues:
     """One queue per callback type."""
 
     def __init__(self, client: SQSClient, queue_urls: Mapping[CallbackType, str]) -> None:

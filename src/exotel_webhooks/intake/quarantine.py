@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from exotel_webhooks.auth import TOKEN_PARAMETER
-from exotel_webhooks.webhook_request import WebhookRequest
+from exotel_webhooks.intake.auth import TOKEN_PARAMETER
+from exotel_webhooks.intake.request import WebhookRequest
 
 # Headers that carry credentials or cookies are not kept.
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})

@@ -2,7 +2,7 @@
 
 Plain Python on purpose: this runs in the receiver, where importing pydantic would cost about
 100 ms of every cold start (measured by `make bench`). The pydantic models of the same JSON, for
-the code that consumes it, are in `models.py`; tests prove the two agree.
+the code that consumes it, are in `messages.py`; tests prove the two agree.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from exotel_webhooks.errors import UnusableCallback
-from exotel_webhooks.normalise import (
+from exotel_webhooks.intake.body import SentField
+from exotel_webhooks.intake.errors import UnusableCallback
+from exotel_webhooks.intake.normalise import (
     normalise_call_status,
     normalise_campaign_status,
     normalise_phone,
     parse_identifier_list,
     parse_timestamp,
 )
-from exotel_webhooks.request_body import SentField
 from exotel_webhooks.settings import NormalisationRules
 
 # What "storable" means: the limits the processors' models, the table's keys and items, and the
 # queue enforce. The receiver checks them all before it answers `accepted` (docs/architecture.md,
-# "Storable"); models.py applies the same checks, so the two cannot drift.
+# "Storable"); messages.py applies the same checks, so the two cannot drift.
 MAX_IDENTIFIER_BYTES = 256  # UTF-8: two identifiers and a prefix stay inside a 1,024-byte key
 MAX_URL_LENGTH = 8192
 MAX_NESTING = 32  # levels inside `extra`: far below any parser's recursion limit
@@ -102,7 +102,7 @@ class NormalisedCallback:
         return hashlib.sha256(f"{self.callback_type}\n{canonical}".encode()).hexdigest()[:32]
 
     def queued_event(self, received_at: datetime) -> str:
-        """The queue message (models.QueuedEvent reads it), or UnusableCallback if it could not
+        """The queue message (models.QueuedCallback reads it), or UnusableCallback if it could not
         be stored: text that is not Unicode, numbers JSON cannot carry, or too many bytes once
         escaped. ASCII-escaped, as SQS accepts only some characters, and as the table stores
         `extra`."""

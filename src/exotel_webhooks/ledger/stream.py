@@ -22,21 +22,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exotel_webhooks.campaign_table import (
-    SUMMARY_SK,
+from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
+from exotel_webhooks.ledger.table import (
     CampaignTable,
     counter_family,
     from_item,
     is_outcome,
+    is_summary,
     masked_part,
     sequence_text,
     status_deltas,
 )
 from exotel_webhooks.notifications import CampaignEvents
-from exotel_webhooks.observability import logger
-from exotel_webhooks.precedence import FINAL_CAMPAIGN_STATUSES
+from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"
@@ -90,7 +93,7 @@ def follow_up(change: Change) -> tuple[str, dict[str, Any]] | None:
             "call_sids": list(item.get("call_sids") or []),
             "date_updated": item.get("date_updated"),
         }
-    if change.keys.get("SK") == SUMMARY_SK and item.get("status") in FINAL_CAMPAIGN_STATUSES:
+    if is_summary(change.keys) and item.get("status") in FINAL_CAMPAIGN_STATUSES:
         return CAMPAIGN_COMPLETED, {
             "event_id": item["event_id"],
             "campaign_sid": item["campaign_sid"],
@@ -163,3 +166,13 @@ class StreamDerivation:
             if len(newer) == len(counted):
                 raise RuntimeError(f"counter item of {sid} refused records it has not taken")
             counted = newer
+
+
+def stream_handler(derivation: StreamDerivation) -> LambdaHandler[dict[str, Any]]:
+    """The ledger stream Lambda: each tumbling window of stream records to `derivation`."""
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return derivation.handle(Window.of(event))
+
+    return handler

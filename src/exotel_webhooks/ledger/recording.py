@@ -3,8 +3,8 @@
 Every stored item carries a version, `<date_updated in UTC>#<status rank>#<event_id>`: a later
 date_updated wins, an older one never overwrites a newer one, and a tie is broken by the status
 precedence, then the same way every time (precedence.py). Each callback is one conditional write
-(campaign_table.py); what follows from a stored change (counters, events) is derived from the
-table's stream (ledger_stream.py), so a crash between two steps can lose nothing. The one
+(table.py); what follows from a stored change (counters, events) is derived from the
+table's stream (stream.py), so a crash between two steps can lose nothing. The one
 exception is the report request: a report URL is a credential and is never stored, so the
 campaign-status processor sends it itself and notes it sent; a redelivery that finds it unnoted
 sends it again.
@@ -18,27 +18,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from exotel_webhooks.callbacks import KEY_SEPARATOR
-from exotel_webhooks.campaign_table import (
-    SUMMARY_SK,
-    CampaignTable,
-    WriteResult,
-    attempt_keys,
-    campaign_pk,
-    campaigns_by_status_pk,
-    outcome_keys,
-    subscriber_key,
-)
-from exotel_webhooks.models import (
-    CallScheduleCallback,
-    CallStatusCallback,
-    CampaignStatusCallback,
-    QueuedEvent,
-    ReportRequest,
-)
-from exotel_webhooks.notifications import ReportRequests
-from exotel_webhooks.observability import logger, mask_phone
-from exotel_webhooks.precedence import (
+from exotel_webhooks.ledger.precedence import (
     EARLIEST,
     FINAL_CAMPAIGN_STATUSES,
     call_status_rank,
@@ -46,9 +26,28 @@ from exotel_webhooks.precedence import (
     utc_text,
     version_text,
 )
+from exotel_webhooks.ledger.table import (
+    SUMMARY_SK,
+    CampaignTable,
+    WriteResult,
+    attempt_keys,
+    campaign_pk,
+    campaign_status_keys,
+    outcome_keys,
+    subscriber_key,
+)
+from exotel_webhooks.messages import (
+    CallScheduleCallback,
+    CallStatusCallback,
+    CampaignStatusCallback,
+    QueuedCallback,
+    ReportRequest,
+)
+from exotel_webhooks.notifications import ReportRequests
+from exotel_webhooks.observability import logger, mask_phone
 
 
-def version_of(event: QueuedEvent[Any]) -> str:
+def version_of(event: QueuedCallback[Any]) -> str:
     callback = event.callback
     rank = (
         campaign_status_rank(callback.status)
@@ -89,7 +88,7 @@ class CampaignLedger:
         self.retention = retention
 
     # ------------------------------------------------------------------ call attempts
-    def record_attempt(self, event: QueuedEvent[CallStatusCallback]) -> Outcome:
+    def record_attempt(self, event: QueuedCallback[CallStatusCallback]) -> Outcome:
         callback = event.callback
         sid = callback.campaign_sid
         version = version_of(event)
@@ -119,7 +118,7 @@ class CampaignLedger:
         return outcome
 
     # ------------------------------------------------------------------ number outcomes
-    def record_number_outcome(self, event: QueuedEvent[CallScheduleCallback]) -> Outcome:
+    def record_number_outcome(self, event: QueuedCallback[CallScheduleCallback]) -> Outcome:
         callback = event.callback
         sid = callback.campaign_sid
         version = version_of(event)
@@ -152,7 +151,7 @@ class CampaignLedger:
         return outcome
 
     # ------------------------------------------------------------------ campaign status
-    def record_campaign_status(self, event: QueuedEvent[CampaignStatusCallback]) -> Outcome:
+    def record_campaign_status(self, event: QueuedCallback[CampaignStatusCallback]) -> Outcome:
         callback = event.callback
         sid = callback.campaign_sid
         version = version_of(event)
@@ -164,8 +163,9 @@ class CampaignLedger:
             "status": callback.status,
             "date_created": _iso(callback.date_created),
             "date_updated": _iso(callback.date_updated),
-            "GSI1PK": campaigns_by_status_pk(callback.status),
-            "GSI1SK": f"{utc_text(callback.date_updated) or EARLIEST}{KEY_SEPARATOR}{sid}",
+            **campaign_status_keys(
+                callback.status, utc_text(callback.date_updated) or EARLIEST, sid
+            ),
             "event_id": event.event_id,
             # a pre-signed report URL is a credential: its host only
             "report_host": urlsplit(usable_url).hostname if usable_url else None,

@@ -1,6 +1,6 @@
-"""Pydantic models of the queued callbacks, for the code that consumes them (processors, read
-API). The receiver writes this JSON without pydantic (see callbacks.py); tests prove every
-callback it builds validates here."""
+"""The messages on the queues, as pydantic models for the code that consumes them: queued
+callbacks (processors) and report requests (report fetcher). The receiver writes its JSON
+without pydantic (see intake/callbacks.py); tests prove every callback it builds validates here."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from pydantic import (
     model_validator,
 )
 
-from exotel_webhooks.callbacks import (
+from exotel_webhooks.intake.callbacks import (
     MAX_URL_LENGTH,
     CallbackType,
     check_identifier,
     check_plausible,
 )
 
-# The receiver's definition of storable (callbacks.py), applied again to what is consumed.
+# The receiver's definition of storable (intake/callbacks.py), applied again to what is consumed.
 Identifier = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_identifier)]
 
 
@@ -75,8 +75,8 @@ CALLBACK_MODELS: dict[CallbackType, type[Callback]] = {
 }
 
 
-class QueuedEvent[C: Callback](BaseModel):
-    """A queue message: `QueuedEvent[CallStatusCallback].model_validate_json(body)`."""
+class QueuedCallback[C: Callback](BaseModel):
+    """A queue message: `QueuedCallback[CallStatusCallback].model_validate_json(body)`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -86,7 +86,7 @@ class QueuedEvent[C: Callback](BaseModel):
     callback: C
 
     @model_validator(mode="after")
-    def _dates_plausible(self) -> QueuedEvent[C]:
+    def _dates_plausible(self) -> QueuedCallback[C]:
         for name in ("date_created", "date_updated"):
             moment = getattr(self.callback, name)
             if moment is not None:
@@ -96,19 +96,19 @@ class QueuedEvent[C: Callback](BaseModel):
 
 # SQS records whose body is a queued callback, for Powertools' BatchProcessor.
 class CallStatusRecord(SqsRecordModel):
-    body: Json[QueuedEvent[CallStatusCallback]]
+    body: Json[QueuedCallback[CallStatusCallback]]
 
 
 class CallScheduleRecord(SqsRecordModel):
-    body: Json[QueuedEvent[CallScheduleCallback]]
+    body: Json[QueuedCallback[CallScheduleCallback]]
 
 
 class CampaignStatusRecord(SqsRecordModel):
-    body: Json[QueuedEvent[CampaignStatusCallback]]
+    body: Json[QueuedCallback[CampaignStatusCallback]]
 
 
 class ReportRequest(BaseModel):
-    """What the campaign-status processor puts on the report queue."""
+    """What the campaign status processor and `make refetch` put on the report queue."""
 
     campaign_sid: Identifier
     report_url: str

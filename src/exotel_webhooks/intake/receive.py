@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from exotel_webhooks.auth import WebhookSecrets, presented_tokens
-from exotel_webhooks.callbacks import CallbackType, NormalisedCallback, build_callback
-from exotel_webhooks.errors import PayloadTooLarge, Unauthorised, UnusableCallback
+from exotel_webhooks.intake.auth import WebhookSecrets, presented_tokens
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CallbackType, NormalisedCallback, build_callback
+from exotel_webhooks.intake.errors import PayloadTooLarge, Unauthorised, UnusableCallback
+from exotel_webhooks.intake.quarantine import QuarantineRecord
+from exotel_webhooks.intake.request import WebhookRequest
 from exotel_webhooks.observability import logger
-from exotel_webhooks.quarantine import QuarantineRecord
-from exotel_webhooks.request_body import decode_fields
 from exotel_webhooks.settings import NormalisationRules
-from exotel_webhooks.webhook_request import WebhookRequest
 
 UNEXPECTED_ERROR_REASON = "the receiver failed while normalising this request (see its logs)"
 

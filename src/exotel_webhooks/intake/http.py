@@ -10,14 +10,25 @@ import binascii
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from exotel_webhooks.callbacks import CallbackType
-from exotel_webhooks.errors import PayloadTooLarge, StorageUnavailable, Unauthorised
-from exotel_webhooks.observability import Metric, count, logger, mask_phone, metrics
-from exotel_webhooks.receiver import Accepted, Receiver
-from exotel_webhooks.webhook_request import WebhookRequest
+from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.intake.errors import PayloadTooLarge, StorageUnavailable, Unauthorised
+from exotel_webhooks.intake.receive import Accepted, Receiver
+from exotel_webhooks.intake.request import WebhookRequest
+from exotel_webhooks.observability import (
+    LambdaHandler,
+    Metric,
+    count,
+    lambda_handler,
+    logger,
+    mask_phone,
+    metrics,
+)
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 type HttpResponse = dict[str, Any]
 
@@ -40,6 +51,16 @@ _OUTCOME_LOG = {
     REJECTED: logger.warning,
     NOT_STORED: logger.error,
 }
+
+
+def webhook_handler(receiver: Receiver) -> LambdaHandler[HttpResponse]:
+    """The receiver Lambda: API Gateway HTTP API (payload 2.0) events to `handle_webhook`."""
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> HttpResponse:
+        return handle_webhook(receiver, event)
+
+    return handler
 
 
 def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:

@@ -1,6 +1,6 @@
 """Settings, parsed once per container from the environment that template.yaml defines.
 
-Plain dataclasses: the receiver's cold start has no room for pydantic (see callbacks.py).
+Plain dataclasses: the receiver's cold start has no room for pydantic (see intake/callbacks.py).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -99,6 +100,11 @@ class ProcessorSettings:
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
         )
 
+    @property
+    def retention(self) -> timedelta | None:
+        """How long stored items live (DynamoDB TTL); None keeps them."""
+        return timedelta(days=self.data_retention_days) if self.data_retention_days else None
+
 
 @dataclass(frozen=True)
 class ReadApiSettings:
@@ -139,3 +145,8 @@ class ReportFetcherSettings:
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
             rules=NormalisationRules.from_environment(environ),
         )
+
+    @property
+    def retention(self) -> timedelta | None:
+        """How long stored items live (DynamoDB TTL); None keeps them."""
+        return timedelta(days=self.data_retention_days) if self.data_retention_days else None

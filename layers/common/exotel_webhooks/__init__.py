@@ -1,1 +1,0 @@
-"""Exotel campaign webhooks: callback models, normalisation, and the receiving pipeline."""

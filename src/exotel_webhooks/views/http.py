@@ -1,0 +1,54 @@
+"""The read API's routes (openapi.yaml) over API Gateway HTTP API events: IAM-authorised in AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from exotel_webhooks.observability import LambdaHandler, lambda_handler
+from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound, CampaignViews
+
+
+def _error(status: int, error: Exception) -> Response[str]:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps({"message": str(error)}))
+
+
+def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
+    """The read API Lambda: each route is one CampaignViews answer; typed errors become 404/400."""
+    app = APIGatewayHttpResolver()
+
+    @app.get("/campaigns/<campaign_sid>")
+    def get_campaign(campaign_sid: str) -> dict[str, Any]:
+        return views.campaign(unquote(campaign_sid))
+
+    @app.get("/campaigns/<campaign_sid>/numbers/<number>")
+    def get_campaign_number(campaign_sid: str, number: str) -> dict[str, Any]:
+        return views.number(unquote(campaign_sid), unquote(number))
+
+    @app.get("/campaigns/<campaign_sid>/calls")
+    def list_campaign_calls(campaign_sid: str) -> dict[str, Any]:
+        query = app.current_event.query_string_parameters or {}
+        return views.calls(
+            unquote(campaign_sid),
+            status=query.get("status"),
+            limit=query.get("limit"),
+            next_token=query.get("next_token"),
+        )
+
+    @app.exception_handler(CampaignNotFound)  # type: ignore[untyped-decorator]
+    def not_found(error: CampaignNotFound) -> Response[str]:
+        return _error(404, error)
+
+    @app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
+    def bad_request(error: BadRequest) -> Response[str]:
+        return _error(400, error)
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return handler
