@@ -93,9 +93,11 @@ def _check(target: Target, report: SmokeReport, sleep: Callable[[float], None]) 
     campaign = _wait_for(
         target,
         f"/campaigns/{sid}",
-        lambda body: body.get("status") == "Completed"
-        and body.get("attempts", {}).get("total") == 1
-        and body.get("numbers", {}).get("total") == 1,
+        lambda body: (
+            body.get("status") == "Completed"
+            and body.get("attempts", {}).get("total") == 1
+            and body.get("numbers", {}).get("total") == 1
+        ),
         sleep,
     )
     report.passed.append(f"read back: campaign {campaign['status']}, 1 attempt, 1 number")
