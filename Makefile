@@ -83,10 +83,10 @@ validate: $(SAM)
 build: $(SAM) ## sam build: arm64, no Docker (cross-builds wheels with python3.13)
 	$(SAM) build
 
-invoke: $(RUNTIME) ## Run one function on one event, no Docker: make invoke FN=ReceiverFunction EVENT=events/receiver/call-status.json
+invoke: $(RUNTIME) ## Run one function on one event, no Docker: FN=ReceiverFunction EVENT=events/receiver/call-status.json [LOCAL=1: in make local's stack]
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file or ->"; \
 		$(PY) -c "from localaws.template import Template; print('FN is one of:', ', '.join(sorted(Template.load().resources_of_type('AWS::Serverless::Function'))))"; exit 2; }
-	@$(PY) -m localaws.invoke $(FN) $(EVENT)
+	@$(PY) -m localaws.invoke $(FN) $(EVENT) $(if $(LOCAL),--local)
 
 local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
 	@$(PY) -m localaws.stack

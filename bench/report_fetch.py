@@ -28,7 +28,7 @@ MODES = ("fetcher", "upload_fileobj")
 SERVER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.report_server import ReportServer, Route, serve
+from tests.support.report_server import ReportServer, Route, serve
 state = ReportServer()
 for mib in {sizes!r}:
     state.routes[f"/{{mib}}.csv"] = Route(size=mib * 2**20)

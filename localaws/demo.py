@@ -5,7 +5,7 @@ NUMBERS numbers (default 200) are called with Exotel's retry rules (up to number
 every number a call schedule callback (2% are "lost", for the report to backfill), the campaign
 its statuses, with a report CSV served on loopback. About 10% of deliveries are duplicated and
 the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth.
-Uses BASE_URL if a stack is already running, else starts one on PORT.
+Uses the stack `make local` runs (its state file), or BASE_URL, else starts one on PORT.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, LOCAL_STATE
 
 ATTEMPT_STATUSES = ("completed", "busy", "no-answer", "failed")
 ATTEMPT_WEIGHTS = (50, 15, 25, 10)
@@ -301,13 +302,32 @@ def _progress(summary: dict[str, Any], expected: dict[str, dict[str, Any]]) -> s
     return ", ".join(parts)
 
 
+def running_stack(
+    base_url: str | None, token: str, state_file: Path = LOCAL_STATE
+) -> tuple[str | None, str]:
+    """BASE_URL if given, else the stack `make local` runs if its state file names one that
+    answers (with that stack's token), else none."""
+    if base_url:
+        return base_url, token
+    if not state_file.exists():
+        return None, token
+    state = json.loads(state_file.read_text())
+    address = urlsplit(state["base_url"])
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=1):
+            return state["base_url"], state["tokens"][0]
+    except OSError:  # a stale file: the stack it names has stopped
+        return None, token
+
+
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when piped
     count = int(os.environ.get("NUMBERS", "200"))
     token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
     seed = int(os.environ.get("SEED", "7"))
-    base = os.environ.get("BASE_URL")
+    base, token = running_stack(os.environ.get("BASE_URL"), token)
     if base:
+        print(f"playing against the running local stack {base}", flush=True)
         return 0 if play(base.rstrip("/"), token, count, seed).ok else 1
     from localaws.stack import start  # noqa: PLC0415
 

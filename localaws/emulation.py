@@ -256,6 +256,24 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
+def attach(template: Template, endpoint_url: str) -> Deployment:
+    """The stack `make local` deployed at `endpoint_url`, as a Deployment: a function run
+    against it reads and writes that stack's data (`make invoke LOCAL=1`)."""
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
+    cfn = template.to_cloudformation(CODE_BUCKET, {})
+    resources = _stack_resources(cloudformation)
+    secrets = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint_url)
+    for logical_id, resource in cfn["Resources"].items():
+        if resource["Type"] == "AWS::SecretsManager::Secret" and logical_id not in resources:
+            name = f"{STACK_NAME}-{logical_id}"  # as _seed_secrets created it
+            resources[logical_id] = secrets.describe_secret(SecretId=name)["ARN"]
+    return Deployment(
+        resources=resources,
+        functions=_deployed_functions(cfn, resources, endpoint_url),
+        webhook_tokens=(),
+    )
+
+
 def _stack_resources(cloudformation: CloudFormationClient) -> dict[str, str]:
     paginator = cloudformation.get_paginator("list_stack_resources")
     return {

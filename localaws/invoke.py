@@ -1,7 +1,8 @@
 """`make invoke FN=<LogicalId> EVENT=<file>`: `sam local invoke` without Docker.
 
 The function runs in this process with its environment from template.yaml and its AWS
-resources in an embedded emulation (moto). The handler's return value is printed as JSON on
+resources in an embedded emulation (moto), deployed afresh; with --local (LOCAL=1) in the
+stack `make local` runs, with its data. The handler's return value is printed as JSON on
 stdout; logs go to stderr. EVENT=- reads the event from standard input.
 """
 
@@ -14,7 +15,14 @@ import os
 import sys
 from pathlib import Path
 
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, deploy, emulated_account_environment
+from localaws.emulation import (
+    DEFAULT_WEBHOOK_TOKEN,
+    LOCAL_STATE,
+    Deployment,
+    attach,
+    deploy,
+    emulated_account_environment,
+)
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import Template
 
@@ -23,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__)
     parser.add_argument("function", help="logical id of the function in template.yaml")
     parser.add_argument("event", help="event JSON file, or - for standard input")
+    parser.add_argument("--local", action="store_true", help="in the stack `make local` runs")
+    parser.add_argument("--state", type=Path, default=LOCAL_STATE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     template = Template.load()
@@ -34,19 +44,35 @@ def main(argv: list[str] | None = None) -> int:
     except EventError as error:
         print(f"make invoke: {error}", file=sys.stderr)
         return 2
-    tokens = tuple(os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN).split(","))
-
-    from moto import mock_aws  # noqa: PLC0415 - imported late so --help stays fast
-
     stdout = sys.stdout
-    with emulated_account_environment(), mock_aws(), contextlib.redirect_stdout(sys.stderr):
-        deployment = deploy(template, webhook_tokens=tokens)
-        os.environ.update(function_environment(deployment, args.function))
-        handler = load_handler(template, deployment, args.function)
-        result = handler(event, LocalLambdaContext(deployment.physical_id(args.function)))
+    if args.local:
+        if not args.state.exists():
+            print(
+                f"make invoke: no local stack is running ({args.state} not found): make local",
+                file=sys.stderr,
+            )
+            return 2
+        endpoint = json.loads(args.state.read_text())["endpoint"]
+        os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the function creates
+        with emulated_account_environment(), contextlib.redirect_stdout(sys.stderr):
+            result = _invoke(template, attach(template, endpoint), args.function, event)
+    else:
+        tokens = tuple(os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN).split(","))
+        from moto import mock_aws  # noqa: PLC0415 - imported late so --help stays fast
+
+        with emulated_account_environment(), mock_aws(), contextlib.redirect_stdout(sys.stderr):
+            result = _invoke(
+                template, deploy(template, webhook_tokens=tokens), args.function, event
+            )
     json.dump(result, stdout, indent=2)
     stdout.write("\n")
     return 0
+
+
+def _invoke(template: Template, deployment: Deployment, function: str, event: object) -> object:
+    os.environ.update(function_environment(deployment, function))
+    handler = load_handler(template, deployment, function)
+    return handler(event, LocalLambdaContext(deployment.physical_id(function)))
 
 
 class EventError(Exception):

@@ -11,10 +11,8 @@ table's stream counts every item written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
-from exotel_webhooks.ledger.table import CampaignTable, from_item
+from exotel_webhooks.ledger.table import CampaignTable
 from ops.target import Target
 
 
@@ -24,16 +22,6 @@ def migrate(target: Target, old_table: str) -> Counter[str]:
     client = target.client("dynamodb")
     table = CampaignTable(client, target.physical_id("CampaignTable"))
     moved: Counter[str] = Counter()
-    for item in _old_items(client, old_table):
+    for item in CampaignTable(client, old_table).every_item():
         moved[table.migrate_item(item)] += 1
     return moved
-
-
-def _old_items(client: Any, table_name: str) -> Iterator[dict[str, Any]]:  # noqa: ANN401
-    scan: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
-    while True:
-        response = client.scan(**scan)
-        yield from (from_item(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return
-        scan["ExclusiveStartKey"] = response["LastEvaluatedKey"]

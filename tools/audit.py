@@ -33,20 +33,31 @@ class Audit:
                 fixes = ", ".join(vulnerability.get("fix_versions", [])) or "no fix yet"
                 self.vulnerable.append(f"{name}: {vulnerability['id']} (fixed in {fixes})")
 
+    def summary(self) -> str:
+        """One line that cannot be mistaken for a clean audit when the service did not answer."""
+        total = self.audited + len(self.unanswered)
+        found = f"{len(self.vulnerable)} known vulnerabilities"
+        if self.vulnerable:
+            return f"pip-audit: FAILED: {found} in {self.audited} of {total} locked packages"
+        if self.audited == 0 and self.unanswered:
+            return (
+                f"pip-audit: SKIPPED: the vulnerability service did not answer; 0 of {total} "
+                "locked packages audited (this is not a clean audit)"
+            )
+        if self.unanswered:
+            return (
+                f"pip-audit: INCOMPLETE: {self.audited} of {total} locked packages audited, "
+                f"{found}; {len(self.unanswered)} unanswered "
+                f"(e.g. {', '.join(self.unanswered[:3])})"
+            )
+        return f"pip-audit: PASSED: {total} of {total} locked packages audited, {found}"
+
     def verdict(self, strict: bool) -> int:
         for line in self.vulnerable:
             print(f"VULNERABLE {line}")
-        total = self.audited + len(self.unanswered)
-        print(
-            f"pip-audit: {self.audited} of {total} locked packages audited, "
-            f"{len(self.vulnerable)} known vulnerabilities"
-        )
-        if self.unanswered:
-            print(
-                f"pip-audit: the vulnerability service did not answer for {len(self.unanswered)}"
-                f" packages (e.g. {', '.join(self.unanswered[:3])})"
-                + ("" if strict else "; AUDIT_STRICT=1 fails on that")
-            )
+        print(self.summary())
+        if self.unanswered and not strict:
+            print("pip-audit: AUDIT_STRICT=1 makes an unanswered package a failure")
         if self.vulnerable or (strict and self.unanswered):
             return 1
         return 0

@@ -22,7 +22,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.recording import Outcome
 from exotel_webhooks.messages import QueuedCallback
-from exotel_webhooks.observability import Metric, count, lambda_handler, logger, metrics
+from exotel_webhooks.observability import (
+    Metric,
+    count,
+    forget_log_keys,
+    lambda_handler,
+    log_keys,
+    logger,
+    metrics,
+)
 
 type SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
@@ -55,7 +63,7 @@ class LoggedBatchProcessor(BatchProcessor):
             message_id=message_id,
             receive_count=int(receives) if receives else None,
         )
-        logger.remove_keys(list(RECORD_KEYS))
+        forget_log_keys(*RECORD_KEYS)
         count(Metric.RECORDS_FAILED)
         return super().failure_handler(record, exception)
 
@@ -81,7 +89,7 @@ def sqs_handler[R: SqsRecordModel](
         event = cast(QueuedCallback[Any], record.body)
         callback = event.callback
         lag = clock() - event.received_at
-        logger.append_keys(
+        log_keys(
             event_id=event.event_id,
             campaign_sid=callback.campaign_sid,
             call_sid=getattr(callback, "call_sid", None),
@@ -92,7 +100,7 @@ def sqs_handler[R: SqsRecordModel](
         count(_OUTCOME_METRICS[outcome])
         if outcome is Outcome.STORED:
             count(Metric.PROCESSING_LAG, lag.total_seconds() * 1000, MetricUnit.Milliseconds)
-        logger.remove_keys(list(RECORD_KEYS))
+        forget_log_keys(*RECORD_KEYS)
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

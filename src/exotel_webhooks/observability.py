@@ -96,20 +96,33 @@ type LambdaHandler[R] = Callable[[dict[str, Any], LambdaContext], R]
 
 
 def lambda_handler[R](handler: LambdaHandler[R]) -> LambdaHandler[R]:
-    """Every function's decorator stack: fresh log keys per invocation with the Lambda context
-    and `cold_start`, a "cold start" line with the function version, metrics flushed as EMF."""
+    """Every function's decorator stack: fresh log keys per invocation with its request id, a
+    "cold start" line with the function version, metrics flushed as EMF.
+
+    Log keys are the thread's own (`log_keys`): in Lambda a container runs one invocation at a
+    time anyway, but `make local` runs many containers in one process, on threads."""
     cold = True
 
     @functools.wraps(handler)
     def logged(event: dict[str, Any], context: LambdaContext) -> R:
         nonlocal cold
+        logger.thread_safe_clear_keys()
+        log_keys(function_request_id=context.aws_request_id)
         if cold:
             cold = False
             logger.info("cold start", function_version=context.function_version)
         return handler(event, context)
 
-    flushed = metrics.log_metrics(logged)
-    return logger.inject_lambda_context(flushed, clear_state=True)
+    return metrics.log_metrics(logged)
+
+
+def log_keys(**keys: object) -> None:
+    """Add keys to every later line of this invocation; a key whose value is None is left out."""
+    logger.thread_safe_append_keys(**keys)
+
+
+def forget_log_keys(*names: str) -> None:
+    logger.thread_safe_remove_keys(names)
 
 
 def count(metric: Metric, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:

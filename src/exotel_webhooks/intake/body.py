@@ -24,6 +24,8 @@ class SentField:
 
 def decode_fields(body: bytes, content_type: str | None) -> dict[str, SentField]:
     media_type, charset = _media_type(content_type)
+    if media_type.startswith("multipart/"):  # Exotel never sends it; its parts are not fields
+        raise UnusableCallback(f"unsupported content type {media_type}: send JSON or {FORM_TYPE}")
     try:
         text = body.decode(charset)
     except (UnicodeDecodeError, LookupError) as error:

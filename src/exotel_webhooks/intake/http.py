@@ -22,6 +22,7 @@ from exotel_webhooks.observability import (
     Metric,
     count,
     lambda_handler,
+    log_keys,
     logger,
     mask_phone,
     metrics,
@@ -71,19 +72,22 @@ def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
     started = time.perf_counter()
     method, path = _route(event)
     callback_type = _callback_type(path)
-    logger.append_keys(callback_type=str(callback_type) if callback_type else None)
+    log_keys(callback_type=str(callback_type) if callback_type else None)
     status, body, outcome = _answer(receiver, event, method, path, callback_type)
     if callback_type and outcome in _COUNTED_BY_TYPE:
         metrics.add_dimension("callback_type", str(callback_type))
     count(_OUTCOME_METRICS[outcome])
     # An accepted webhook's line is the one written millions of times: it leaves out what only
-    # a refused one needs (its HTTP status, where it came from).
+    # a refused one needs (its HTTP status, where it came from, and API Gateway's request id,
+    # the access log's `request_id`, to match the two).
+    context = event.get("requestContext") or {}
     refused: dict[str, Any] = (
         {}
         if outcome == ACCEPTED
         else {
             "http_status": status,
-            "source_ip": ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp"),
+            "source_ip": (context.get("http") or {}).get("sourceIp"),
+            "correlation_id": context.get("requestId"),
         }
     )
     _OUTCOME_LOG[outcome](
@@ -112,14 +116,14 @@ def _answer(
     except Unauthorised:
         return 401, {"message": "missing or invalid webhook token"}, UNAUTHORISED
     except PayloadTooLarge:
-        logger.append_keys(body_bytes=len(request.body))
+        log_keys(body_bytes=len(request.body))
         return 413, {"message": f"body larger than {receiver.max_body_bytes} bytes"}, REJECTED
     except StorageUnavailable as error:
-        logger.append_keys(error=str(error))
+        log_keys(error=str(error))
         return 503, {"message": "could not store the webhook durably; retry later"}, NOT_STORED
     if isinstance(outcome, Accepted):
         fields = outcome.callback.fields
-        logger.append_keys(
+        log_keys(
             event_id=outcome.event_id,
             campaign_sid=fields["campaign_sid"],
             call_sid=fields.get("call_sid"),
@@ -127,7 +131,7 @@ def _answer(
             number=mask_phone(fields.get("number") or fields.get("to")),
         )
         return 200, {"status": "accepted", "event_id": outcome.event_id}, ACCEPTED
-    logger.append_keys(event_id=outcome.event_id, reason=outcome.reason, s3_key=outcome.s3_key)
+    log_keys(event_id=outcome.event_id, reason=outcome.reason, s3_key=outcome.s3_key)
     body = {"status": "quarantined", "event_id": outcome.event_id, "reason": outcome.reason}
     return 200, body, QUARANTINED
 

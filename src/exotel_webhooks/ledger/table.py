@@ -575,13 +575,14 @@ class CampaignTable:
             if item["PK"].endswith(suffix)
         ]
 
-    def _scan(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        scan: dict[str, Any] = {
-            "TableName": self.name,
-            "FilterExpression": condition,
-            "ExpressionAttributeValues": to_item(values),
-            "ConsistentRead": True,
-        }
+    def every_item(self) -> Iterator[dict[str, Any]]:
+        """Every item of the table, whatever its layout (`make migrate` reads an old one)."""
+        return self._scan(None, {})
+
+    def _scan(self, condition: str | None, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        scan: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True}
+        if condition:
+            scan |= {"FilterExpression": condition, "ExpressionAttributeValues": to_item(values)}
         while True:
             response = self.client.scan(**scan)
             yield from (from_item(item) for item in response.get("Items", []))

@@ -22,7 +22,13 @@ from exotel_webhooks.ledger.table import (
 )
 from exotel_webhooks.messages import ReportRequest, ReportRequestRecord
 from exotel_webhooks.notifications import CampaignEvents
-from exotel_webhooks.observability import Metric, count, lambda_handler, logger
+from exotel_webhooks.observability import (
+    Metric,
+    count,
+    lambda_handler,
+    log_keys,
+    logger,
+)
 from exotel_webhooks.reports.reconciliation import ReconciliationFailed, csv_rows, reconcile
 from exotel_webhooks.reports.safe_http import (
     HEAD_BYTES,
@@ -230,11 +236,13 @@ def report_request_handler(
                 )
         except (BotoCoreError, ClientError):  # the queue's own visibility timeout applies instead
             logger.exception("could not delay the retry")
-        logger.warning("report fetch will be retried", retry_in_seconds=delay, receives=receives)
+        logger.warning(
+            "report fetch will be retried", retry_in_seconds=delay, receive_count=receives
+        )
         count(Metric.REPORT_FETCH_RETRIES)
 
     def process_record(record: ReportRequestRecord) -> None:  # Powertools passes it by this name
-        logger.append_keys(event_id=record.body.event_id, campaign_sid=record.body.campaign_sid)
+        log_keys(event_id=record.body.event_id, campaign_sid=record.body.campaign_sid)
         try:
             fetcher.handle(record.body)
         except Exception:

@@ -16,10 +16,10 @@ from urllib.parse import quote
 import pytest
 
 from localaws.template import PROJECT_ROOT
-from tests.conftest import AwsCalls
-from tests.pipeline import FUNCTIONS, Pipeline
-from tests.report_server import ReportServer, Route
-from tests.test_faults import CAMPAIGN, REPORT, campaign, send_like_exotel
+from tests.stack.test_faults import CAMPAIGN, REPORT, campaign, send_like_exotel
+from tests.support.pipeline import FUNCTIONS, Pipeline
+from tests.support.report_server import ReportServer, Route
+from tests.support.stack import AwsCalls
 
 # Statements whose "*" is the narrowest AWS allows, each with why.
 WILDCARD_ALLOWED = {
@@ -87,43 +87,6 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
     assert len(set(roles)) == len(functions) == 7
-
-
-def _audit_module() -> Any:
-    spec = importlib.util.spec_from_file_location("audit", PROJECT_ROOT / "tools/audit.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["audit"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_audit_fails_on_a_known_vulnerability_and_counts_what_it_could_not_check() -> None:
-    audit_module = _audit_module()
-    clean = {"dependencies": [{"name": "six", "version": "1.17.0", "vulns": []}]}
-    vulnerable = {
-        "dependencies": [
-            {
-                "name": "urllib3",
-                "version": "1.0",
-                "vulns": [{"id": "GHSA-x", "fix_versions": ["2"]}],
-            }
-        ]
-    }
-    unanswered = {"dependencies": [{"name": "rare", "skip_reason": "not found"}]}
-
-    def verdict(*reports: dict[str, Any], strict: bool = False) -> int:
-        audit = audit_module.Audit()
-        for report in reports:
-            audit.add(report)
-        code: int = audit.verdict(strict)
-        return code
-
-    assert verdict(clean) == 0
-    assert verdict(clean, vulnerable) == 1
-    assert verdict(clean, unanswered) == 0
-    assert verdict(clean, unanswered, strict=True) == 1
 
 
 def test_the_security_scan_runs_in_make_test() -> None:

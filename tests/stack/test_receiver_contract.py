@@ -12,7 +12,7 @@ import pytest
 
 from exotel_webhooks.intake.receive import UNEXPECTED_ERROR_REASON
 from localaws.emulation import REGION, Deployment
-from tests.conftest import (
+from tests.support.stack import (
     ROTATED_TOKEN,
     TOKEN,
     AwsCalls,

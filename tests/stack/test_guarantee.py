@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.table import subscriber_key
 from localaws.emulation import REGION, Deployment
-from tests.conftest import AwsCalls, http_get
-from tests.pipeline import Pipeline
-from tests.test_faults import waiting_event_ids
-from tests.test_fuzz_receiver import ROUTES, bodies, json_values
-from tests.test_promise import UNSTORABLE
+from tests.stack.test_faults import waiting_event_ids
+from tests.stack.test_fuzz_receiver import ROUTES, bodies, json_values
+from tests.stack.test_promise import UNSTORABLE
+from tests.support.pipeline import Pipeline
+from tests.support.stack import AwsCalls, http_get
 
 pytestmark = pytest.mark.enable_socket  # the report host is served on loopback
 

@@ -6,10 +6,13 @@ import ast
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+
+import pytest
 
 from localaws.template import PROJECT_ROOT
 
@@ -116,3 +119,25 @@ def test_the_emulation_never_imports_the_operations_commands() -> None:
             )
             importers += [path.name for name in names if name.split(".")[0] == "ops"]
     assert importers == []
+
+
+@pytest.mark.enable_socket
+def test_make_demo_plays_against_the_stack_make_local_runs(tmp_path: Path) -> None:
+    from localaws.demo import running_stack  # noqa: PLC0415 - the module starts nothing
+
+    state = tmp_path / "stack.json"
+    # Given no state file, the demo starts its own stack
+    assert running_stack(None, "default-token", state) == (None, "default-token")
+
+    # Given the state file of a stack that listens, the demo uses it and its token
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        base = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        state.write_text(json.dumps({"base_url": base, "tokens": ["its-token"]}))
+        assert running_stack(None, "default-token", state) == (base, "its-token")
+
+    # Given the same file once that stack has stopped, it starts its own again
+    assert running_stack(None, "default-token", state) == (None, "default-token")
+    # And BASE_URL always wins
+    assert running_stack("http://x:1", "t", state) == ("http://x:1", "t")

@@ -32,11 +32,11 @@ from exotel_webhooks.reports.safe_http import (
 from exotel_webhooks.settings import NormalisationRules
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.sqs_events import sqs_event
-from tests.campaigns import message
-from tests.conftest import AwsCalls, LoadFunction, http_get
-from tests.pipeline import LedgerStream
-from tests.report_server import ReportServer, Route
-from tests.test_processors import Processors, outcome
+from tests.stack.test_processors import Processors, outcome
+from tests.support.campaigns import message
+from tests.support.pipeline import LedgerStream
+from tests.support.report_server import ReportServer, Route
+from tests.support.stack import AwsCalls, LoadFunction, http_get
 
 DEFAULT_HOSTS = ("s3.amazonaws.com", "*.s3.amazonaws.com", "s3.*.amazonaws.com", "*.exotel.com")
 PUBLIC = "52.95.110.1"

@@ -16,7 +16,8 @@ import boto3
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.streams import StreamPoller, run_until_idle, streams_client
-from tests.conftest import (
+from tests.support.report_server import ReportServer
+from tests.support.stack import (
     TOKEN,
     Invoke,
     LoadFunction,
@@ -25,7 +26,6 @@ from tests.conftest import (
     load_event,
     with_token,
 )
-from tests.report_server import ReportServer
 
 FUNCTIONS = (
     "ReceiverFunction",

@@ -21,9 +21,9 @@ import pytest
 
 from localaws.emulation import REGION, Deployment
 from localaws.template import Template
-from tests.conftest import AwsCalls, LoadFunction
-from tests.pipeline import Pipeline
-from tests.report_server import ReportServer, Route
+from tests.support.pipeline import Pipeline
+from tests.support.report_server import ReportServer, Route
+from tests.support.stack import AwsCalls, LoadFunction
 
 CAMPAIGN = "camp_faults"
 REPORT = b"Phone Number,Final Status\n+919800000001,completed\n+919800000002,failed\n"
@@ -205,7 +205,7 @@ FAULTS: dict[str, Fault] = {
     # a crash between two steps: stored, then the follow-up fails
     "EventBridge fails after the write": events_fail,
     "report request fails after the write": fail("SendMessage", "InternalError", times=1),
-    # the report host answers 503 (stalled and slow-drip bodies: tests/test_reports.py)
+    # the report host answers 503 (stalled and slow-drip bodies: tests/stack/test_reports.py)
     "report host answers 503": report_host_busy,
 }
 

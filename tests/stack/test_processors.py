@@ -14,9 +14,9 @@ from exotel_webhooks.ledger.table import CampaignTable
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.sqs_events import sqs_event
-from tests.campaigns import Message, message
-from tests.conftest import AwsCalls, LoadFunction, http_get
-from tests.pipeline import LedgerStream
+from tests.support.campaigns import Message, message
+from tests.support.pipeline import LedgerStream
+from tests.support.stack import AwsCalls, LoadFunction, http_get
 
 PROCESSORS = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",

@@ -13,7 +13,7 @@ from localaws.emulation import REGION, STACK_NAME, Deployment
 from ops.__main__ import main as ops_main
 from ops.migrate import migrate
 from ops.target import Target
-from tests.pipeline import Pipeline
+from tests.support.pipeline import Pipeline
 
 pytestmark = pytest.mark.enable_socket  # the pipeline serves reports over HTTP
 SID = "camp_stream"

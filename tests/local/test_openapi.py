@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from localaws.template import PROJECT_ROOT, Template
-from tests.local_stack import running_local_stack
+from tests.support.local_stack import running_local_stack
 
 TOKEN = "openapi-test-token"
 BASIC = "Basic " + base64.b64encode(f"exotel:{TOKEN}".encode()).decode()

@@ -1,4 +1,5 @@
-"""Fixtures: the template deployed into moto, and functions loaded with its environment."""
+"""The stack tier's helpers and fixtures: the template deployed into moto, and functions loaded
+with its environment (registered by tests/stack/conftest.py)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ from moto import mock_aws
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.template import PROJECT_ROOT, Template
-from tests.report_server import ReportServer, serve
+from tests.support.report_server import ReportServer, serve
 
 if TYPE_CHECKING:
-    from tests.pipeline import Pipeline
+    from tests.support.pipeline import Pipeline
 
 EVENTS = PROJECT_ROOT / "events"
 TOKEN = "test-token-current"
@@ -179,8 +180,8 @@ def pipeline(
     log_output: io.StringIO,
     report_server: ReportServer,
 ) -> Pipeline:
-    """Every function of the stack, fed as Lambda feeds them (tests/pipeline.py)."""
-    from tests.pipeline import Pipeline  # noqa: PLC0415 - it imports this module
+    """Every function of the stack, fed as Lambda feeds them (tests/support/pipeline.py)."""
+    from tests.support.pipeline import Pipeline  # noqa: PLC0415 - it imports this module
 
     return Pipeline(load_function, stack, log_output, report_server)
 

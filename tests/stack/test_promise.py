@@ -11,15 +11,15 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from localaws.emulation import Deployment
-from tests.conftest import (
+from tests.stack.test_faults import waiting_event_ids
+from tests.support.pipeline import Pipeline
+from tests.support.report_server import ReportServer, Route
+from tests.support.stack import (
     arrived_now,
     load_event,
     quarantined_objects,
     with_token,
 )
-from tests.pipeline import Pipeline
-from tests.report_server import ReportServer, Route
-from tests.test_faults import waiting_event_ids
 
 pytestmark = pytest.mark.enable_socket  # the report host is served on loopback
 

@@ -18,16 +18,16 @@ import pytest
 from exotel_webhooks.observability import Metric, mask_phone
 from localaws.emulation import Deployment
 from localaws.template import Template
-from tests.conftest import TOKEN, AwsCalls, LoadFunction
-from tests.logs_insights import Line, Query, has_type, parse, value_of
-from tests.pipeline import Pipeline
-from tests.report_server import ReportServer, Route
+from tests.support.logs_insights import Line, Query, has_type, parse, value_of
+from tests.support.pipeline import Pipeline
+from tests.support.report_server import ReportServer, Route
+from tests.support.stack import TOKEN, AwsCalls, LoadFunction
 
 CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
 CALL = "call_logs_1"
 NUMBER = "+919876543210"
 PRESIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0f1e2d3c4b5a"  # a credential
-PLACEHOLDERS = {"CAMPAIGN_SID": CAMPAIGN, "MASKED_NUMBER": mask_phone(NUMBER), "CALL_SID": CALL}
+PARAMETERS = {"campaign_sid": CAMPAIGN, "masked_number": mask_phone(NUMBER), "call_sid": CALL}
 NAMESPACE = "ExotelWebhooks"
 
 
@@ -147,8 +147,8 @@ def test_every_saved_query_finds_the_fields_it_asks_for(
     failures = {}
     for logical_id, (saved, functions) in saved_queries(template).items():
         text = saved
-        for placeholder, value in PLACEHOLDERS.items():
-            text = text.replace(f'"{placeholder}"', json.dumps(value))
+        for name, value in PARAMETERS.items():
+            text = text.replace(f'"{{{{{name}}}}}"', json.dumps(value))
         lines: list[Line] = [
             line for function in functions for line in logged_campaign.lines[function]
         ]
@@ -189,6 +189,22 @@ def test_the_checker_fails_when_a_logged_field_is_renamed() -> None:
     assert problems(parse('filter http_status = "200"'), [{"http_status": 200}]) == [
         "its filter matches no log line"
     ]
+
+
+@pytest.mark.parametrize(
+    "logical_id", sorted(Template.load().resources_of_type("AWS::Logs::QueryDefinition"))
+)
+def test_a_saved_query_asks_for_its_values_as_parameters(logical_id: str) -> None:
+    # Given a saved query as the console shows it
+    properties = Template.load().resources[logical_id]["Properties"]
+    used = set(re.findall(r"\{\{(\w+)\}\}", properties["QueryString"]))
+    declared = {parameter["Name"] for parameter in properties.get("Parameters", [])}
+
+    # Then every value it needs is a declared parameter (the console asks for it), each
+    # declared one is used, and no literal placeholder is left to edit by hand
+    assert used == declared
+    assert all(name in PARAMETERS for name in used)
+    assert not re.search(r'"[A-Z]+(_[A-Z]+)+"', properties["QueryString"])
 
 
 @pytest.mark.parametrize("logical_id", sorted(saved_queries(Template.load())))

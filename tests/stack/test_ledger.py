@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from exotel_webhooks.intake.callbacks import CallbackType
 from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
-from tests.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
-from tests.conftest import AwsCalls, Invoke, LoadFunction, http_get
-from tests.pipeline import LedgerStream
+from tests.support.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
+from tests.support.pipeline import LedgerStream
+from tests.support.stack import AwsCalls, Invoke, LoadFunction, http_get
 
 PROCESSOR_OF = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",

@@ -107,6 +107,13 @@ def test_form_body_in_a_declared_charset_is_decoded() -> None:
         (b'{"campaign_sid": ', "application/json", "body is not valid JSON"),
         (b"just some words", "text/plain", "body is neither JSON nor form-encoded"),
         (b"<xml/>", "application/xml", "body is neither JSON nor form-encoded"),
+        # a multipart form's parts hold the fields, with its boundary lines between them: its
+        # text has `=` in it and would otherwise read as a form missing every field
+        (
+            b'--b\r\nContent-Disposition: form-data; name="campaign_sid"\r\n\r\nc1\r\n--b--',
+            "multipart/form-data; boundary=b",
+            "unsupported content type multipart/form-data",
+        ),
     ],
 )
 def test_undecodable_bodies_say_why(body: bytes, content_type: str, reason: str) -> None:
