@@ -56,7 +56,7 @@ test: setup lint typecheck validate security build pytest ## Everything CI runs:
 
 security: $(SYNCED) $(SECURITY) ## checkov on the CloudFormation sam deploy would create; pip-audit on the locked dependencies
 	$(PY) -m localaws.template .tools/tmp/cloudformation.json
-	.tools/security/bin/checkov --quiet --compact --skip-download --framework cloudformation -f .tools/tmp/cloudformation.json
+	.tools/security/bin/checkov --config-file tools/checkov.yaml -f .tools/tmp/cloudformation.json
 	$(UV) export --quiet --frozen --all-groups --no-emit-project --no-header -o .tools/tmp/locked-requirements.txt
 	$(PY) tools/audit.py .tools/security/bin/pip-audit .tools/tmp/locked-requirements.txt tools/requirements-sam.txt tools/requirements-security.txt
 
@@ -132,6 +132,10 @@ recount: $(RUNTIME) ## Rebuild a campaign's counters from its items: CAMPAIGN=<s
 migrate: $(RUNTIME) ## Copy a pre-stream stack's table into this stack's: FROM=<old table name> (docs/architecture.md)
 	@test -n "$(FROM)" || { echo "usage: make migrate FROM=<old table name> [LOCAL=1]"; exit 2; }
 	$(OPS) migrate '$(FROM)'
+
+number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One number's history"): NUMBER=<number>
+	@test -n "$(NUMBER)" || { echo "usage: make number-hash NUMBER=<number> [CONFIG_ENV=|STACK=|LOCAL=1]"; exit 2; }
+	@$(OPS) number-hash '$(NUMBER)'
 
 smoke: $(RUNTIME) ## Prove a deployed stack works (one webhook of each type, read back, erased): CONFIG_ENV= STACK= LOCAL=1
 	$(OPS) smoke

@@ -96,7 +96,7 @@ class LocalStack:
         handler = self.containers[function].get()
         context = LocalLambdaContext(
             self.deployment.physical_id(function),
-            log_group_name=f"/aws/lambda/{self.deployment.physical_id(function)}",
+            log_group_name=self.deployment.physical_id(self.template.log_group_of(function)),
         )
         try:
             with self.logs.invoking(function) if self.logs else contextlib.nullcontext():
@@ -237,7 +237,7 @@ def _ship_logs(stack: LocalStack) -> LogShipper:
     shipper = LogShipper(
         boto3.client("logs", region_name=REGION, endpoint_url=stack.endpoint),
         {
-            function: f"/aws/lambda/{stack.deployment.physical_id(function)}"
+            function: stack.deployment.physical_id(stack.template.log_group_of(function))
             for function in stack.deployment.functions
         },
     )

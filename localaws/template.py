@@ -59,6 +59,11 @@ class Template:
         code_uri: str = self.resources[logical_id]["Properties"]["CodeUri"]
         return PROJECT_ROOT / code_uri
 
+    def log_group_of(self, function: str) -> str:
+        """The logical id of the log group a function logs to (its LoggingConfig)."""
+        group: str = self.resources[function]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        return group
+
     def to_cloudformation(self, code_bucket: str, parameters: dict[str, str]) -> dict[str, Any]:
         """Translate SAM to CloudFormation with local code swapped for objects in `code_bucket`."""
         sam = copy.deepcopy(self.sam)

@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate and smoke targets.
+recount, migrate, smoke and number-hash targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from exotel_webhooks.ledger.table import CampaignTable
 from localaws.template import Template
 from ops.erase import erase_number
-from ops.logs import log_lines
+from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     move.add_argument("old_table", help="the old stack's campaign table (its physical name)")
 
+    hashed = commands.add_parser(
+        "number-hash", help="the hash log lines name a number by (One number's history)"
+    )
+    hashed.add_argument("number", help="the phone number, in any format that parses")
+
     commands.add_parser(
         "smoke", help="one webhook of each type, read back through the read API, then erased"
     )
@@ -108,8 +114,8 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
             moved = redrive(target, template, queue, arguments.limit)
             print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
         return 0
-    if arguments.command == "erase":
-        print(erase_number(target, arguments.number, arguments.campaign).summary())
+    if arguments.command in _ONE_LINE:
+        print(_ONE_LINE[arguments.command](target, arguments))
         return 0
     if arguments.command == "recount":
         table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
@@ -145,6 +151,15 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
     failed = sum(result.outcome == "failed" for result in results)
     print(f"{len(results)} replayed or skipped, {failed} failed")
     return 1 if failed else 0
+
+
+# The commands that print one line of what they did.
+_ONE_LINE: dict[str, Callable[[Target, argparse.Namespace], str]] = {
+    "erase": lambda target, arguments: erase_number(
+        target, arguments.number, arguments.campaign
+    ).summary(),
+    "number-hash": lambda target, arguments: logged_number_hash(target, arguments.number),
+}
 
 
 def _smoke(target: Target) -> int:

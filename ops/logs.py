@@ -6,11 +6,25 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from exotel_webhooks.intake.normalise import normalise_phone
+from exotel_webhooks.observability import number_hash
+from exotel_webhooks.settings import NormalisationRules
+from localaws.template import Template
 from ops.target import Target
 
 
 def log_group_of(target: Target, function: str) -> str:
-    return f"/aws/lambda/{target.physical_id(function)}"
+    """The name of the log group the function logs to (its LoggingConfig in template.yaml)."""
+    return target.physical_id(Template.load().log_group_of(function))
+
+
+def logged_number_hash(target: Target, number: str, rules: NormalisationRules | None = None) -> str:
+    """What the stack's log lines call `number`: its hash under the stack's key (the stack's
+    id), of the number as the table keys it. `0XXXXXX4890@<call SID>` names a masked one."""
+    rules = rules or NormalisationRules()
+    key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
+    stack = target.client("cloudformation").describe_stacks(StackName=target.stack_name)
+    return str(number_hash(key, stack["Stacks"][0]["StackId"]))
 
 
 def log_lines(

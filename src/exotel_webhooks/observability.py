@@ -1,12 +1,16 @@
 """Logs and metrics: one logger, one metrics sink and one decorator for every handler.
 
-Phone numbers are personal data. Structured keys are masked where they are logged (mask_phone);
-free text (messages, exceptions, which may quote a payload) is scrubbed here as a safety net.
+Phone numbers are personal data. A line names a number by its keyed hash (`number_hash`), which
+finds exactly one subscriber and, without the stack's key, none at all; free text (messages,
+exceptions, which may quote a payload) is scrubbed of numbers here as a safety net.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -67,6 +71,25 @@ def mask_phone(number: str | None) -> str | None:
         return "*" * max(len(number) - 2, 0) + number[-2:]
     hidden = len(number) - _KEEP_PREFIX - _KEEP_SUFFIX
     return number[:_KEEP_PREFIX] + "*" * hidden + number[-_KEEP_SUFFIX:]
+
+
+def number_hash(number: str | None, key: str | None = None) -> str | None:
+    """The keyed hash a log line names a number by: HMAC-SHA256 of the number as the table keys
+    it (E.164 where it parses), under the stack's key (NUMBER_HASH_KEY, the stack's id), first
+    16 hex digits. `make number-hash NUMBER=...` computes it for the saved query."""
+    if number is None:
+        return None
+    secret = _number_hash_key() if key is None else key
+    return hmac.new(secret.encode(), number.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _number_hash_key() -> str:
+    # read at each use, not cached: a dictionary lookup, and the local stack and the tests run
+    # functions of more than one deployment in one process
+    key = os.environ.get("NUMBER_HASH_KEY")
+    if not key:  # template.yaml sets it for every function: without it a hash finds nothing
+        raise RuntimeError("NUMBER_HASH_KEY is not set")
+    return key
 
 
 def scrub_phone_numbers(text: str) -> str:

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
-from exotel_webhooks.observability import Metric, mask_phone
-from localaws.emulation import Deployment
+from exotel_webhooks.observability import Metric, number_hash
+from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.template import Template
+from ops.logs import logged_number_hash
+from ops.target import Target
 from tests.support.logs_insights import Line, Query, has_type, parse, value_of
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import ACCESS_LOG, Pipeline
 from tests.support.report_server import ReportServer, Route
 from tests.support.stack import TOKEN, AwsCalls, LoadFunction
 
@@ -27,20 +29,36 @@ CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
 CALL = "call_logs_1"
 NUMBER = "+919876543210"
 PRESIGNED = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=0f1e2d3c4b5a"  # a credential
-PARAMETERS = {"campaign_sid": CAMPAIGN, "masked_number": mask_phone(NUMBER), "call_sid": CALL}
+PARAMETERS = {"campaign_sid": CAMPAIGN, "number_hash": NUMBER, "call_sid": CALL}
 NAMESPACE = "ExotelWebhooks"
+
+
+def hash_key(pipeline: Pipeline) -> str:
+    """The stack's number hash key, as its functions have it (the stack's id)."""
+    return pipeline.stack.functions["CallStatusProcessorFunction"].environment["NUMBER_HASH_KEY"]
+
+
+def parameter_values(pipeline: Pipeline) -> dict[str, str]:
+    """What an operator types into each query parameter (`make number-hash` for the number)."""
+    values = dict(PARAMETERS)
+    values["number_hash"] = str(number_hash(NUMBER, hash_key(pipeline)))
+    return values
 
 
 def saved_queries(template: Template) -> dict[str, tuple[str, list[str]]]:
     """Query logical id -> (query text, the functions whose log groups it reads)."""
-    log_groups = template.resources_of_type("AWS::Logs::LogGroup")
+    logging_to = {
+        template.log_group_of(function): function
+        for function in template.resources_of_type("AWS::Serverless::Function")
+    } | {"ApiAccessLogGroup": ACCESS_LOG}
     queries = {}
     for logical_id, resource in template.resources_of_type("AWS::Logs::QueryDefinition").items():
         properties = resource["Properties"]
-        functions = []
-        for group in properties["LogGroupNames"]:
-            name = log_groups[group["Ref"]]["Properties"]["LogGroupName"]["Fn::Sub"]
-            functions += re.findall(r"/aws/lambda/\$\{(\w+)\}", name)
+        functions = [
+            logging_to[group["Ref"]]
+            for group in properties["LogGroupNames"]
+            if group["Ref"] in logging_to
+        ]
         queries[logical_id] = (properties["QueryString"], functions)
     return queries
 
@@ -101,7 +119,9 @@ def logged_campaign(
     pipeline = Pipeline(load_function, stack, log_output, report_server)
     report_server.routes["/expired.csv"] = Route(status=403, body=b"<Error>expired</Error>")
     report_server.routes["/busy.csv"] = Route(
-        body=b"number,status\n+919876543210,completed\n", fail_first=1
+        # one number a callback reported otherwise, one no callback reported (backfilled)
+        body=b"number,status\n+919876543210,completed\n+919800000001,no-answer\n",
+        fail_first=1,
     )
     sent = [
         pipeline.webhook("call-status", call_status(CALL, "in-progress", 1)),
@@ -114,10 +134,15 @@ def logged_campaign(
             "call-schedule",
             {"campaign_sid": CAMPAIGN, "to": NUMBER, "status": "completed", "call_sids": [CALL]},
         ),
+        # the number failed in the retried campaign, whose report will say it completed
+        pipeline.webhook(
+            "call-schedule",
+            {"campaign_sid": RETRIED_CAMPAIGN, "to": NUMBER, "status": "failed", "call_sids": []},
+        ),
         pipeline.webhook("call-status", '{"campaign_sid": "camp_logs", "call_sid": '),
         pipeline.webhook("call-status", call_status(CALL, "completed", 6), token="wrong"),
     ]
-    assert sent == [200] * 8 + [401]  # the truncated body is quarantined
+    assert sent == [200] * 9 + [401]  # the truncated body is quarantined
     pipeline.drain()
     # An update older than the stored one, and a poison message no sender of ours writes
     assert pipeline.webhook("call-status", call_status(CALL, "ringing", 2)) == 200
@@ -147,7 +172,7 @@ def test_every_saved_query_finds_the_fields_it_asks_for(
     failures = {}
     for logical_id, (saved, functions) in saved_queries(template).items():
         text = saved
-        for name, value in PARAMETERS.items():
+        for name, value in parameter_values(logged_campaign).items():
             text = text.replace(f'"{{{{{name}}}}}"', json.dumps(value))
         lines: list[Line] = [
             line for function in functions for line in logged_campaign.lines[function]
@@ -173,7 +198,7 @@ def test_no_log_line_holds_a_phone_number_a_token_or_a_presigned_query(
     assert TOKEN not in everything
     assert "X-Amz-Signature" not in everything
     assert "AKIAEXAMPLE" not in everything
-    assert str(mask_phone(NUMBER)) in everything
+    assert str(number_hash(NUMBER, hash_key(logged_campaign))) in everything
 
 
 def test_the_checker_fails_when_a_logged_field_is_renamed() -> None:
@@ -273,3 +298,37 @@ def test_alarms_and_dashboard_watch_metrics_the_functions_emit(
     assert referenced - emitted == set()
     # And every metric the code can emit is on the dashboard
     assert {name for name, _ in referenced} == {str(metric) for metric in Metric}
+
+
+@pytest.mark.enable_socket
+def test_make_number_hash_names_the_number_as_the_log_lines_do(logged_campaign: Pipeline) -> None:
+    # Given the number in the national format an operator might have at hand
+    target = Target(STACK_NAME, REGION)
+
+    # When `make number-hash` computes its hash from the stack
+    printed = logged_number_hash(target, "098765 43210")
+
+    # Then it is the key the processors' and the report fetcher's lines carry for that number,
+    # and only for it
+    lines = [line for function in logged_campaign.lines.values() for line in function]
+    hashed = {line.get("number_hash") for line in lines} - {None}
+    assert printed in hashed
+    assert len(hashed) > 1  # other numbers have other hashes
+    assert any(line.get("message") == "report disagrees with callback" for line in lines
+               if line.get("number_hash") == printed)  # fmt: skip
+
+
+@pytest.mark.enable_socket
+def test_a_refused_request_in_the_access_log_finds_its_receiver_line(
+    logged_campaign: Pipeline,
+) -> None:
+    # Given the access log's lines of the requests the receiver refused (401, 405, 413)
+    refused = [line for line in logged_campaign.lines[ACCESS_LOG] if line["status"] != "200"]
+    assert {line["status"] for line in refused} >= {"401", "405", "413"}
+
+    # Then each one's request_id is the correlation_id of exactly one receiver line
+    receiver = logged_campaign.lines["ReceiverFunction"]
+    for line in refused:
+        matching = [r for r in receiver if r.get("correlation_id") == line["request_id"]]
+        assert len(matching) == 1, line
+        assert matching[0]["http_status"] == int(line["status"])

@@ -208,16 +208,18 @@ def test_the_deployed_report_allow_list_is_the_templates(stack: Deployment) -> N
     assert all(len(host) > 3 for host in hosts)
 
 
-def test_every_function_logs_to_a_log_group_with_retention(template: Template) -> None:
-    functions = set(template.resources_of_type("AWS::Serverless::Function"))
-    groups = template.resources_of_type("AWS::Logs::LogGroup").values()
-    logged = {
-        group["Properties"]["LogGroupName"]["Fn::Sub"].removeprefix("/aws/lambda/${").rstrip("}")
-        for group in groups
-    }
-    assert functions <= logged
+def test_every_function_logs_to_its_own_log_group_with_retention(template: Template) -> None:
+    # Given each function's LoggingConfig (not Lambda's /aws/lambda/<name> convention)
+    functions = template.resources_of_type("AWS::Serverless::Function")
+    groups = template.resources_of_type("AWS::Logs::LogGroup")
+    logged = {function: template.log_group_of(function) for function in functions}
+
+    # Then each names a log group of the stack, its own, kept LogRetentionDays
+    assert set(logged.values()) <= set(groups)
+    assert len(set(logged.values())) == len(functions)
     assert all(
-        group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for group in groups
+        group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        for group in groups.values()
     )
 
 

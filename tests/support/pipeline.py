@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ import boto3
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.streams import StreamPoller, run_until_idle, streams_client
+from localaws.template import Template
 from tests.support.report_server import ReportServer
 from tests.support.stack import (
     TOKEN,
@@ -36,6 +39,35 @@ FUNCTIONS = (
     "ReadApiFunction",
     "LedgerStreamFunction",
 )
+
+
+# The HTTP API's access log, kept under this name beside the functions' lines.
+ACCESS_LOG = "ApiAccessLog"
+
+
+def access_log_format(template: Template) -> str:
+    api = template.resources["WebhookApi"]["Properties"]
+    return str(api["AccessLogSettings"]["Format"])
+
+
+def access_log_line(log_format: str, event: dict[str, Any], response: dict[str, Any]) -> Any:
+    """The line API Gateway writes for one request: the template's format with the `$context`
+    variables of that request (what it answered, as the receiver answered)."""
+    context = event["requestContext"]
+    values = {
+        "requestId": context["requestId"],
+        "identity.sourceIp": context["http"]["sourceIp"],
+        "identity.userAgent": context["http"].get("userAgent", "-"),
+        "routeKey": event["routeKey"],
+        "status": str(response["statusCode"]),
+        "integrationStatus": str(response["statusCode"]),
+        "responseLatency": "12",
+        "integrationErrorMessage": "-",
+        "error.message": "-",
+        "requestTimeEpoch": str(context.get("timeEpoch", 0)),
+    }
+    line = re.sub(r"\$context\.([\w.]+)", lambda match: values[match.group(1)], log_format)
+    return json.loads(line)
 
 
 class Pipeline:
@@ -61,6 +93,8 @@ class Pipeline:
         }
         self.stack, self.output, self.server = stack, log_output, server
         self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.access_log_format = access_log_format(Template.load())
+        self._request_ids = itertools.count(1)
         self.metrics = io.StringIO()  # EMF: what Powertools prints to standard output
         self.sqs = boto3.client("sqs", region_name=REGION)
         # looked up at each call, so a test that wraps invoke sees the stream's calls too
@@ -96,8 +130,10 @@ class Pipeline:
         event["requestContext"]["http"]["method"] = method
         event["rawPath"] = event["requestContext"]["http"]["path"] = f"/webhooks/exotel/{route}"
         event["body"] = json.dumps(fields) if isinstance(fields, dict) else fields
+        event["requestContext"]["requestId"] = f"req{next(self._request_ids)}"
         arrived_now(event)
         response = self.invoke("ReceiverFunction", event)
+        self.lines[ACCESS_LOG] += [access_log_line(self.access_log_format, event, response)]
         answer: dict[str, Any] = json.loads(response["body"])
         return response["statusCode"], answer
 

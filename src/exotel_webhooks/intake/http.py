@@ -24,7 +24,6 @@ from exotel_webhooks.observability import (
     lambda_handler,
     log_keys,
     logger,
-    mask_phone,
     metrics,
 )
 
@@ -128,8 +127,7 @@ def _answer(
             campaign_sid=fields["campaign_sid"],
             call_sid=fields.get("call_sid"),
             status=fields["status"],
-            number=mask_phone(fields.get("number") or fields.get("to")),
-        )
+        )  # no number: the processor's line (same event_id) names it by its hash
         return 200, {"status": "accepted", "event_id": outcome.event_id}, ACCEPTED
     log_keys(event_id=outcome.event_id, reason=outcome.reason, s3_key=outcome.s3_key)
     body = {"status": "quarantined", "event_id": outcome.event_id, "reason": outcome.reason}

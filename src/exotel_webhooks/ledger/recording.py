@@ -44,7 +44,7 @@ from exotel_webhooks.messages import (
     ReportRequest,
 )
 from exotel_webhooks.notifications import ReportRequests
-from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.observability import logger, number_hash
 
 
 def version_of(event: QueuedCallback[Any]) -> str:
@@ -113,7 +113,7 @@ class CampaignLedger:
             outcome=outcome,
             call_sid=callback.call_sid,
             status=callback.status,
-            number=mask_phone(callback.number),
+            number_hash=number_hash(callback.number),
         )
         return outcome
 
@@ -146,7 +146,7 @@ class CampaignLedger:
             f"number outcome {outcome}",
             outcome=outcome,
             status=callback.status,
-            number=mask_phone(callback.to),
+            number_hash=number_hash(callback.to),
         )
         return outcome
 

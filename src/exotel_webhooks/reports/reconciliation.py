@@ -29,7 +29,7 @@ from exotel_webhooks.ledger.table import (
     outcome_keys,
     reconciliation_class,
 )
-from exotel_webhooks.observability import logger, mask_phone
+from exotel_webhooks.observability import logger, number_hash
 from exotel_webhooks.settings import NormalisationRules
 
 # Header names, normalised (case and separators ignored), most specific first.
@@ -195,7 +195,7 @@ def _reconcile_chunk(
             logger.info(
                 "report disagrees with callback",
                 campaign_sid=sid,
-                number=mask_phone(number),
+                number_hash=number_hash(number),
                 report_status=status,
                 callback_status=outcome["status"],
             )
