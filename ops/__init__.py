@@ -1,2 +1,2 @@
-"""Operations commands (README, "Operations commands" and "Runbook"): logs, DLQ redrive,
+"""Operations commands (docs/operations.md, "Operations commands" and "Runbook"): logs, DLQ redrive,
 quarantine list and replay, report refetch."""

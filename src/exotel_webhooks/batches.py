@@ -86,17 +86,17 @@ def sqs_handler[R: SqsRecordModel](
     processor = LoggedBatchProcessor(record_model)
 
     def process_record(record: R) -> None:  # Powertools passes it by this name
-        event = cast(QueuedCallback[Any], record.body)
-        callback = event.callback
-        lag = clock() - event.received_at
+        queued = cast(QueuedCallback[Any], record.body)
+        callback = queued.callback
+        lag = clock() - queued.received_at
         log_keys(
-            event_id=event.event_id,
+            event_id=queued.event_id,
             campaign_sid=callback.campaign_sid,
             call_sid=getattr(callback, "call_sid", None),
             status=callback.status,
             receive_count=int(record.attributes.ApproximateReceiveCount),
         )
-        outcome = apply(event)
+        outcome = apply(queued)
         count(_OUTCOME_METRICS[outcome])
         if outcome is Outcome.STORED:
             count(Metric.PROCESSING_LAG, lag.total_seconds() * 1000, MetricUnit.Milliseconds)

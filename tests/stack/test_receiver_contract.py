@@ -1,5 +1,5 @@
-"""The webhook contract (README, "The webhook contract"), row by row, on the stack deployed from
-the template."""
+"""The webhook contract (docs/architecture.md, "The webhook contract"), row by row, on the stack
+deployed from the template."""
 
 from __future__ import annotations
 

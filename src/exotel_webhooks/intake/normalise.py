@@ -1,8 +1,8 @@
 """The normalisation rules of the webhook contract, as pure functions.
 
 Exotel's documentation disagrees with itself about names, encodings, timestamps and status
-spellings (README.md, "The webhook contract"); each rule here accepts every variant seen and
-produces the one form that processors and the read API rely on.
+spellings (docs/architecture.md, "The webhook contract"); each rule here accepts every variant
+seen and produces the one form that processors and the read API rely on.
 """
 
 from __future__ import annotations

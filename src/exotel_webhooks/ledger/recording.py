@@ -47,14 +47,14 @@ from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import logger, number_hash
 
 
-def version_of(event: QueuedCallback[Any]) -> str:
-    callback = event.callback
+def version_of(queued: QueuedCallback[Any]) -> str:
+    callback = queued.callback
     rank = (
         campaign_status_rank(callback.status)
         if isinstance(callback, CampaignStatusCallback)
         else call_status_rank(callback.status)
     )
-    return version_text(callback.date_updated or callback.date_created, rank, event.event_id)
+    return version_text(callback.date_updated or callback.date_created, rank, queued.event_id)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -88,10 +88,10 @@ class CampaignLedger:
         self.retention = retention
 
     # ------------------------------------------------------------------ call attempts
-    def record_attempt(self, event: QueuedCallback[CallStatusCallback]) -> Outcome:
-        callback = event.callback
+    def record_attempt(self, queued: QueuedCallback[CallStatusCallback]) -> Outcome:
+        callback = queued.callback
         sid = callback.campaign_sid
-        version = version_of(event)
+        version = version_of(queued)
         item: dict[str, Any] = {
             **attempt_keys(sid, callback.number, callback.call_sid),
             "campaign_sid": sid,
@@ -102,10 +102,10 @@ class CampaignLedger:
             "date_created": _iso(callback.date_created),
             "date_updated": _iso(callback.date_updated),
             "version": version,
-            "event_id": event.event_id,
-            "received_at": event.received_at.isoformat(),
+            "event_id": queued.event_id,
+            "received_at": queued.received_at.isoformat(),
             "extra": json.dumps(callback.extra) if callback.extra else None,
-            "expires_at": self._expiry(event.received_at),
+            "expires_at": self._expiry(queued.received_at),
         }
         outcome = _outcome(self.table.write_versioned(item), version)
         logger.info(
@@ -118,11 +118,11 @@ class CampaignLedger:
         return outcome
 
     # ------------------------------------------------------------------ number outcomes
-    def record_number_outcome(self, event: QueuedCallback[CallScheduleCallback]) -> Outcome:
-        callback = event.callback
+    def record_number_outcome(self, queued: QueuedCallback[CallScheduleCallback]) -> Outcome:
+        callback = queued.callback
         sid = callback.campaign_sid
-        version = version_of(event)
-        subscriber = subscriber_key(callback.to, callback.call_sids, event.event_id)
+        version = version_of(queued)
+        subscriber = subscriber_key(callback.to, callback.call_sids, queued.event_id)
         item: dict[str, Any] = {
             **outcome_keys(sid, subscriber),
             "campaign_sid": sid,
@@ -136,10 +136,10 @@ class CampaignLedger:
             "date_updated": _iso(callback.date_updated),
             "source": "callback",
             "version": version,
-            "event_id": event.event_id,
-            "received_at": event.received_at.isoformat(),
+            "event_id": queued.event_id,
+            "received_at": queued.received_at.isoformat(),
             "extra": json.dumps(callback.extra) if callback.extra else None,
-            "expires_at": self._expiry(event.received_at),
+            "expires_at": self._expiry(queued.received_at),
         }
         outcome = _outcome(self.table.write_versioned(item), version)
         logger.info(
@@ -151,10 +151,10 @@ class CampaignLedger:
         return outcome
 
     # ------------------------------------------------------------------ campaign status
-    def record_campaign_status(self, event: QueuedCallback[CampaignStatusCallback]) -> Outcome:
-        callback = event.callback
+    def record_campaign_status(self, queued: QueuedCallback[CampaignStatusCallback]) -> Outcome:
+        callback = queued.callback
         sid = callback.campaign_sid
-        version = version_of(event)
+        version = version_of(queued)
         final = callback.status in FINAL_CAMPAIGN_STATUSES
         problem = report_url_problem(callback.report_url) if callback.report_url else None
         usable_url = callback.report_url if final and callback.report_url and not problem else None
@@ -166,10 +166,10 @@ class CampaignLedger:
             **campaign_status_keys(
                 callback.status, utc_text(callback.date_updated) or EARLIEST, sid
             ),
-            "event_id": event.event_id,
+            "event_id": queued.event_id,
             # a pre-signed report URL is a credential: its host only
             "report_host": urlsplit(usable_url).hostname if usable_url else None,
-            "expires_at": self._expiry(event.received_at),
+            "expires_at": self._expiry(queued.received_at),
         }
         keep: dict[str, Any] = {}
         if final and callback.report_url:
@@ -191,18 +191,18 @@ class CampaignLedger:
         unsent = (
             outcome is Outcome.DUPLICATE
             and stored_report.get("status") == "pending"
-            and stored_report.get("requested") != event.event_id
+            and stored_report.get("requested") != queued.event_id
         )
         if usable_url and self.reports and (outcome is Outcome.STORED or unsent):
             self.reports.request(
                 ReportRequest(
                     campaign_sid=sid,
                     report_url=usable_url,
-                    event_id=event.event_id,
+                    event_id=queued.event_id,
                     status=callback.status,
                 )
             )
-            self.table.note_report_requested(campaign_pk(sid), event.event_id)
+            self.table.note_report_requested(campaign_pk(sid), queued.event_id)
         logger.info(f"campaign status {outcome}", outcome=outcome, status=callback.status)
         return outcome
 
