@@ -12,6 +12,7 @@ from exotel_webhooks.ledger.precedence import (
     CAMPAIGN_STATUS_RANKS,
     call_status_rank,
     campaign_status_rank,
+    outranked_sources,
     supersedes,
     version_text,
 )
@@ -52,3 +53,20 @@ def test_a_callback_replaces_a_backfill_whatever_their_dates() -> None:
     assert supersedes(undated_callback, backfill)
     assert not supersedes(backfill, undated_callback)
     assert not supersedes(undated_callback, undated_callback)
+
+
+def test_an_api_row_sits_between_a_callback_and_a_backfill() -> None:
+    # Given one record from each source, the callback's dated earliest and the backfill latest
+    callback = {"version": version_text(datetime(2024, 1, 1, tzinfo=UTC), 4, "c")}
+    api = {"version": version_text(datetime(2025, 1, 1, tzinfo=UTC), 4, "a"), "source": "api"}
+    backfill = {
+        "version": version_text(datetime(2030, 1, 1, tzinfo=UTC), 9, "r"),
+        "source": "report",
+    }
+
+    # Then the source decides, whatever the dates
+    assert supersedes(callback, api) and supersedes(api, backfill)
+    assert not supersedes(api, callback) and not supersedes(backfill, api)
+    assert outranked_sources("callback") == ("report", "api")
+    assert outranked_sources("api") == ("report",)
+    assert outranked_sources("report") == ()

@@ -1,6 +1,7 @@
 """Which of two updates of one record wins (docs/architecture.md, "Precedence").
 
-1. Source: a callback beats the campaign report's backfill, whatever their dates.
+1. Source: a callback beats a row of Exotel's Campaign API (a sweep's), which beats the campaign
+   report's backfill, whatever their dates.
 2. Time: the later `date_updated` (else `date_created`) wins.
 3. Status, for updates stamped with the same instant: a final status beats a non-final one, and
    finals rank completed > failed > busy > no-answer > canceled (campaigns: Completed > Failed >
@@ -44,7 +45,9 @@ CAMPAIGN_STATUS_RANKS = {
 }
 # The campaign statuses after which Exotel sends nothing more for a campaign.
 FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
-SOURCE_RANKS = {"report": 0, "callback": 2}  # issue 14's Campaign API sits between, at 1
+SOURCE_RANKS = {"report": 0, "api": 1, "callback": 2}
+# What a stored record's `source` may say; a record without one came from a callback.
+SOURCES = tuple(SOURCE_RANKS)
 
 
 def utc_text(moment: datetime | None) -> str | None:
@@ -65,6 +68,11 @@ def call_status_rank(status: str) -> int:
 
 def campaign_status_rank(status: str) -> int:
     return CAMPAIGN_STATUS_RANKS.get(status, UNKNOWN_RANK)
+
+
+def outranked_sources(source: str) -> tuple[str, ...]:
+    """The sources a record from `source` replaces whatever their versions."""
+    return tuple(name for name, rank in SOURCE_RANKS.items() if rank < SOURCE_RANKS[source])
 
 
 def supersedes(new: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from exotel_webhooks.ledger.precedence import supersedes
+from exotel_webhooks.ledger.precedence import outranked_sources, supersedes
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -244,17 +244,29 @@ class CampaignTable:
             return WriteResult(applied=False, previous=seen)
         present = {k: v for k, v in item.items() if k not in {"PK", "SK"} and v is not None}
         absent = [k for k, v in item.items() if v is None]
+        if "source" not in item:  # a callback's record replacing another source's says so
+            absent.append("source")
         names = {f"#a{i}": name for i, name in enumerate([*present, *absent])}
         sets = [f"#a{i} = :a{i}" for i in range(len(present))]
         removes = [f"#a{i}" for i in range(len(present), len(names))]
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        condition = "attribute_not_exists(PK) OR #a_version < :a_version"
         values = {f":a{i}": value for i, value in enumerate(present.values())}
+        names["#a_version"], names["#a_source"] = "version", "source"
         values[":a_version"] = item["version"]
-        names["#a_version"] = "version"
-        if item.get("source", "callback") == "callback":  # a callback replaces a backfill
-            condition += " OR #a_source = :a_report"
-            names["#a_source"], values[":a_report"] = "source", "report"
+        # Same source: the newer version wins (a callback's is the best source, so any version
+        # it beats is replaced; a record without `source` is a callback's).
+        source = item.get("source") or "callback"
+        if source == "callback":
+            condition = "attribute_not_exists(PK) OR #a_version < :a_version"
+        else:
+            condition = (
+                "attribute_not_exists(PK) OR (#a_source = :a_same AND #a_version < :a_version)"
+            )
+            values[":a_same"] = source
+        # ... and a better source replaces a lesser one whatever their versions (precedence.py)
+        for i, lesser in enumerate(outranked_sources(source)):
+            condition += f" OR #a_source = :a_lesser{i}"
+            values[f":a_lesser{i}"] = lesser
         try:
             self.client.update_item(
                 TableName=self.name,
