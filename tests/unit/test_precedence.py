@@ -65,8 +65,10 @@ def test_an_api_row_sits_between_a_callback_and_a_backfill() -> None:
     }
 
     # Then the source decides, whatever the dates
-    assert supersedes(callback, api) and supersedes(api, backfill)
-    assert not supersedes(api, callback) and not supersedes(backfill, api)
+    assert supersedes(callback, api)
+    assert supersedes(api, backfill)
+    assert not supersedes(api, callback)
+    assert not supersedes(backfill, api)
     assert outranked_sources("callback") == ("report", "api")
     assert outranked_sources("api") == ("report",)
     assert outranked_sources("report") == ()
