@@ -173,13 +173,11 @@ def open_report(
     raise PermanentFetchFailure(f"more than {policy.max_redirects} redirects")
 
 
-def _get(
-    target: Target, policy: FetchPolicy, if_none_match: str | None
-) -> urllib3.BaseHTTPResponse:
+def _pool(target: Target, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
+    """A connection to the checked address, TLS verified against the host name."""
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
-    pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
+        return urllib3.HTTPSConnectionPool(
             target.address,
             target.port,
             server_hostname=target.host,
@@ -188,13 +186,19 @@ def _get(
             timeout=timeout,
             retries=False,
         )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
+    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False)
+
+
+def _host_header(target: Target) -> str:
     default_port = 443 if target.scheme == "https" else 80
+    return target.host if target.port == default_port else f"{target.host}:{target.port}"
+
+
+def _get(
+    target: Target, policy: FetchPolicy, if_none_match: str | None
+) -> urllib3.BaseHTTPResponse:
     headers = {
-        "Host": target.host if target.port == default_port else f"{target.host}:{target.port}",
+        "Host": _host_header(target),
         "Accept": "text/csv, */*;q=0.5",
         "Accept-Encoding": "identity",  # the size cap counts bytes on the wire: never inflate
         "User-Agent": "exotel-campaign-webhooks/report-fetcher",
@@ -202,13 +206,35 @@ def _get(
     if if_none_match:
         headers["If-None-Match"] = if_none_match
     try:
-        return pool.urlopen(
+        return _pool(target, policy).urlopen(
             "GET", target.path, headers=headers, redirect=False, preload_content=False
         )
     except SSLError as error:
         raise PermanentFetchFailure(f"TLS failed with {target.host}: {error}") from error
     except HTTPError as error:
         raise TransientFetchFailure(f"{type(error).__name__} from {target.host}") from error
+
+
+def pinned_request(
+    target: Target, policy: FetchPolicy, headers: dict[str, str]
+) -> tuple[int, str, bytes]:
+    """One GET to the checked address, no redirects followed: (status, content type, body).
+    A body over `policy.max_bytes` is refused; it never reaches memory whole."""
+    sent = {"Host": _host_header(target), "Accept-Encoding": "identity", **headers}
+    try:
+        response = _pool(target, policy).urlopen(
+            "GET", target.path, headers=sent, redirect=False, preload_content=False
+        )
+        body = response.read(policy.max_bytes + 1)
+        response.release_conn()
+    except SSLError as error:
+        raise PermanentFetchFailure(f"TLS failed with {target.host}: {error}") from error
+    except HTTPError as error:
+        raise TransientFetchFailure(f"{type(error).__name__} from {target.host}") from error
+    if len(body) > policy.max_bytes:
+        raise PermanentFetchFailure(f"answer over {policy.max_bytes} bytes from {target.host}")
+    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return response.status, content_type, body
 
 
 def looks_like_csv(content_type: str, head: bytes) -> str | None:

@@ -1,0 +1,256 @@
+"""Exotel's Campaign API (v2), read-only: one campaign, and its call attempts page by page
+(docs/architecture.md, "Sweeps").
+
+HTTPS to exactly the configured host, with the report fetcher's address pinning (every address
+the host resolves to must be public; the connection goes to the checked one), timeouts, and
+backoff on 429 and 5xx. Exotel publishes no schema for these answers, so they are read
+tolerantly: wrapped or bare objects, any spelling of a field name, rows that cannot be used
+counted rather than fatal. Anything else is a clear error, never a partial truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from exotel_webhooks.intake.normalise import (
+    field_key,
+    normalise_call_status,
+    normalise_campaign_status,
+    normalise_phone,
+    parse_timestamp,
+)
+from exotel_webhooks.reports.safe_http import (
+    FetchPolicy,
+    PermanentFetchFailure,
+    Resolver,
+    TransientFetchFailure,
+    pinned_request,
+    resolve_target,
+)
+from exotel_webhooks.settings import NormalisationRules
+
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a page of 500 rows is about 250 KB
+RETRY_DELAYS = (1.0, 2.0, 4.0)  # then the sweep stops and resumes on its next run
+
+
+class CampaignApiRefused(Exception):
+    """The API answered something that will not change by asking again: credentials refused,
+    no such campaign, not JSON. The sweep records it and stops."""
+
+
+class CampaignApiUnavailable(Exception):
+    """429, 5xx, timeouts or no connection, after the retries: the next run tries again."""
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    api_key: str
+    api_token: str
+    account_sid: str
+
+    @classmethod
+    def from_secret(cls, secret: Mapping[str, Any]) -> ApiCredentials:
+        """`{"api_key", "api_token", "account_sid"}`, as the stack's API secret holds them."""
+        try:
+            return cls(str(secret["api_key"]), str(secret["api_token"]), str(secret["account_sid"]))
+        except KeyError as error:
+            raise CampaignApiRefused(f"the API secret has no {error.args[0]}") from error
+
+
+@dataclass(frozen=True)
+class ApiCampaign:
+    campaign_sid: str
+    status: str | None  # normalised as the callbacks' (InProgress, Completed, ...)
+    date_updated: datetime | None
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One call attempt, as a call-details row tells it."""
+
+    call_sid: str
+    number: str  # E.164 where it parses, else as sent
+    number_raw: str
+    status: str  # normalised as the callbacks' (no-answer, completed, ...)
+    date_created: datetime | None
+    date_updated: datetime | None
+
+
+@dataclass(frozen=True)
+class CallPage:
+    calls: list[ApiCall]
+    rows: int  # rows the page held, usable or not: the next page starts after them
+    total: int | None  # the API's `metadata.total` for this page (it may change between pages)
+    unusable: list[str] = field(default_factory=list)  # why each unusable row was left out
+
+
+type Sender = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
+
+
+class CampaignApi:
+    def __init__(
+        self,
+        host: str,
+        credentials: ApiCredentials,
+        rules: NormalisationRules,
+        *,
+        allow_loopback: bool = False,
+        resolve: Resolver = socket.getaddrinfo,
+        send: Sender | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        scheme = (
+            "http" if allow_loopback and host.split(":", maxsplit=1)[0] in _LOOPBACK else "https"
+        )
+        self.base = f"{scheme}://{host}/v2/accounts/{quote(credentials.account_sid, safe='')}"
+        self.credentials, self.rules = credentials, rules
+        host_name = host.split(":", maxsplit=1)[0].lower()
+        self.policy = FetchPolicy((host_name,), MAX_BODY_BYTES, allow_loopback=allow_loopback)
+        self.resolve, self.sleep = resolve, sleep
+        self.send = send or self._send
+
+    def campaign(self, campaign_sid: str) -> ApiCampaign:
+        document = self._get(f"/campaigns/{quote(campaign_sid, safe='')}", {})
+        data = _campaign_object(document)
+        status = _text(data, "status")
+        return ApiCampaign(
+            campaign_sid=campaign_sid,
+            status=normalise_campaign_status(status) if status else None,
+            date_updated=self._moment(_text(data, "dateupdated")),
+        )
+
+    def call_page(self, campaign_sid: str, offset: int, limit: int) -> CallPage:
+        query = {"offset": str(offset), "limit": str(limit), "sort_by": "date_created:asc"}
+        document = self._get(f"/campaigns/{quote(campaign_sid, safe='')}/call-details", query)
+        rows = document.get("response")
+        if rows is None:
+            rows = []
+        if not isinstance(rows, list):
+            raise CampaignApiRefused("call-details: `response` is not a list of rows")
+        metadata = document.get("metadata")
+        total = metadata.get("total") if isinstance(metadata, dict) else None
+        calls, unusable = [], []
+        for row in rows:
+            try:
+                calls.append(self._call(row))
+            except ValueError as error:
+                unusable.append(str(error))
+        return CallPage(
+            calls, len(rows), total if isinstance(total, int) and total >= 0 else None, unusable
+        )
+
+    # ---------------------------------------------------------------- reading answers
+    def _call(self, row: object) -> ApiCall:
+        data = row.get("data", row) if isinstance(row, dict) else row
+        if not isinstance(data, dict):
+            raise ValueError("a row that is not an object")
+        fields = {field_key(name): value for name, value in data.items()}
+        call_sid = _text(fields, "callsid") or _text(fields, "sid")
+        if not call_sid:
+            raise ValueError("a row without a call SID")
+        raw = _text(fields, "number") or _text(fields, "to") or _text(fields, "phonenumber")
+        if not raw:
+            raise ValueError(f"call {call_sid}: no number")
+        status = _text(fields, "status")
+        if not status:
+            raise ValueError(f"call {call_sid}: no status")
+        try:
+            normalised_status = normalise_call_status(status)
+        except ValueError as error:
+            raise ValueError(f"call {call_sid}: status {status!r} unreadable") from error
+        created = self._moment(_text(fields, "datecreated") or _text(fields, "starttime"))
+        ended = self._moment(_text(fields, "endtime") or _text(fields, "dateupdated"))
+        return ApiCall(
+            call_sid=call_sid,
+            number=normalise_phone(raw, self.rules.default_phone_region).key,
+            number_raw=raw,
+            status=normalised_status,
+            date_created=created,
+            date_updated=ended or created,
+        )
+
+    def _moment(self, text: str | None) -> datetime | None:
+        if not text:
+            return None
+        try:
+            return parse_timestamp(text, self.rules.local_timezone)
+        except ValueError:
+            return None  # an unreadable time orders the row as undated, never drops it
+
+    # ---------------------------------------------------------------- HTTP
+    def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        url = self.base + path + (f"?{urlencode(query)}" if query else "")
+        token = f"{self.credentials.api_key}:{self.credentials.api_token}".encode()
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(token).decode(),
+            "Accept": "application/json",
+        }
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                status, content_type, body = self.send(url, headers)
+            except TransientFetchFailure as error:
+                if delay is None:
+                    raise CampaignApiUnavailable(str(error)) from error
+                self.sleep(delay)
+                continue
+            except PermanentFetchFailure as error:
+                raise CampaignApiRefused(str(error)) from error
+            if status == 429 or status >= 500:
+                if delay is None:
+                    raise CampaignApiUnavailable(f"HTTP {status} from the Campaign API")
+                self.sleep(delay)
+                continue
+            return _document(status, content_type, body, path)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _send(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        target = resolve_target(url, self.policy, self.resolve)
+        return pinned_request(target, self.policy, headers)
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _document(status: int, content_type: str, body: bytes, path: str) -> dict[str, Any]:
+    if status in (401, 403):
+        raise CampaignApiRefused(f"HTTP {status}: the API key, token or account SID is refused")
+    if status == 404:
+        raise CampaignApiRefused(f"HTTP 404: {path} is not known to the Campaign API")
+    if status != 200:
+        raise CampaignApiRefused(f"HTTP {status} from the Campaign API")
+    if "html" in content_type:
+        raise CampaignApiRefused("the Campaign API answered an HTML page, not JSON")
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise CampaignApiRefused(f"the Campaign API's answer is not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise CampaignApiRefused("the Campaign API's answer is not a JSON object")
+    return document
+
+
+def _campaign_object(document: dict[str, Any]) -> dict[str, Any]:
+    """The campaign inside `{"response": [{"data": {...}}]}`, `{"response": {...}}` or bare."""
+    response = document.get("response", document)
+    if isinstance(response, list):
+        response = response[0] if response else None
+    if isinstance(response, dict) and isinstance(response.get("data"), dict):
+        response = response["data"]
+    if not isinstance(response, dict):
+        raise CampaignApiRefused("the campaign answer holds no campaign object")
+    return {field_key(name): value for name, value in response.items()}
+
+
+def _text(fields: Mapping[str, Any], key: str) -> str | None:
+    value = fields.get(key)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
