@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from exotel_webhooks.ledger.precedence import (
@@ -45,6 +45,9 @@ from exotel_webhooks.messages import (
 )
 from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import logger, number_hash
+
+if TYPE_CHECKING:  # the processors' cold start never loads the API client
+    from exotel_webhooks.sweep.campaign_api import ApiCall, ApiCampaign
 
 
 def version_of(queued: QueuedCallback[Any]) -> str:
@@ -205,6 +208,79 @@ class CampaignLedger:
             self.table.note_report_requested(campaign_pk(sid), queued.event_id)
         logger.info(f"campaign status {outcome}", outcome=outcome, status=callback.status)
         return outcome
+
+    # ------------------------------------------------------------------ Campaign API rows
+    def record_api_call(
+        self, campaign_sid: str, call: ApiCall, *, final: bool, now: datetime
+    ) -> tuple[bool, bool]:
+        """A call-details row as the attempt it reports (`source: api`), and, once the campaign
+        is final, as its number's outcome: rows of one number replace each other by version, so
+        the latest attempt's status stays whatever order the rows come in. A callback's record
+        is never replaced (precedence.py). Returns whether the attempt, and the number, were
+        recovered: written where the ledger had nothing (the number: or only a backfill)."""
+        event_id = f"api-{call.call_sid}"
+        version = version_text(
+            call.date_updated or call.date_created, call_status_rank(call.status), event_id
+        )
+        common: dict[str, Any] = {
+            "campaign_sid": campaign_sid,
+            "number_raw": call.number_raw,
+            "status": call.status,
+            "date_created": _iso(call.date_created),
+            "date_updated": _iso(call.date_updated),
+            "source": "api",
+            "version": version,
+            "event_id": event_id,
+            "received_at": now.isoformat(),
+            "expires_at": self._expiry(now),
+        }
+        attempt = {
+            **attempt_keys(campaign_sid, call.number, call.call_sid),
+            **common,
+            "call_sid": call.call_sid,
+            "number": call.number,
+        }
+        written = self.table.write_versioned(attempt)
+        attempt_recovered = written.applied and written.previous is None
+        if not final:
+            return attempt_recovered, False
+        subscriber = subscriber_key(call.number, [call.call_sid])
+        outcome = {
+            **outcome_keys(campaign_sid, subscriber),
+            **common,
+            "number": subscriber,
+            "call_sids": [call.call_sid],
+        }
+        result = self.table.write_versioned(outcome)
+        before = result.previous or {}
+        number_recovered = result.applied and (not before or before.get("source") == "report")
+        return attempt_recovered, number_recovered
+
+    def record_api_campaign_status(self, campaign: ApiCampaign, now: datetime) -> bool:
+        """The campaign's status as the Campaign API reports it, unless a callback's status is
+        stored (any callback's wins). True if written: a final one announces the campaign's
+        completion once, through the table's stream, as a callback's would."""
+        if not campaign.status:
+            return False
+        sid = campaign.campaign_sid
+        version = version_text(
+            campaign.date_updated, campaign_status_rank(campaign.status), f"api-{sid}"
+        )
+        values = {
+            "campaign_sid": sid,
+            "status": campaign.status,
+            "date_updated": _iso(campaign.date_updated),
+            **campaign_status_keys(
+                campaign.status, utc_text(campaign.date_updated) or EARLIEST, sid
+            ),
+            "event_id": f"api-{sid}-{campaign.status}",
+            "expires_at": self._expiry(now),
+        }
+        present = {name: value for name, value in values.items() if value is not None}
+        written = self.table.update_if_newer(
+            campaign_pk(sid), SUMMARY_SK, version, present, {}, source="api"
+        )
+        return written.applied
 
     def _expiry(self, received_at: datetime) -> int | None:
         if not self.retention:

@@ -93,7 +93,13 @@ def follow_up(change: Change) -> tuple[str, dict[str, Any]] | None:
             "call_sids": list(item.get("call_sids") or []),
             "date_updated": item.get("date_updated"),
         }
-    if is_summary(change.keys) and item.get("status") in FINAL_CAMPAIGN_STATUSES:
+    # Once per campaign: a callback's final status replacing the Campaign API's announces nothing
+    already_final = (change.before or {}).get("status") in FINAL_CAMPAIGN_STATUSES
+    if (
+        is_summary(change.keys)
+        and item.get("status") in FINAL_CAMPAIGN_STATUSES
+        and not already_final
+    ):
         return CAMPAIGN_COMPLETED, {
             "event_id": item["event_id"],
             "campaign_sid": item["campaign_sid"],

@@ -30,7 +30,11 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from exotel_webhooks.ledger.precedence import outranked_sources, supersedes
+from exotel_webhooks.ledger.precedence import (
+    FINAL_CAMPAIGN_STATUSES,
+    outranked_sources,
+    supersedes,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -284,11 +288,19 @@ class CampaignTable:
         return WriteResult(applied=True, previous=seen)
 
     def update_if_newer(
-        self, pk: str, sk: str, version: str, values: Mapping[str, Any], keep: Mapping[str, Any]
+        self,
+        pk: str,
+        sk: str,
+        version: str,
+        values: Mapping[str, Any],
+        keep: Mapping[str, Any],
+        *,
+        source: str = "callback",
     ) -> WriteResult:
-        """SET `values` (and `keep` only where absent) if the stored version is older. Not
-        applied (with what is stored) if the item holds this version or a newer one."""
-        assignments = {**values, "version": version}
+        """SET `values` (and `keep` only where absent) if the stored version is older, or was
+        written from a lesser source (`status_source`: a campaign status from the Campaign API
+        gives way to any callback's). Not applied (with what is stored) otherwise."""
+        assignments = {**values, "version": version, "status_source": source}
         names = {f"#s{i}": name for i, name in enumerate(assignments)}
         kept_names = {f"#k{i}": name for i, name in enumerate(keep)}
         expression = ", ".join(
@@ -299,14 +311,38 @@ class CampaignTable:
             **{f":s{i}": value for i, value in enumerate(assignments.values())},
             **{f":k{i}": value for i, value in enumerate(keep.values())},
         }
+        # The Campaign API's status gives way to a callback's final one whatever their dates,
+        # and replaces a non-final one only when newer; a callback's final status is never
+        # replaced by the API's. (A summary without `status_source` holds a callback's.)
+        source_values: dict[str, Any] = {":s_version": version, ":s_api": "api"}
+        finals = {
+            f":s_final{i}": status for i, status in enumerate(sorted(FINAL_CAMPAIGN_STATUSES))
+        }
+        if source == "callback":
+            condition = "attribute_not_exists(#v) OR #v < :s_version"
+            if values.get("status") in FINAL_CAMPAIGN_STATUSES:
+                condition += " OR #src = :s_api"
+            else:
+                del source_values[":s_api"]
+        else:
+            condition = (
+                "attribute_not_exists(#v) OR (#v < :s_version AND "
+                f"(#src = :s_api OR NOT #st IN ({', '.join(finals)})))"
+            )
+            source_values |= finals
+        names_used = {"#v": "version"}
+        if ":s_api" in source_values:
+            names_used["#src"] = "status_source"
+        if source != "callback":
+            names_used["#st"] = "status"
         try:
             self.client.update_item(
                 TableName=self.name,
                 Key=to_item({"PK": pk, "SK": sk}),
                 UpdateExpression=f"SET {expression}",
-                ConditionExpression="attribute_not_exists(#v) OR #v < :s_version",
-                ExpressionAttributeNames={**names, **kept_names, "#v": "version"},
-                ExpressionAttributeValues=to_item({**attribute_values, ":s_version": version}),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={**names, **kept_names, **names_used},
+                ExpressionAttributeValues=to_item({**attribute_values, **source_values}),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
