@@ -320,6 +320,7 @@ def test_read_api_shapes(processors: Processors) -> None:
         "numbers": {"total": 1, "by_status": {"completed": 1}},
         "report": None,
         "reconciliation": None,
+        "sweep": None,
     }
     status, number = processors.get("/campaigns/camp_1/numbers/09876543210")
     assert status == 200
@@ -335,12 +336,14 @@ def test_read_api_shapes(processors: Processors) -> None:
                 "status": "busy",
                 "date_created": "2024-01-15T09:00:00+05:30",
                 "date_updated": "2024-01-15T09:05:00+05:30",
+                "source": "callback",
             },
             {
                 "call_sid": "call_2",
                 "status": "completed",
                 "date_created": "2024-01-15T09:00:00+05:30",
                 "date_updated": "2024-01-15T09:15:00+05:30",
+                "source": "callback",
             },
         ],
         "source": "callback",

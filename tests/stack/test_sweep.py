@@ -108,8 +108,17 @@ def test_a_sweep_recovers_lost_callbacks_and_the_final_status(
     }
     assert summary["numbers"] == {"total": 2, "by_status": {"completed": 1, "no-answer": 1}}
     # ... the number's outcome is its latest attempt, and completion is announced once
-    assert sources(processors, "+919876543210")["status"] == "completed"
+    number = sources(processors, "+919876543210")
+    assert (number["status"], number["source"]) == ("completed", "api")
+    assert [(a["call_sid"], a["source"]) for a in number["attempts"]] == [
+        ("call_1", "callback"),
+        ("call_2", "api"),
+    ]
     assert [e["status"] for e in published(aws_calls, "CampaignCompleted")] == ["Completed"]
+    # ... and the read API says what the sweeps recovered
+    sweep = summary["sweep"]
+    assert (sweep["attempts_recovered"], sweep["numbers_recovered"]) == (2, 2)
+    assert sweep["last_run"]
 
 
 def test_sweeping_twice_changes_nothing(
@@ -122,9 +131,12 @@ def test_sweeping_twice_changes_nothing(
     # When it is swept again
     again = sweeper(stack, exotel).sweep("camp_1")
 
-    # Then nothing more is recovered, counted or announced
+    # Then nothing more is recovered, counted or announced: only the sweep's time moves
     assert (again.attempts_recovered, again.numbers_recovered) == (0, 0)
-    assert processors.campaign() == before
+    after = processors.campaign()
+    assert after["sweep"]["last_run"] > before["sweep"]["last_run"]
+    after["sweep"]["last_run"] = before["sweep"]["last_run"]
+    assert after == before
     assert len(published(aws_calls, "CampaignCompleted")) == 1
 
 

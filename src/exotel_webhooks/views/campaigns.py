@@ -29,6 +29,7 @@ MAX_QUERIES = 20  # index pages one calls request may read
 MAX_PAGE_SIZE = 100
 CALL_FIELDS = ("call_sid", "number", "status", "date_created", "date_updated")
 ATTEMPT_FIELDS = ("call_sid", "status", "date_created", "date_updated")
+SWEEP_FIELDS = ("last_run", "attempts_recovered", "numbers_recovered")
 
 
 class CampaignNotFound(Exception):
@@ -61,6 +62,7 @@ class CampaignViews:
             "numbers": _counted(counters, "numbers"),
             "report": _report(summary.get("report")),
             "reconciliation": reconciliation_view(scan, counters) if scan is not None else None,
+            "sweep": _sweep(summary.get("sweep")),
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
@@ -90,7 +92,9 @@ class CampaignViews:
             "from": outcome.get("from"),
             "call_sids": list(outcome.get("call_sids") or [a["call_sid"] for a in attempts]),
             "attempts": [
-                {name: attempt.get(name) for name in ATTEMPT_FIELDS} for attempt in attempts
+                {name: attempt.get(name) for name in ATTEMPT_FIELDS}
+                | {"source": attempt.get("source", "callback")}
+                for attempt in attempts
             ],
             "source": outcome.get("source", "callback"),
         }
@@ -150,6 +154,12 @@ def _plain(value: Any) -> Any:  # noqa: ANN401
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def _sweep(progress: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not progress or not progress.get("last_run"):
+        return None
+    return {name: _plain(progress.get(name)) for name in SWEEP_FIELDS}
 
 
 def _call_status(status: str) -> str:
