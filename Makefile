@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -136,6 +136,10 @@ migrate: $(RUNTIME) ## Copy a pre-stream stack's table into this stack's: FROM=<
 number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One number's history"): NUMBER=<number>
 	@test -n "$(NUMBER)" || { echo "usage: make number-hash NUMBER=<number> [CONFIG_ENV=|STACK=|LOCAL=1]"; exit 2; }
 	@$(OPS) number-hash '$(NUMBER)'
+
+sweep: $(RUNTIME) ## Sweep a campaign through Exotel's Campaign API now: CAMPAIGN=<sid> (EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL)
+	@test -n "$(CAMPAIGN)" || { echo "usage: make sweep CAMPAIGN=<sid> [LOCAL=1|CONFIG_ENV=|STACK=]"; exit 2; }
+	@$(OPS) sweep '$(CAMPAIGN)'
 
 smoke: $(RUNTIME) ## Prove a deployed stack works (one webhook of each type, read back, erased): CONFIG_ENV= STACK= LOCAL=1
 	$(OPS) smoke

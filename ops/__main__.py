@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke and number-hash targets.
+recount, migrate, smoke, number-hash and sweep targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from localaws.template import Template
 from ops.erase import erase_number
 from ops.logs import log_lines, logged_number_hash
@@ -20,6 +21,7 @@ from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.smoke import SmokeFailed, smoke
+from ops.sweep import SweepNotConfigured, sweep_campaign
 from ops.target import Target, TargetError
 
 
@@ -76,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     hashed.add_argument("number", help="the phone number, in any format that parses")
 
+    swept = commands.add_parser(
+        "sweep", help="sweep a campaign through Exotel's Campaign API now (EXOTEL_API_* settings)"
+    )
+    swept.add_argument("campaign_sid")
+
     commands.add_parser(
         "smoke", help="one webhook of each type, read back through the read API, then erased"
     )
@@ -114,22 +121,10 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
             moved = redrive(target, template, queue, arguments.limit)
             print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
         return 0
+    if arguments.command == "sweep":
+        return _sweep(target, arguments.campaign_sid)
     if arguments.command in _ONE_LINE:
         print(_ONE_LINE[arguments.command](target, arguments))
-        return 0
-    if arguments.command == "recount":
-        table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
-        corrections = table.recount(arguments.campaign_sid)
-        changed = ", ".join(f"{name} {delta:+d}" for name, delta in corrections.items())
-        print(f"{arguments.campaign_sid}: {changed or 'counters already equal the items'}")
-        return 0
-    if arguments.command == "migrate":
-        copied = migrate(target, arguments.old_table)
-        print(", ".join(f"{n} {what}" for what, n in sorted(copied.items())) or "nothing to copy")
-        return 0
-    if arguments.command == "refetch":
-        event_id = request_refetch(target, arguments.campaign_sid, arguments.report_url)
-        print(f"report request {event_id} queued for {arguments.campaign_sid}")
         return 0
     if arguments.command == "quarantine":
         count = 0
@@ -159,7 +154,33 @@ _ONE_LINE: dict[str, Callable[[Target, argparse.Namespace], str]] = {
         target, arguments.number, arguments.campaign
     ).summary(),
     "number-hash": lambda target, arguments: logged_number_hash(target, arguments.number),
+    "recount": lambda target, arguments: _recount(target, arguments.campaign_sid),
+    "migrate": lambda target, arguments: (
+        ", ".join(f"{n} {what}" for what, n in sorted(migrate(target, arguments.old_table).items()))
+        or "nothing to copy"
+    ),
+    "refetch": lambda target, arguments: (
+        f"report request {request_refetch(target, arguments.campaign_sid, arguments.report_url)}"
+        f" queued for {arguments.campaign_sid}"
+    ),
 }
+
+
+def _recount(target: Target, campaign_sid: str) -> str:
+    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    corrections = table.recount(campaign_sid)
+    changed = ", ".join(f"{name} {delta:+d}" for name, delta in corrections.items())
+    return f"{campaign_sid}: {changed or 'counters already equal the items'}"
+
+
+def _sweep(target: Target, campaign_sid: str) -> int:
+    try:
+        report = sweep_campaign(target, campaign_sid)
+    except (SweepNotConfigured, CampaignApiRefused, CampaignApiUnavailable) as error:
+        print(f"sweep of {campaign_sid} failed: {error}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
 
 
 def _smoke(target: Target) -> int:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import boto3
 import pytest
@@ -21,6 +24,7 @@ import pytest
 from exotel_webhooks.intake.body import decode_fields
 from exotel_webhooks.intake.callbacks import CallbackType, build_callback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from localaws.demo import play
 from localaws.emulation import REGION, STACK_NAME
 from localaws.stack import LocalStack, write_state
@@ -30,6 +34,7 @@ from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import redrive
 from ops.smoke import smoke
+from ops.sweep import sweep_campaign
 from ops.target import Target
 from tests.support.local_stack import running_local_stack
 from tests.support.report_server import ReportServer, Route
@@ -343,3 +348,102 @@ def test_make_invoke_local_runs_a_function_against_the_running_stacks_data(
     response = json.loads(result.stdout)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["status"] == "InProgress"
+
+
+class FakeExotelApi:
+    """Exotel's Campaign API on loopback: one campaign and its call-details, Basic auth."""
+
+    def __init__(self, campaign: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        self.campaign, self.rows = campaign, rows
+        self.authorised = "Basic " + base64.b64encode(b"key:token").decode()
+
+    def serve(self) -> tuple[ThreadingHTTPServer, str]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if self.headers.get("Authorization") != api.authorised:
+                    self._answer(401, {"message": "unauthorised"})
+                elif parts.path.endswith("/call-details"):
+                    query = parse_qs(parts.query)
+                    offset, limit = int(query["offset"][0]), int(query["limit"][0])
+                    page = api.rows[offset : offset + limit]
+                    self._answer(200, {"metadata": {"count": len(page), "offset": offset,
+                                       "total": len(api.rows)}, "response": page})  # fmt: skip
+                else:
+                    self._answer(200, {"response": [{"code": 200, "data": api.campaign}]})
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sweep(
+    running: Running, tmp_path: Path
+) -> None:
+    # Given a campaign of 6 numbers, 10 attempts, of which Exotel delivered only some call
+    # status callbacks, no call schedule callback and no final status
+    sid = "camp_swept"
+    rows = []
+    for n in range(6):
+        statuses = ["busy", "completed"] if n < 4 else ["no-answer"]
+        for attempt, status in enumerate(statuses):
+            at = f"2024-01-15T09:{n:02d}:{attempt}"
+            rows.append({"call_sid": f"sw_{n}_{attempt}", "number": f"+9198765000{n:02d}",
+                         "status": status, "date_created": f"{at}0+05:30",
+                         "end_time": f"{at}5+05:30"})  # fmt: skip
+    delivered = rows[::3]  # every third callback arrived
+    for row in delivered:
+        body = {"campaign_sid": sid, "call_sid": row["call_sid"], "number": row["number"],
+                "status": row["status"], "date_updated": row["end_time"]}  # fmt: skip
+        assert running.post("call-status", json.dumps(body), "application/json")[0] == 200
+    progress = {"campaign_sid": sid, "status": "InProgress",
+                "date_updated": "2024-01-15T09:00:00+05:30"}  # fmt: skip
+    assert running.post("campaign-status", json.dumps(progress), "application/json")[0] == 200
+    running.eventually(
+        f"/campaigns/{sid}", lambda body: body["attempts"]["total"] == len(delivered)
+    )
+    exotel = FakeExotelApi(
+        {"id": sid, "status": "Completed", "date_updated": "2024-01-15T18:00:00+05:30"}, rows
+    )
+    httpd, url = exotel.serve()
+    write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
+    target = Target.local(tmp_path / "stack.json")
+    environ = {"EXOTEL_API_URL": url, "EXOTEL_API_KEY": "key", "EXOTEL_API_TOKEN": "token",
+               "EXOTEL_ACCOUNT_SID": "acct"}  # fmt: skip
+    try:
+        # When the campaign is swept (make sweep CAMPAIGN=... LOCAL=1)
+        report = sweep_campaign(target, sid, environ)
+
+        # Then what was lost is recovered, and the ledger holds exactly the truth
+        assert (report.attempts_recovered, report.numbers_recovered) == (6, 6)
+        summary = running.eventually(
+            f"/campaigns/{sid}", lambda body: body["numbers"]["total"] == 6
+        )
+        assert summary["status"] == "Completed"
+        assert summary["attempts"] == {"total": 10, "by_status": {"busy": 4, "completed": 4,
+                                                                  "no-answer": 2}}  # fmt: skip
+        assert summary["numbers"] == {"total": 6, "by_status": {"completed": 4, "no-answer": 2}}
+        assert summary["sweep"]["attempts_recovered"] == 6
+
+        # And a second sweep recovers nothing and changes no count
+        again = sweep_campaign(target, sid, environ)
+        assert (again.attempts_recovered, again.numbers_recovered) == (0, 0)
+        assert running.get(f"/campaigns/{sid}")[1]["attempts"] == summary["attempts"]
+        # And wrong credentials are one clear refusal
+        with pytest.raises(CampaignApiRefused, match="HTTP 401"):
+            sweep_campaign(target, sid, {**environ, "EXOTEL_API_TOKEN": "wrong"})
+    finally:
+        httpd.shutdown()

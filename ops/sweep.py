@@ -1,0 +1,70 @@
+"""`make sweep CAMPAIGN=<sid>`: sweep one campaign through Exotel's Campaign API now, from this
+machine, and print what it recovered (docs/architecture.md, "Sweeps").
+
+The API's credentials come from a Secrets Manager secret (`EXOTEL_API_SECRET_ARN`:
+`{"api_key", "api_token", "account_sid"}`) or, for the local stack, from `EXOTEL_API_KEY`,
+`EXOTEL_API_TOKEN` and `EXOTEL_ACCOUNT_SID`; the host from `EXOTEL_API_HOST` (default
+`api.exotel.com`), or `EXOTEL_API_URL` (`http://127.0.0.1:<port>`, the local stack only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
+from ops.target import Target
+
+DEFAULT_HOST = "api.exotel.com"
+
+
+class SweepNotConfigured(Exception):
+    """No credentials or host for the Campaign API: one line says which is missing."""
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    host: str
+    credentials: ApiCredentials
+    allow_loopback: bool = False
+
+
+def api_access(target: Target, environ: Mapping[str, str] = os.environ) -> ApiAccess:
+    """Where the Campaign API is and how to sign in, from the environment (see above)."""
+    host, allow_loopback = environ.get("EXOTEL_API_HOST") or DEFAULT_HOST, False
+    if url := environ.get("EXOTEL_API_URL"):
+        parts = urlsplit(url)
+        if not target.local_base_url and parts.scheme != "https":
+            raise SweepNotConfigured("EXOTEL_API_URL must be https:// outside the local stack")
+        host, allow_loopback = parts.netloc, target.local_base_url is not None
+    if arn := environ.get("EXOTEL_API_SECRET_ARN"):
+        secret = target.client("secretsmanager").get_secret_value(SecretId=arn)
+        return ApiAccess(
+            host, ApiCredentials.from_secret(json.loads(secret["SecretString"])), allow_loopback
+        )
+    names = ("EXOTEL_API_KEY", "EXOTEL_API_TOKEN", "EXOTEL_ACCOUNT_SID")
+    missing = [name for name in names if not environ.get(name)]
+    if missing:
+        raise SweepNotConfigured(
+            "the Campaign API is not configured: set EXOTEL_API_SECRET_ARN, or "
+            + ", ".join(missing)
+        )
+    key, token, account = (environ[name] for name in names)
+    return ApiAccess(host, ApiCredentials(key, token, account), allow_loopback)
+
+
+def sweep_campaign(
+    target: Target, campaign_sid: str, environ: Mapping[str, str] = os.environ
+) -> SweepReport:
+    access = api_access(target, environ)
+    api = CampaignApi(
+        access.host, access.credentials, NormalisationRules(), allow_loopback=access.allow_loopback
+    )
+    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    return CampaignSweeper(table, api).sweep(campaign_sid)
