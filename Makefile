@@ -137,9 +137,8 @@ number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One nu
 	@test -n "$(NUMBER)" || { echo "usage: make number-hash NUMBER=<number> [CONFIG_ENV=|STACK=|LOCAL=1]"; exit 2; }
 	@$(OPS) number-hash '$(NUMBER)'
 
-sweep: $(RUNTIME) ## Sweep a campaign through Exotel's Campaign API now: CAMPAIGN=<sid> (EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL)
-	@test -n "$(CAMPAIGN)" || { echo "usage: make sweep CAMPAIGN=<sid> [LOCAL=1|CONFIG_ENV=|STACK=]"; exit 2; }
-	@$(OPS) sweep '$(CAMPAIGN)'
+sweep: $(RUNTIME) ## Sweep through Exotel's Campaign API now: CAMPAIGN=<sid> (default: every campaign due); EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL
+	@$(OPS) sweep $(if $(CAMPAIGN),'$(CAMPAIGN)')
 
 smoke: $(RUNTIME) ## Prove a deployed stack works (one webhook of each type, read back, erased): CONFIG_ENV= STACK= LOCAL=1
 	$(OPS) smoke

@@ -21,7 +21,7 @@ from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.smoke import SmokeFailed, smoke
-from ops.sweep import SweepNotConfigured, sweep_campaign
+from ops.sweep import SweepNotConfigured, sweep_campaign, sweep_due
 from ops.target import Target, TargetError
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     swept = commands.add_parser(
         "sweep", help="sweep a campaign through Exotel's Campaign API now (EXOTEL_API_* settings)"
     )
-    swept.add_argument("campaign_sid")
+    swept.add_argument("campaign_sid", nargs="?", help="default: every campaign that needs it")
 
     commands.add_parser(
         "smoke", help="one webhook of each type, read back through the read API, then erased"
@@ -173,13 +173,16 @@ def _recount(target: Target, campaign_sid: str) -> str:
     return f"{campaign_sid}: {changed or 'counters already equal the items'}"
 
 
-def _sweep(target: Target, campaign_sid: str) -> int:
+def _sweep(target: Target, campaign_sid: str | None) -> int:
     try:
-        report = sweep_campaign(target, campaign_sid)
+        reports = [sweep_campaign(target, campaign_sid)] if campaign_sid else sweep_due(target)
     except (SweepNotConfigured, CampaignApiRefused, CampaignApiUnavailable) as error:
-        print(f"sweep of {campaign_sid} failed: {error}", file=sys.stderr)
+        print(f"sweep of {campaign_sid or 'the campaigns due'} failed: {error}", file=sys.stderr)
         return 1
-    print(report.summary())
+    for report in reports:
+        print(report.summary())
+    if not campaign_sid:
+        print(f"{len(reports)} campaign(s) were due a sweep")
     return 0
 
 

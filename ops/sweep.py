@@ -1,5 +1,6 @@
-"""`make sweep CAMPAIGN=<sid>`: sweep one campaign through Exotel's Campaign API now, from this
-machine, and print what it recovered (docs/architecture.md, "Sweeps").
+"""`make sweep [CAMPAIGN=<sid>]`: sweep one campaign, or every campaign that needs it
+(`sweep/due.py`; quiet for SWEEP_QUIET_MINUTES, default 60), through Exotel's Campaign API now,
+from this machine, and print what each recovered (docs/architecture.md, "Sweeps").
 
 The API's credentials come from a Secrets Manager secret (`EXOTEL_API_SECRET_ARN`:
 `{"api_key", "api_token", "account_sid"}`) or, for the local stack, from `EXOTEL_API_KEY`,
@@ -13,11 +14,13 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
 from ops.target import Target
 
@@ -62,9 +65,23 @@ def api_access(target: Target, environ: Mapping[str, str] = os.environ) -> ApiAc
 def sweep_campaign(
     target: Target, campaign_sid: str, environ: Mapping[str, str] = os.environ
 ) -> SweepReport:
+    return _sweeper(target, environ).sweep(campaign_sid)
+
+
+def sweep_due(
+    target: Target, environ: Mapping[str, str] = os.environ, now: datetime | None = None
+) -> list[SweepReport]:
+    """Sweep every campaign that needs it, oldest first."""
+    sweeper = _sweeper(target, environ)
+    quiet = timedelta(minutes=int(environ.get("SWEEP_QUIET_MINUTES") or 60))
+    due = campaigns_to_sweep(sweeper.table, now or datetime.now(UTC), quiet)
+    return [sweeper.sweep(sid) for sid in due]
+
+
+def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
     access = api_access(target, environ)
     api = CampaignApi(
         access.host, access.credentials, NormalisationRules(), allow_loopback=access.allow_loopback
     )
     table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
-    return CampaignSweeper(table, api).sweep(campaign_sid)
+    return CampaignSweeper(table, api)

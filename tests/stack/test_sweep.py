@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
-from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.ledger.recording import CampaignLedger
+from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
 from exotel_webhooks.settings import NormalisationRules
-from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.campaign_api import ApiCampaign, ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
 from localaws.emulation import REGION, Deployment
 from tests.stack.test_processors import (
@@ -196,3 +199,50 @@ def test_pages_shorter_than_asked_and_a_growing_total_are_followed(
     # Then every row was read once
     assert (report.rows_read, report.finished) == (3, True)
     assert processors.campaign()["attempts"]["total"] == 3
+
+
+def test_the_campaigns_due_a_sweep(stack: Deployment) -> None:
+    # Given campaigns in every situation a scheduled sweep must tell apart
+    table = CampaignTable(
+        boto3.client("dynamodb", region_name=REGION), stack.physical_id("CampaignTable")
+    )
+    ledger = CampaignLedger(table)
+    now = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
+
+    def campaign(sid: str, status: str, updated: datetime, **summary: Any) -> None:
+        ledger.record_api_campaign_status(ApiCampaign(sid, status, updated), now)
+        if summary:
+            table.set(campaign_pk(sid), SUMMARY_SK, summary)
+
+    campaign("quiet", "InProgress", now - timedelta(hours=3))
+    campaign("busy", "InProgress", now - timedelta(minutes=5))
+    campaign("paused", "Paused", now - timedelta(days=3))
+    campaign(
+        "swept_lately",
+        "InProgress",
+        now - timedelta(hours=3),
+        sweep={"last_run": (now - timedelta(minutes=10)).isoformat(), "cursor": None},
+    )
+    campaign(
+        "cut_short",
+        "InProgress",
+        now - timedelta(hours=3),
+        sweep={"last_run": (now - timedelta(minutes=10)).isoformat(), "cursor": 200},
+    )
+    campaign("final_no_report", "Completed", now - timedelta(days=2))
+    campaign(
+        "final_reconciled",
+        "Completed",
+        now - timedelta(days=2),
+        reconciliation={"report_rows": 1},
+        report={"status": "stored"},
+    )
+    campaign("final_long_ago", "Completed", now - timedelta(days=30))
+    campaign("final_swept", "Canceled", now - timedelta(days=2),
+             sweep={"last_run": (now - timedelta(days=1)).isoformat(), "cursor": None})  # fmt: skip
+
+    # When the campaigns due an hour's quiet are chosen
+    due = campaigns_to_sweep(table, now, timedelta(hours=1))
+
+    # Then the quiet, the cut short and the final without a report are swept, once each
+    assert sorted(due) == ["cut_short", "final_no_report", "paused", "quiet"]

@@ -604,6 +604,25 @@ class CampaignTable:
             response.get("LastEvaluatedKey"),
         )
 
+    def campaigns_with_status(
+        self, status: str, updated_after: str, updated_before: str
+    ) -> list[dict[str, Any]]:
+        """The summaries of the campaigns whose status is `status`, last updated in
+        [updated_after, updated_before) (UTC text, as the index sorts them): GSI1."""
+        return self.query_all(
+            {
+                "IndexName": CALLS_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before",
+                "ExpressionAttributeValues": to_item(
+                    {
+                        ":pk": campaigns_by_status_pk(status),
+                        ":after": updated_after,
+                        ":before": updated_before,
+                    }
+                ),
+            }
+        )
+
     def campaign_numbers(self, campaign_sid: str) -> Iterator[dict[str, Any]]:
         """Every attempt and outcome of a campaign: a Scan, for repairs (`make recount`), never
         on a request's path."""
