@@ -6,6 +6,7 @@ every number a call schedule callback (2% are "lost", for the report to backfill
 its statuses, with a report CSV served on loopback. About 10% of deliveries are duplicated and
 the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth.
 Uses the stack `make local` runs (its state file), or BASE_URL, else starts one on PORT.
+SWEEP=1 plays a campaign whose callbacks were partly lost instead (localaws/demo_sweep.py).
 """
 
 from __future__ import annotations
@@ -328,18 +329,30 @@ def main() -> int:
     base, token = running_stack(os.environ.get("BASE_URL"), token)
     if base:
         print(f"playing against the running local stack {base}", flush=True)
-        return 0 if play(base.rstrip("/"), token, count, seed).ok else 1
+        endpoint = json.loads(LOCAL_STATE.read_text())["endpoint"] if LOCAL_STATE.exists() else ""
+        return _play(base.rstrip("/"), token, endpoint, count, seed)
     from localaws.stack import start  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(os.environ.get("PORT") or probe.getsockname()[1])
-    _, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
+    stack, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
     try:
         print(f"local stack ready http://127.0.0.1:{port}", flush=True)
-        return 0 if play(f"http://127.0.0.1:{port}", token, count, seed).ok else 1
+        return _play(f"http://127.0.0.1:{port}", token, stack.endpoint, count, seed)
     finally:
         stop()
+
+
+def _play(base: str, token: str, endpoint: str, count: int, seed: int) -> int:
+    if os.environ.get("SWEEP"):  # lost callbacks, no final status, then a sweep
+        if not endpoint:
+            print("make demo SWEEP=1 needs the stack's emulated AWS (its state file)")
+            return 2
+        from localaws.demo_sweep import play_lost_callbacks  # noqa: PLC0415
+
+        return 0 if play_lost_callbacks(base, token, endpoint, count, seed) else 1
+    return 0 if play(base, token, count, seed).ok else 1
 
 
 if __name__ == "__main__":

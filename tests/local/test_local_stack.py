@@ -26,6 +26,7 @@ from exotel_webhooks.intake.callbacks import CallbackType, build_callback
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from localaws.demo import play
+from localaws.demo_sweep import play_lost_callbacks
 from localaws.emulation import REGION, STACK_NAME
 from localaws.stack import LocalStack, write_state
 from localaws.template import PROJECT_ROOT, Template
@@ -208,6 +209,19 @@ def test_the_campaign_simulator_finds_every_count_right(
     assert played.ok, table
     assert played.accepted == played.webhooks
     assert "all counts match" in table
+
+
+def test_the_simulator_with_lost_callbacks_is_completed_by_a_sweep(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given make demo SWEEP=1's campaign: a fifth of its callbacks lost for good, no final status
+    # When it is played, then swept through the simulated Campaign API
+    ok = play_lost_callbacks(running.base, TOKEN, running.stack.endpoint, count=20, seed=5)
+
+    # Then the read API holds the whole truth, and says what the sweep recovered
+    table = capsys.readouterr().out
+    assert ok, table
+    assert "from Exotel's Campaign API" in table
 
 
 def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path: Path) -> None:

@@ -1,0 +1,154 @@
+"""`make demo SWEEP=1`: a campaign whose callbacks Exotel partly lost, completed by a sweep.
+
+The simulator plays the campaign as `make demo` does, but drops a share of the call status and
+call schedule callbacks for good (`LOST_SHARE`, default 0.2) and never sends the final status
+(so no report either). It also serves Exotel's Campaign API on loopback: the campaign, Completed,
+and one call-details row per attempt. Once the callbacks that did arrive are stored, the campaign
+is swept (as `make sweep` does) and the read API must then hold the whole truth; the table says
+what came from the callbacks and what from the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.sweeper import CampaignSweeper
+from localaws.demo import get, send_like_exotel, simulate, wait_for
+from localaws.emulation import REGION, attach
+from localaws.template import Template
+
+CREDENTIALS = ApiCredentials("demo-key", "demo-token", "demo-account")
+
+
+def serve_campaign_api(sid: str, rows: list[dict[str, Any]]) -> tuple[ThreadingHTTPServer, str]:
+    """Exotel's Campaign API for one campaign, on loopback, behind the demo's credentials."""
+    secret = f"{CREDENTIALS.api_key}:{CREDENTIALS.api_token}".encode()
+    authorised = "Basic " + base64.b64encode(secret).decode()
+
+    class CampaignApiHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if self.headers.get("Authorization") != authorised:
+                self._answer(401, {"message": "authentication failed"})
+            elif parts.path.endswith("/call-details"):
+                query = parse_qs(parts.query)
+                offset, limit = int(query["offset"][0]), int(query["limit"][0])
+                page = rows[offset : offset + limit]
+                metadata = {"count": len(page), "offset": offset, "total": len(rows)}
+                self._answer(200, {"metadata": metadata, "response": page})
+            else:
+                data = {"id": sid, "status": "Completed", "date_updated": "2024-01-15 16:00:00"}
+                self._answer(200, {"response": [{"code": 200, "status": "success", "data": data}]})
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CampaignApiHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"127.0.0.1:{httpd.server_address[1]}"
+
+
+def play_lost_callbacks(base: str, token: str, endpoint: str, count: int, seed: int) -> bool:
+    rng = random.Random(seed)  # noqa: S311 - a simulation, not security
+    lost_share = float(os.environ.get("LOST_SHARE", "0.2"))
+    campaign = simulate(count, f"swept-{seed}-{int(time.time())}", rng)
+    sid = campaign.sid
+    attempts = [fields for kind, fields in campaign.deliveries if kind == "call-status"]
+    outcomes = {f["to"]: f for kind, f in campaign.deliveries if kind == "call-schedule"}
+    rows = [
+        {"call_sid": a["call_sid"], "number": a["number"], "status": a["status"],
+         "date_created": a["date_created"], "end_time": a["date_updated"]}
+        for a in attempts
+    ]  # fmt: skip
+    sent = [d for d in campaign.deliveries if rng.random() >= lost_share]
+    sent_attempts = {f["call_sid"] for kind, f in sent if kind == "call-status"}
+    sent_numbers = {f["to"] for kind, f in sent if kind == "call-schedule"}
+
+    # The truth: every attempt; each number's outcome is its call schedule callback's where
+    # it arrived, else (from the API) its latest attempt's status
+    last_attempt: dict[str, str] = {}
+    for fields in attempts:  # in call order
+        last_attempt[fields["number"]] = fields["status"]
+    numbers = Counter(
+        outcomes[number]["status"] if number in sent_numbers else status
+        for number, status in last_attempt.items()
+    )
+    expected: dict[str, dict[str, Any]] = {
+        "attempts": {"total": len(attempts),
+                     "by_status": dict(sorted(Counter(a["status"] for a in attempts).items()))},
+        "numbers": {"total": count, "by_status": dict(sorted(numbers.items()))},
+        "sweep": {"attempts_recovered": len(attempts) - len(sent_attempts),
+                  "numbers_recovered": count - len(sent_numbers)},
+    }  # fmt: skip
+
+    started = time.perf_counter()
+    first = {"campaign_sid": sid, "status": "in-progress", "date_updated": "2024-01-15 09:59:00"}
+    codes = [send_like_exotel(base, token, "campaign-status", first, as_form=False)]
+    codes += [
+        send_like_exotel(base, token, kind, fields, rng.random() < 0.5) for kind, fields in sent
+    ]
+    print(
+        f"sent {len(codes)} webhooks in {time.perf_counter() - started:.1f} s; "
+        f"{len(attempts) - len(sent_attempts)} call status and {count - len(sent_numbers)} call "
+        "schedule callbacks lost for good, no final status"
+    )
+    arrived = {"attempts": {"total": len(sent_attempts)}}
+    wait_for(base, f"/campaigns/{sid}", arrived, "the callbacks that arrived")
+
+    httpd, host = serve_campaign_api(sid, rows)
+    try:
+        table = CampaignTable(
+            boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint),
+            attach(Template.load(), endpoint).physical_id("CampaignTable"),
+        )
+        api = CampaignApi(host, CREDENTIALS, NormalisationRules(), allow_loopback=True)
+        report = CampaignSweeper(table, api).sweep(sid)
+    finally:
+        httpd.shutdown()
+    print(report.summary())
+    summary = wait_for(base, f"/campaigns/{sid}", expected, "the sweep's counts")
+    _, summary = get(base, f"/campaigns/{sid}")
+    checks = [
+        (f"{key}.{part}", wanted, (summary.get(key) or {}).get(part))
+        for key, value in expected.items()
+        for part, wanted in value.items()
+    ]
+    checks.append(("status", "Completed", summary.get("status")))
+    checks.append(("webhooks answered 200", len(codes), codes.count(200)))
+    print(f"\ncampaign {sid}: {count} numbers, {len(attempts)} attempts")
+    print(f"| {'check':<26} | {'expected':<42} | {'read API':<42} | ok |")
+    print(f"| {'-' * 26} | {'-' * 42} | {'-' * 42} | -- |")
+    for name, wanted, got in checks:
+        mark = "ok" if wanted == got else "NO"
+        print(f"| {name:<26} | {json.dumps(wanted):<42} | {json.dumps(got):<42} | {mark} |")
+    recovered = summary.get("sweep") or {}
+    print(
+        f"\nfrom callbacks: {len(sent_attempts)} attempts, {len(sent_numbers)} numbers; "
+        f"from Exotel's Campaign API: {recovered.get('attempts_recovered')} attempts, "
+        f"{recovered.get('numbers_recovered')} numbers, and the final status"
+    )
+    ok = all(wanted == got for _, wanted, got in checks)
+    print("\nall counts match" if ok else "\nMISMATCH", flush=True)
+    return ok
