@@ -50,6 +50,7 @@ class DeployedFunction:
     logical_id: str
     handler: str
     environment: dict[str, str]
+    timeout_seconds: int = 3  # Lambda's default; the template sets each function's
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,11 @@ def deploy(
     cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
     cfn = template.to_cloudformation(CODE_BUCKET, {})
     stream_sources = _take_out_stream_sources(cfn)
+    parameters = {**_exotel_api_secret(cfn, parameters or {}, endpoint_url), **(parameters or {})}
     cloudformation.create_stack(
         StackName=STACK_NAME,
         TemplateBody=json.dumps(cfn),
-        Parameters=[
-            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     resources = _stack_resources(cloudformation)
@@ -274,6 +274,26 @@ def attach(template: Template, endpoint_url: str) -> Deployment:
     )
 
 
+def _exotel_api_secret(
+    cfn: dict[str, Any], parameters: dict[str, str], endpoint_url: str | None
+) -> dict[str, str]:
+    """Sweeps are on in every emulation, so the sweep function runs here too: a secret with
+    EXOTEL_API_KEY, EXOTEL_API_TOKEN and EXOTEL_ACCOUNT_SID (by default the credentials
+    `make demo SWEEP=1`'s simulated Campaign API accepts)."""
+    if "ExotelApiSecretArn" not in cfn.get("Parameters", {}) or "ExotelApiSecretArn" in parameters:
+        return {}
+    value = {
+        "api_key": os.environ.get("EXOTEL_API_KEY", "demo-key"),
+        "api_token": os.environ.get("EXOTEL_API_TOKEN", "demo-token"),
+        "account_sid": os.environ.get("EXOTEL_ACCOUNT_SID", "demo-account"),
+    }
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=endpoint_url)
+    created = client.create_secret(
+        Name=f"{STACK_NAME}-ExotelApiSecret", SecretString=json.dumps(value)
+    )
+    return {"ExotelApiSecretArn": created["ARN"]}
+
+
 def _stack_resources(cloudformation: CloudFormationClient) -> dict[str, str]:
     paginator = cloudformation.get_paginator("list_stack_resources")
     return {
@@ -380,8 +400,8 @@ def _deployed_functions(
     lambda_client = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint_url)
     functions: dict[str, DeployedFunction] = {}
     for logical_id, resource in cfn["Resources"].items():
-        if resource["Type"] != "AWS::Lambda::Function":
-            continue
+        if resource["Type"] != "AWS::Lambda::Function" or logical_id not in resources:
+            continue  # not a function, or one whose condition is false
         config = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
         variables = config.get("Environment", {}).get("Variables", {})
         environment = {name: str(value) for name, value in variables.items()}
@@ -392,6 +412,9 @@ def _deployed_functions(
             if name not in environment and isinstance(value, dict) and "Ref" in value:
                 environment[name] = resources[value["Ref"]]
         functions[logical_id] = DeployedFunction(
-            logical_id=logical_id, handler=config["Handler"], environment=environment
+            logical_id=logical_id,
+            handler=config["Handler"],
+            environment=environment,
+            timeout_seconds=int(config.get("Timeout", 3)),
         )
     return functions

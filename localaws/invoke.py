@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 def _invoke(template: Template, deployment: Deployment, function: str, event: object) -> object:
     os.environ.update(function_environment(deployment, function))
     handler = load_handler(template, deployment, function)
-    return handler(event, LocalLambdaContext(deployment.physical_id(function)))
+    timeout = deployment.functions[function].timeout_seconds
+    return handler(
+        event, LocalLambdaContext(deployment.physical_id(function), timeout_seconds=timeout)
+    )
 
 
 class EventError(Exception):

@@ -58,6 +58,8 @@ HTTP_CONTAINERS = 4
 LOCAL_RELAXATIONS = (
     "report URLs may use http:// and loopback addresses (REPORT_URL_ALLOW_LOOPBACK=true)",
     "the read API (GET /campaigns/...) needs no IAM signature on loopback",
+    "sweeps are on, with EXOTEL_API_KEY/TOKEN/ACCOUNT_SID (default: make demo SWEEP=1's), and "
+    "EXOTEL_API_URL may be http:// on loopback",
 )
 
 
@@ -96,6 +98,7 @@ class LocalStack:
         handler = self.containers[function].get()
         context = LocalLambdaContext(
             self.deployment.physical_id(function),
+            timeout_seconds=self.deployment.functions[function].timeout_seconds,
             log_group_name=self.deployment.physical_id(self.template.log_group_of(function)),
         )
         try:
@@ -326,6 +329,9 @@ def _count_queues_only_when_asked() -> None:
 
 
 def _local_relaxations(function: str, environment: dict[str, str]) -> dict[str, str]:
+    if "EXOTEL_API_HOST" in environment and (url := os.environ.get("EXOTEL_API_URL")):
+        # a simulated Campaign API on loopback (make sweep LOCAL=1 takes the same variable)
+        return {"EXOTEL_API_HOST": urlsplit(url).netloc, "EXOTEL_API_ALLOW_LOOPBACK": "true"}
     if "REPORT_URL_ALLOWED_HOSTS" not in environment:
         return {}
     hosts = os.environ.get("REPORT_URL_ALLOWED_HOSTS_LOCAL") or (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -135,6 +136,14 @@ class CachedWebhookSecrets:
         if self._cached is not None and age < self._max_stale:
             return self._cached
         raise StorageUnavailable("webhook secret unavailable")
+
+
+def secret_json(client: SecretsManagerClient, secret_arn: str) -> dict[str, Any]:
+    """A secret holding a JSON object (read at a cold start)."""
+    value = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    if not isinstance(value, dict):
+        raise ValueError(f"secret {secret_arn} does not hold a JSON object")
+    return value
 
 
 def dynamodb_client() -> DynamoDBClient:

@@ -61,6 +61,9 @@ class Metric(StrEnum):
     REPORT_BYTES = "ReportBytes"
     REPORT_FETCH_TIME = "ReportFetchTime"
     NUMBERS_BACKFILLED = "NumbersBackfilled"
+    ATTEMPTS_RECOVERED = "AttemptsRecovered"  # by sweeps: Exotel's callbacks for them were lost
+    NUMBERS_RECOVERED = "NumbersRecovered"
+    SWEEPS_FAILED = "SweepsFailed"  # the Campaign API refused, or stayed unavailable
 
 
 def mask_phone(number: str | None) -> str | None:

@@ -150,3 +150,24 @@ class ReportFetcherSettings:
     def retention(self) -> timedelta | None:
         """How long stored items live (DynamoDB TTL); None keeps them."""
         return timedelta(days=self.data_retention_days) if self.data_retention_days else None
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    table_name: str
+    api_host: str
+    api_secret_arn: str
+    quiet_minutes: int = 60
+    allow_loopback: bool = False  # set only by the local stack, never by the template
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SweepSettings:
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            api_host=_required(environ, "EXOTEL_API_HOST"),
+            api_secret_arn=_required(environ, "EXOTEL_API_SECRET_ARN"),
+            quiet_minutes=int(_number(environ, "SWEEP_QUIET_MINUTES", 60, minimum=1)),
+            allow_loopback=environ.get("EXOTEL_API_ALLOW_LOOPBACK", "").lower() == "true",
+            rules=NormalisationRules.from_environment(environ),
+        )

@@ -40,8 +40,11 @@ PROCESSOR_FAILURES = {
     "campaign_status_processor/completed.json": [],
     "report_fetcher/forged-metadata-url.json": [],  # refused, recorded as failed, not retried
 }
-# Samples that need the internet (a real pre-signed report URL): their shape is checked only.
-SHAPE_ONLY = {"report_fetcher/report-request.json"}
+# Samples that need the internet (a real pre-signed report URL, Exotel's Campaign API): their
+# shape is checked only.
+SHAPE_ONLY = {"report_fetcher/report-request.json", "sweeper/one-campaign.json"}
+# The sweeper's scheduled run, on a table with no campaign due a sweep.
+SWEEP_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"swept": [], "failed": []}}
 PROCESSORS = {
     "call_status_processor": "CallStatusProcessorFunction",
     "call_schedule_processor": "CallScheduleProcessorFunction",
@@ -84,6 +87,7 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
         }
         sqs = any(t["Type"] == "SQS" for t in triggers)
         stream = any(t["Type"] == "DynamoDB" for t in triggers)
+        schedule = any(t["Type"] == "Schedule" for t in triggers)
 
         # Then each of its sample events has that trigger's shape
         for path in events_of(event_directory(template, logical_id)):
@@ -91,6 +95,8 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
             if sqs:
                 assert event["Records"], path
                 assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
+            elif schedule:  # EventBridge's scheduled event, or one campaign asked for by name
+                assert event.get("detail-type") == "Scheduled Event" or event["campaign_sid"]
             elif stream:  # tumbling windows: the shard, the state, whether the window ends
                 assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
                 assert {r["eventSource"] for r in event["Records"]} <= {"aws:dynamodb"}, path
@@ -107,6 +113,7 @@ def test_every_event_is_listed_with_its_outcome() -> None:
         | SHAPE_ONLY
         | {f"read_api/{name}" for name in READ_API_STATUSES}
         | {f"ledger_stream/{name}" for name in STREAM_SAMPLES}
+        | {f"sweeper/{name}" for name in SWEEP_SAMPLES}
     )
     assert {str(path.relative_to(EVENTS)) for path in EVENTS.rglob("*.json")} == listed
 
@@ -175,3 +182,11 @@ def test_stream_samples_count_each_record_once(load_function: LoadFunction) -> N
     campaign = body_of(read_api(http_get("/campaigns/camp_sample")))
     assert campaign["attempts"] == {"total": 1, "by_status": {"completed": 1}}
     assert campaign["numbers"] == {"total": 1, "by_status": {"completed": 1}}
+
+
+@pytest.mark.parametrize(("event_file", "answer"), sorted(SWEEP_SAMPLES.items()))
+def test_sweeper_samples_give_their_answer(
+    load_function: LoadFunction, event_file: str, answer: dict[str, list[str]]
+) -> None:
+    sweeper = load_function("SweepFunction")
+    assert sweeper(load_event(f"sweeper/{event_file}")) == answer

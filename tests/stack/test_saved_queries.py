@@ -155,6 +155,11 @@ def logged_campaign(
         completed = campaign_completed(campaign, report_server.url(path + PRESIGNED))
         assert pipeline.webhook("campaign-status", completed) == 200
     pipeline.drain()
+    # A sweep that finds an attempt whose callback Exotel lost
+    lost = {"call_sid": "call_logs_lost", "number": NUMBER, "status": "busy",
+            "date_created": "2026-11-26T09:50:00+05:30"}  # fmt: skip
+    assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
+    pipeline.drain()
     # Requests the receiver turns away: a GET, an oversized body, one it cannot store
     assert pipeline.webhook("call-status", call_status(CALL, "busy", 9), method="GET") == 405
     assert pipeline.webhook("call-status", "x" * 300_000) == 413

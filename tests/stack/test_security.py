@@ -86,7 +86,7 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
-    assert len(set(roles)) == len(functions) == 7
+    assert len(set(roles)) == len(functions) == 8
 
 
 def test_the_security_scan_runs_in_make_test() -> None:
@@ -210,6 +210,10 @@ def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     masked = {"campaign_sid": CAMPAIGN, "to": "0XXXXXX4890", "status": "failed",
               "call_sids": ["call_m1", "call_m2"], "date_updated": "2026-11-26T10:30Z"}  # fmt: skip
     pipeline.send("call-schedule", masked)
+    pipeline.drain()
+    lost = {"call_sid": "call_lost", "number": "+919812345678", "status": "no-answer",
+            "date_created": "2026-11-26T10:00:00+05:30"}  # fmt: skip
+    assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
     pipeline.drain()
     for path in (
         f"/campaigns/{CAMPAIGN}",

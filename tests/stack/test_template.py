@@ -114,7 +114,11 @@ def test_only_the_receiver_may_read_the_webhook_secret(
         for function, actions in allowed_actions(cloudformation).items()
         if any(action.startswith("secretsmanager:") for action in actions)
     }
-    assert readers == {"ReceiverFunction"}
+    # the sweeper reads the Exotel account's API secret, and that one only
+    assert readers == {"ReceiverFunction", "SweepFunction"}
+    sweeper = template.resources["SweepFunction"]["Properties"]["Policies"][0]["Statement"]
+    secret_statements = [s for s in sweeper if s["Action"] == "secretsmanager:GetSecretValue"]
+    assert [s["Resource"] for s in secret_statements] == [{"Ref": "ExotelApiSecretArn"}]
     secret = template.resources["WebhookSecret"]["Properties"]["GenerateSecretString"]
     assert secret["ExcludePunctuation"]  # it travels in a URL query string
 

@@ -19,7 +19,7 @@ from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.streams import StreamPoller, run_until_idle, streams_client
 from localaws.template import Template
-from tests.support.report_server import ReportServer
+from tests.support.report_server import ReportServer, Route
 from tests.support.stack import (
     TOKEN,
     Invoke,
@@ -38,6 +38,7 @@ FUNCTIONS = (
     "ReportFetcherFunction",
     "ReadApiFunction",
     "LedgerStreamFunction",
+    "SweepFunction",
 )
 
 
@@ -86,6 +87,11 @@ class Pipeline:
             "ReportFetcherFunction": {
                 "REPORT_URL_ALLOW_LOOPBACK": "true",
                 "REPORT_URL_ALLOWED_HOSTS": "127.0.0.1",
+            },
+            # Exotel's Campaign API is the report server's routes (sweep_routes)
+            "SweepFunction": {
+                "EXOTEL_API_HOST": f"127.0.0.1:{server.port}",
+                "EXOTEL_API_ALLOW_LOOPBACK": "true",
             },
         }
         self.functions: dict[str, Invoke] = {
@@ -136,6 +142,20 @@ class Pipeline:
         self.lines[ACCESS_LOG] += [access_log_line(self.access_log_format, event, response)]
         answer: dict[str, Any] = json.loads(response["body"])
         return response["statusCode"], answer
+
+    def sweep(
+        self, campaign_sid: str, rows: list[dict[str, Any]], status: str = "Completed"
+    ) -> Any:
+        """The sweep function on one campaign, Exotel's Campaign API answering with `rows`."""
+        base = f"/v2/accounts/demo-account/campaigns/{campaign_sid}"
+        campaign = {"response": [{"data": {"id": campaign_sid, "status": status,
+                    "date_updated": "2026-11-26T18:00:00+05:30"}}]}  # fmt: skip
+        page = {"metadata": {"total": len(rows)}, "response": rows}
+        for path, body in ((base, campaign), (f"{base}/call-details", page)):
+            self.server.routes[path] = Route(
+                body=json.dumps(body).encode(), content_type="application/json"
+            )
+        return self.invoke("SweepFunction", {"campaign_sid": campaign_sid})
 
     def get(self, path: str) -> dict[str, Any]:
         """The read API's JSON answer (asserted 200)."""

@@ -153,7 +153,10 @@ def load_function(
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         handler = load_handler(template, stack, logical_id, f"{logical_id}_{next(_module_names)}")
-        context = LocalLambdaContext(stack.physical_id(logical_id))
+        context = LocalLambdaContext(
+            stack.physical_id(logical_id),
+            timeout_seconds=stack.functions[logical_id].timeout_seconds,
+        )
         return lambda event: handler(event, context)
 
     return load

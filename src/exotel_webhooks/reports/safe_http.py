@@ -136,11 +136,12 @@ class OpenedReport:
 def open_report(
     url: str,
     policy: FetchPolicy,
-    resolve: Resolver = socket.getaddrinfo,
+    resolve: Resolver | None = None,
     if_none_match: str | None = None,
 ) -> OpenedReport:
     for _ in range(policy.max_redirects + 1):
-        target = resolve_target(url, policy, resolve)
+        # the resolver is looked up at each call, never bound when this module was imported
+        target = resolve_target(url, policy, resolve or socket.getaddrinfo)
         response = _get(target, policy, if_none_match)
         if response.status in _REDIRECTS:
             location = response.headers.get("location")

@@ -103,7 +103,7 @@ class CampaignApi:
         rules: NormalisationRules,
         *,
         allow_loopback: bool = False,
-        resolve: Resolver = socket.getaddrinfo,
+        resolve: Resolver | None = None,
         send: Sender | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -212,7 +212,8 @@ class CampaignApi:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _send(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
-        target = resolve_target(url, self.policy, self.resolve)
+        # looked up at each call, not bound at import: whatever resolver the process has now
+        target = resolve_target(url, self.policy, self.resolve or socket.getaddrinfo)
         return pinned_request(target, self.policy, headers)
 
 

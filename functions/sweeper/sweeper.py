@@ -1,0 +1,21 @@
+"""Sweep Lambda: campaigns completed from Exotel's Campaign API when their callbacks were lost."""
+
+from datetime import timedelta
+
+from exotel_webhooks.aws import dynamodb_client, secret_json, secretsmanager_client
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.settings import SweepSettings
+from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.scheduled import sweep_handler
+
+settings = SweepSettings.from_environment()
+handler = sweep_handler(
+    CampaignTable(dynamodb_client(), settings.table_name),
+    CampaignApi(
+        settings.api_host,
+        ApiCredentials.from_secret(secret_json(secretsmanager_client(), settings.api_secret_arn)),
+        settings.rules,
+        allow_loopback=settings.allow_loopback,
+    ),
+    timedelta(minutes=settings.quiet_minutes),
+)

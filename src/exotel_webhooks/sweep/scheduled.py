@@ -1,0 +1,60 @@
+"""The sweep Lambda (docs/architecture.md, "Sweeps"): on its schedule, every campaign due a sweep
+(`due.py`) while the invocation's time lasts; invoked with `{"campaign_sid": ...}`, that one.
+Counts what it recovered: above zero, Exotel's callbacks for them were lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.observability import LambdaHandler, Metric, count, lambda_handler, logger
+from exotel_webhooks.sweep.campaign_api import (
+    CampaignApi,
+    CampaignApiRefused,
+    CampaignApiUnavailable,
+)
+from exotel_webhooks.sweep.due import campaigns_to_sweep
+from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+MIN_SECONDS_PER_CAMPAIGN = 60  # below this, a campaign waits for the next run
+
+
+def sweep_handler(
+    table: CampaignTable,
+    api: CampaignApi,
+    quiet: timedelta,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> LambdaHandler[dict[str, Any]]:
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        def seconds_left() -> float:
+            return context.get_remaining_time_in_millis() / 1000
+
+        requested = event.get("campaign_sid") if isinstance(event, dict) else None
+        sids = [str(requested)] if requested else campaigns_to_sweep(table, clock(), quiet)
+        sweeper = CampaignSweeper(table, api, clock=clock, seconds_left=seconds_left)
+        reports: list[SweepReport] = []
+        failed: list[str] = []
+        for sid in sids:
+            if seconds_left() < MIN_SECONDS_PER_CAMPAIGN:
+                break
+            try:
+                reports.append(sweeper.sweep(sid))
+            except CampaignApiRefused as error:
+                logger.error("sweep refused", campaign_sid=sid, reason=str(error))
+                failed.append(f"{sid}: {error}")
+            except CampaignApiUnavailable as error:  # the next run tries again
+                logger.warning("sweep stopped", campaign_sid=sid, reason=str(error))
+                failed.append(f"{sid}: {error}")
+                break
+        count(Metric.ATTEMPTS_RECOVERED, sum(report.attempts_recovered for report in reports))
+        count(Metric.NUMBERS_RECOVERED, sum(report.numbers_recovered for report in reports))
+        count(Metric.SWEEPS_FAILED, len(failed))
+        return {"swept": [report.summary() for report in reports], "failed": failed}
+
+    return handler
