@@ -158,7 +158,8 @@ def logged_campaign(
     # A sweep that finds an attempt whose callback Exotel lost
     lost = {"call_sid": "call_logs_lost", "number": NUMBER, "status": "busy",
             "date_created": "2026-11-26T09:50:00+05:30"}  # fmt: skip
-    assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
+    unusable = {"number": NUMBER, "status": "busy"}  # no call SID: counted, logged, skipped
+    assert pipeline.sweep(CAMPAIGN, [lost, unusable])["failed"] == []
     pipeline.drain()
     # Requests the receiver turns away: a GET, an oversized body, one it cannot store
     assert pipeline.webhook("call-status", call_status(CALL, "busy", 9), method="GET") == 405
