@@ -94,11 +94,12 @@ local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TO
 demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
 	@$(PY) -m localaws.demo
 
-bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, local end to end, sizes: docs/benchmarks.md
+bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, a sweep's cost, local end to end, sizes: docs/benchmarks.md
 	$(PY) bench/latency.py
 	$(PY) bench/costs.py 2>/dev/null
 	$(PY) bench/hot_keys.py 2>/dev/null
 	$(PY) bench/report_fetch.py
+	$(PY) bench/sweep_cost.py 2>/dev/null
 	$(PY) bench/local_e2e.py
 	$(PY) bench/sizes.py
 

@@ -21,6 +21,7 @@ everything beside a baseline in the same run and rewrites this file:
   partition key's writes per second, table and index.
 - Reports: a fresh process per fetch, S3 emulated in another process, beside a plain
   `upload_fileobj` of the same stream.
+- Sweeps: one campaign swept through a simulated Campaign API, its requests and units counted.
 - Local end to end: `make demo`'s campaign through `make local`'s stack, at 500 and 5,000
   numbers (`BENCH_NUMBERS`).
 - Sizes: `sam build`'s output.

@@ -1,0 +1,126 @@
+"""What a sweep costs: AWS requests and DynamoDB units counted while one campaign is swept
+through a simulated Campaign API, priced per campaign (docs/benchmarks.md, "Sweeps").
+
+Two cases, each a campaign of NUMBERS numbers with 2 attempts each, final: every callback lost
+(the sweep writes every attempt and outcome), and none lost (the sweep finds them all stored).
+Lambda's time is not measured here: it is priced at ASSUMED_MS_PER_AWS_CALL per AWS call and per
+Campaign API page, as the cost bench does. The ledger stream's counter writes that follow the
+recovered items are the same as for callbacks and are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import boto3  # noqa: E402
+import results  # noqa: E402
+from costs import Meter, table_indexes  # noqa: E402
+from prices import (  # noqa: E402
+    ASSUMED_MS_PER_AWS_CALL,
+    DYNAMODB_PER_MILLION_READ_UNITS,
+    DYNAMODB_PER_MILLION_WRITE_UNITS,
+    LAMBDA_ARM_PER_GB_SECOND,
+    PRICES_AS_OF,
+)
+
+from exotel_webhooks.ledger.table import CampaignTable  # noqa: E402
+from exotel_webhooks.settings import NormalisationRules  # noqa: E402
+from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi  # noqa: E402
+from exotel_webhooks.sweep.sweeper import PAGE_SIZE, CampaignSweeper  # noqa: E402
+from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
+from localaws.template import Template  # noqa: E402
+
+NUMBERS = 1000
+MEMORY_GB = 0.5
+
+
+def rows(sid: str) -> list[dict[str, Any]]:
+    return [
+        {"call_sid": f"{sid}-{n}-{a}", "number": f"+9198{n:08d}", "status": status,
+         "date_created": f"2024-01-15T09:{n % 60:02d}:{a}0+05:30"}
+        for n in range(NUMBERS)
+        for a, status in enumerate(("busy", "completed"))
+    ]  # fmt: skip
+
+
+def fake_api(sid: str, campaign_rows: list[dict[str, Any]]) -> Any:  # noqa: ANN401
+    def send(url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        parts = urlsplit(url)
+        if parts.path.endswith("/call-details"):
+            query = parse_qs(parts.query)
+            offset, limit = int(query["offset"][0]), int(query["limit"][0])
+            page = campaign_rows[offset : offset + limit]
+            body = {"metadata": {"total": len(campaign_rows)}, "response": page}
+        else:
+            body = {"response": [{"data": {"id": sid, "status": "Completed"}}]}
+        return 200, "application/json", json.dumps(body).encode()
+
+    return send
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    from moto import mock_aws  # noqa: PLC0415
+
+    template = Template.load()
+    with emulated_account_environment(), mock_aws():
+        deployment = deploy(template)
+        table_name = deployment.physical_id("CampaignTable")
+        meter = Meter(table_name, table_indexes(template))
+        session = boto3.Session(region_name=REGION)
+        session.events.register("provide-client-params", meter.before_call)
+        session.events.register("after-call", meter.after_call)
+        table = CampaignTable(session.client("dynamodb"), table_name)
+        lines = []
+        for case in ("every callback lost", "none lost (a second sweep)"):
+            sid = "camp_bench"
+            campaign_rows = rows(sid)
+            api = CampaignApi("api.exotel.com", ApiCredentials("k", "t", "a"),
+                              NormalisationRules(), send=fake_api(sid, campaign_rows))  # fmt: skip
+            meter.current = type(meter.current)()
+            report = CampaignSweeper(table, api).sweep(sid)
+            ledger = meter.current
+            pages = 1 + -(-len(campaign_rows) // PAGE_SIZE) + 1  # campaign, pages, the empty end
+            calls = sum(ledger.calls.values())
+            seconds = (calls + pages) * ASSUMED_MS_PER_AWS_CALL / 1000
+            dynamodb = (
+                ledger.read_units * DYNAMODB_PER_MILLION_READ_UNITS
+                + ledger.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
+            ) / 1_000_000
+            lambda_usd = seconds * MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
+            requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
+            lines.append(
+                f"| {case} | {report.attempts_recovered} / {report.numbers_recovered} | "
+                f"{requests} | {ledger.read_units:.0f} | {ledger.write_units:.0f} | "
+                f"{dynamodb:.4f} | {lambda_usd:.4f} | {dynamodb + lambda_usd:.4f} |"
+            )
+    report_text = "\n".join(
+        [
+            "## Sweeps: cost per campaign",
+            "",
+            f"{results.measured_on()} One final campaign of {NUMBERS:,} numbers, 2 attempts each "
+            f"({2 * NUMBERS:,} call-details rows, {PAGE_SIZE} a page), swept through a simulated "
+            f"Campaign API. DynamoDB units counted by its sizing rules; Lambda priced at "
+            f"{ASSUMED_MS_PER_AWS_CALL:.0f} ms per AWS call and per API page (512 MB arm64); "
+            f"us-east-1 list prices as of {PRICES_AS_OF}. The stream's counter writes for the "
+            "recovered items (as for callbacks) are left out.",
+            "",
+            "| case | attempts / numbers recovered | DynamoDB requests | read units | "
+            "write units | DynamoDB USD | Lambda USD | USD per campaign |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            *lines,
+        ]
+    )
+    results.append(report_text)
+
+
+if __name__ == "__main__":
+    main()
