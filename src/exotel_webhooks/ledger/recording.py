@@ -60,6 +60,12 @@ def version_of(queued: QueuedCallback[Any]) -> str:
     return version_text(callback.date_updated or callback.date_created, rank, queued.event_id)
 
 
+def api_version(call: ApiCall) -> str:
+    """A Campaign API row's version: ordered as a callback's (precedence.py)."""
+    moment = call.date_updated or call.date_created
+    return version_text(moment, call_status_rank(call.status), f"api-{call.call_sid}")
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -211,17 +217,16 @@ class CampaignLedger:
 
     # ------------------------------------------------------------------ Campaign API rows
     def record_api_call(
-        self, campaign_sid: str, call: ApiCall, *, final: bool, now: datetime
+        self, campaign_sid: str, call: ApiCall, *, as_outcome: bool, now: datetime
     ) -> tuple[bool, bool]:
-        """A call-details row as the attempt it reports (`source: api`), and, once the campaign
-        is final, as its number's outcome: rows of one number replace each other by version, so
-        the latest attempt's status stays whatever order the rows come in. A callback's record
-        is never replaced (precedence.py). Returns whether the attempt, and the number, were
-        recovered: written where the ledger had nothing (the number: or only a backfill)."""
+        """A call-details row as the attempt it reports (`source: api`), and, if `as_outcome`
+        (the campaign is final), as its number's outcome: rows of one number replace each other
+        by version, so the latest attempt's status stays whatever order the rows come in. A
+        callback's record is never replaced (precedence.py). Returns whether the attempt, and
+        the number, were recovered: written where the ledger had nothing (the number: or only a
+        backfill)."""
         event_id = f"api-{call.call_sid}"
-        version = version_text(
-            call.date_updated or call.date_created, call_status_rank(call.status), event_id
-        )
+        version = api_version(call)
         common: dict[str, Any] = {
             "campaign_sid": campaign_sid,
             "number_raw": call.number_raw,
@@ -242,7 +247,7 @@ class CampaignLedger:
         }
         written = self.table.write_versioned(attempt)
         attempt_recovered = written.applied and written.previous is None
-        if not final:
+        if not as_outcome:
             return attempt_recovered, False
         subscriber = subscriber_key(call.number, [call.call_sid])
         outcome = {

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
-from exotel_webhooks.ledger.recording import CampaignLedger
-from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.ledger.recording import CampaignLedger, api_version
+from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk, subscriber_key
 from exotel_webhooks.observability import logger
-from exotel_webhooks.sweep.campaign_api import CampaignApi
+from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApi
 
 PAGE_SIZE = 100
 MAX_PAGES = 100_000  # 10 million rows: a bound on a total that never stops growing
@@ -47,6 +47,11 @@ class SweepReport:
             f"({self.unusable_rows} unusable); status {self.status or 'unknown'} "
             f"from {self.status_source or 'nowhere'}; {state}"
         )
+
+
+def subscriber(call: ApiCall) -> str:
+    """Whose outcome a row is (a masked number's rows are each their own subscriber)."""
+    return subscriber_key(call.number, [call.call_sid])
 
 
 class CampaignSweeper:
@@ -79,9 +84,13 @@ class CampaignSweeper:
             if self.seconds_left() < self.reserve_seconds:
                 break
             page = self.api.call_page(campaign_sid, offset, self.page_size)
+            # a number's outcome is written once a page, from its latest row there (the version
+            # decides between pages too)
+            latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
             for call in page.calls:
+                as_outcome = final and latest[subscriber(call)] is call
                 attempt, number = self.ledger.record_api_call(
-                    campaign_sid, call, final=final, now=now
+                    campaign_sid, call, as_outcome=as_outcome, now=now
                 )
                 attempts += attempt
                 numbers += number
