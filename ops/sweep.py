@@ -84,4 +84,5 @@ def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
         access.host, access.credentials, NormalisationRules(), allow_loopback=access.allow_loopback
     )
     table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
-    return CampaignSweeper(table, api)
+    days = int(target.parameters.get("DataRetentionDays") or 0)  # as the stack's functions keep
+    return CampaignSweeper(table, api, retention=timedelta(days=days) if days else None)

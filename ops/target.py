@@ -93,6 +93,15 @@ class Target:
         stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
         return {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
 
+    @cached_property
+    def parameters(self) -> dict[str, str]:
+        """The stack's template parameters, as deployed."""
+        stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        return {
+            p["ParameterKey"]: p.get("ParameterValue", "")
+            for p in stacks["Stacks"][0].get("Parameters", [])
+        }
+
     def physical_id(self, logical_id: str) -> str:
         try:
             return self.resources[logical_id]

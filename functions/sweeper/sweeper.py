@@ -18,4 +18,5 @@ handler = sweep_handler(
         allow_loopback=settings.allow_loopback,
     ),
     timedelta(minutes=settings.quiet_minutes),
+    settings.retention,
 )

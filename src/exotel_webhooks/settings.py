@@ -13,6 +13,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
+def _retention(days: int) -> timedelta | None:
+    """How long stored items live (DynamoDB TTL, DATA_RETENTION_DAYS); None keeps them."""
+    return timedelta(days=days) if days else None
+
+
 class SettingsError(ValueError):
     """An environment variable is missing or malformed: the function cannot start."""
 
@@ -102,8 +107,7 @@ class ProcessorSettings:
 
     @property
     def retention(self) -> timedelta | None:
-        """How long stored items live (DynamoDB TTL); None keeps them."""
-        return timedelta(days=self.data_retention_days) if self.data_retention_days else None
+        return _retention(self.data_retention_days)
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,7 @@ class ReportFetcherSettings:
 
     @property
     def retention(self) -> timedelta | None:
-        """How long stored items live (DynamoDB TTL); None keeps them."""
-        return timedelta(days=self.data_retention_days) if self.data_retention_days else None
+        return _retention(self.data_retention_days)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class SweepSettings:
     api_host: str
     api_secret_arn: str
     quiet_minutes: int = 60
+    data_retention_days: int = 0
     allow_loopback: bool = False  # set only by the local stack, never by the template
     rules: NormalisationRules = field(default_factory=NormalisationRules)
 
@@ -168,6 +172,11 @@ class SweepSettings:
             api_host=_required(environ, "EXOTEL_API_HOST"),
             api_secret_arn=_required(environ, "EXOTEL_API_SECRET_ARN"),
             quiet_minutes=int(_number(environ, "SWEEP_QUIET_MINUTES", 60, minimum=1)),
+            data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
             allow_loopback=environ.get("EXOTEL_API_ALLOW_LOOPBACK", "").lower() == "true",
             rules=NormalisationRules.from_environment(environ),
         )
+
+    @property
+    def retention(self) -> timedelta | None:
+        return _retention(self.data_retention_days)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
@@ -26,7 +23,7 @@ from exotel_webhooks.intake.callbacks import CallbackType, build_callback
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from localaws.demo import play
-from localaws.demo_sweep import play_lost_callbacks
+from localaws.demo_sweep import CREDENTIALS, play_lost_callbacks, serve_campaign_api
 from localaws.emulation import REGION, STACK_NAME
 from localaws.stack import LocalStack, write_state
 from localaws.template import PROJECT_ROOT, Template
@@ -364,46 +361,6 @@ def test_make_invoke_local_runs_a_function_against_the_running_stacks_data(
     assert json.loads(response["body"])["status"] == "InProgress"
 
 
-class FakeExotelApi:
-    """Exotel's Campaign API on loopback: one campaign and its call-details, Basic auth."""
-
-    def __init__(self, campaign: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        self.campaign, self.rows = campaign, rows
-        self.authorised = "Basic " + base64.b64encode(b"key:token").decode()
-
-    def serve(self) -> tuple[ThreadingHTTPServer, str]:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if self.headers.get("Authorization") != api.authorised:
-                    self._answer(401, {"message": "unauthorised"})
-                elif parts.path.endswith("/call-details"):
-                    query = parse_qs(parts.query)
-                    offset, limit = int(query["offset"][0]), int(query["limit"][0])
-                    page = api.rows[offset : offset + limit]
-                    self._answer(200, {"metadata": {"count": len(page), "offset": offset,
-                                       "total": len(api.rows)}, "response": page})  # fmt: skip
-                else:
-                    self._answer(200, {"response": [{"code": 200, "data": api.campaign}]})
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-
-
 def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sweep(
     running: Running, tmp_path: Path
 ) -> None:
@@ -429,14 +386,12 @@ def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sw
     running.eventually(
         f"/campaigns/{sid}", lambda body: body["attempts"]["total"] == len(delivered)
     )
-    exotel = FakeExotelApi(
-        {"id": sid, "status": "Completed", "date_updated": "2024-01-15T18:00:00+05:30"}, rows
-    )
-    httpd, url = exotel.serve()
+    httpd, host = serve_campaign_api(sid, rows)  # make demo SWEEP=1's simulated Campaign API
     write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
     target = Target.local(tmp_path / "stack.json")
-    environ = {"EXOTEL_API_URL": url, "EXOTEL_API_KEY": "key", "EXOTEL_API_TOKEN": "token",
-               "EXOTEL_ACCOUNT_SID": "acct"}  # fmt: skip
+    environ = {"EXOTEL_API_URL": f"http://{host}", "EXOTEL_API_KEY": CREDENTIALS.api_key,
+               "EXOTEL_API_TOKEN": CREDENTIALS.api_token,
+               "EXOTEL_ACCOUNT_SID": CREDENTIALS.account_sid}  # fmt: skip
     try:
         # When the campaign is swept (make sweep CAMPAIGN=... LOCAL=1)
         report = sweep_campaign(target, sid, environ)

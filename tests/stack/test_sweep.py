@@ -246,3 +246,18 @@ def test_the_campaigns_due_a_sweep(stack: Deployment) -> None:
 
     # Then the quiet, the cut short and the final without a report are swept, once each
     assert sorted(due) == ["cut_short", "final_no_report", "paused", "quiet"]
+
+
+def test_recovered_items_expire_like_the_callbacks(
+    stack: Deployment, exotel: FakeCampaignApi
+) -> None:
+    # Given a stack keeping data 30 days, When a campaign is swept
+    sweeper(stack, exotel, retention=timedelta(days=30)).sweep("camp_1")
+
+    # Then every item the sweep wrote carries its expiry, as the processors' do
+    table = CampaignTable(
+        boto3.client("dynamodb", region_name=REGION), stack.physical_id("CampaignTable")
+    )
+    written = table.number_collection("camp_1", "+919876543210")
+    assert written
+    assert all(item.get("expires_at") for item in written)

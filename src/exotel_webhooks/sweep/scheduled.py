@@ -28,6 +28,7 @@ def sweep_handler(
     table: CampaignTable,
     api: CampaignApi,
     quiet: timedelta,
+    retention: timedelta | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LambdaHandler[dict[str, Any]]:
     @lambda_handler
@@ -37,7 +38,9 @@ def sweep_handler(
 
         requested = event.get("campaign_sid") if isinstance(event, dict) else None
         sids = [str(requested)] if requested else campaigns_to_sweep(table, clock(), quiet)
-        sweeper = CampaignSweeper(table, api, clock=clock, seconds_left=seconds_left)
+        sweeper = CampaignSweeper(
+            table, api, clock=clock, seconds_left=seconds_left, retention=retention
+        )
         reports: list[SweepReport] = []
         failed: list[str] = []
         for sid in sids:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
@@ -64,9 +64,11 @@ class CampaignSweeper:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         seconds_left: Callable[[], float] = lambda: math.inf,
         reserve_seconds: float = 30,
+        retention: timedelta | None = None,
     ) -> None:
         self.table, self.api = table, api
-        self.ledger = CampaignLedger(table)
+        # recovered items expire like the callbacks' (DATA_RETENTION_DAYS): personal data
+        self.ledger = CampaignLedger(table, retention=retention)
         self.page_size, self.clock = page_size, clock
         self.seconds_left, self.reserve_seconds = seconds_left, reserve_seconds
 
