@@ -88,7 +88,7 @@ invoke: $(RUNTIME) ## Run one function on one event, no Docker: FN=ReceiverFunct
 		$(PY) -c "from localaws.template import Template; print('FN is one of:', ', '.join(sorted(Template.load().resources_of_type('AWS::Serverless::Function'))))"; exit 2; }
 	@$(PY) -m localaws.invoke $(FN) $(EVENT) $(if $(LOCAL),--local)
 
-local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT
+local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT; EXOTEL_API_URL (+ KEY/TOKEN/ACCOUNT_SID) to sweep on schedule
 	@$(PY) -m localaws.stack
 
 demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it

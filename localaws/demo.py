@@ -216,6 +216,7 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
         },
         "numbers": {"total": count, "by_status": dict(sorted(campaign.numbers.items()))},
         "reconciliation": {
+            "source": "report",
             "report_rows": count,
             "matched": count - campaign.lost,
             "backfilled": campaign.lost,
@@ -240,12 +241,25 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
         f"{callbacks_seconds:.1f} s ({len(codes) / callbacks_seconds:.0f} webhooks/s), the "
         f"report reconciled in {drained_seconds:.1f} s\n"
     )
+    ok = print_checks(expected, summary, [("webhooks answered 200", len(codes), codes.count(200))])
+    return Played(
+        len(codes), codes.count(200), sent_seconds, callbacks_seconds, drained_seconds, ok
+    )
+
+
+def print_checks(
+    expected: dict[str, dict[str, Any]],
+    summary: dict[str, Any],
+    more: list[tuple[str, Any, Any]],
+) -> bool:
+    """Print each expected part of the read API's campaign against what it says, and `more`
+    (name, expected, got); True if everything matches."""
     checks = [
         (f"{key}.{part}", wanted, (summary.get(key) or {}).get(part))
         for key, value in expected.items()
         for part, wanted in value.items()
     ]
-    checks.append(("webhooks answered 200", len(codes), codes.count(200)))
+    checks += more
     print(f"| {'check':<26} | {'expected':<42} | {'read API':<42} | ok |")
     print(f"| {'-' * 26} | {'-' * 42} | {'-' * 42} | -- |")
     for name, wanted, got in checks:
@@ -256,9 +270,7 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
         )
     ok = all(wanted == got for _, wanted, got in checks)
     print("\nall counts match" if ok else "\nMISMATCH", flush=True)
-    return Played(
-        len(codes), codes.count(200), sent_seconds, callbacks_seconds, drained_seconds, ok
-    )
+    return ok
 
 
 def wait_for(

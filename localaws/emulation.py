@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 import threading
 import warnings
 import zipfile
@@ -76,6 +77,14 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A scheduled EventBridge rule invoking a function (`rate(N minutes)`), as deployed."""
+
+    function: str  # logical id
+    every_seconds: int
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What the emulated stack holds: physical resource ids and the functions' settings."""
 
@@ -84,6 +93,7 @@ class Deployment:
     webhook_tokens: tuple[str, ...]
     event_sources: tuple[EventSource, ...] = ()
     stream_sources: tuple[StreamSource, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
 
     def event_source_of(self, function: str) -> EventSource:
         return next(source for source in self.event_sources if source.function == function)
@@ -143,6 +153,7 @@ def deploy(
         webhook_tokens=webhook_tokens,
         event_sources=_take_over_event_sources(cfn, resources, endpoint_url),
         stream_sources=stream_sources,
+        schedules=_schedules(resources, endpoint_url),
     )
 
 
@@ -357,6 +368,23 @@ def _take_out_stream_sources(cfn: dict[str, Any]) -> tuple[StreamSource, ...]:
             )
         )
     return tuple(sources)
+
+
+def _schedules(resources: dict[str, str], endpoint_url: str | None) -> tuple[Schedule, ...]:
+    """The stack's rate rules and the functions they invoke (moto stores them, never fires
+    them: localaws.stack does)."""
+    events = boto3.client("events", region_name=REGION, endpoint_url=endpoint_url)
+    logical_ids = {physical: logical for logical, physical in resources.items()}
+    schedules = []
+    for rule in events.list_rules()["Rules"]:
+        rate = re.fullmatch(r"rate\((\d+) minutes?\)", rule.get("ScheduleExpression", ""))
+        if not rate or rule.get("State") != "ENABLED":
+            continue
+        for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
+            function = logical_ids.get(target["Arn"].rsplit(":", 1)[1])
+            if function:
+                schedules.append(Schedule(function, int(rate.group(1)) * 60))
+    return tuple(schedules)
 
 
 def _take_over_event_sources(

@@ -41,6 +41,7 @@ from localaws.emulation import (
     REGION,
     STACK_NAME,
     Deployment,
+    Schedule,
     StreamSource,
     deploy,
 )
@@ -146,6 +147,28 @@ class LocalStack:
                 self.say(f"stream {source.function}: {type(error).__name__}: {error}")
                 time.sleep(1)
 
+    def schedule_forever(self, schedule: Schedule) -> None:
+        """Invoke the function at the rule's rate, as EventBridge Scheduler would (the first
+        run one period after start)."""
+        while not self.stopping.wait(schedule.every_seconds):
+            try:
+                self.say(f"schedule {schedule.function}: {self.fire(schedule)}")
+            except Exception as error:
+                self.say(f"schedule {schedule.function}: {type(error).__name__}: {error}")
+
+    def fire(self, schedule: Schedule) -> Any:  # noqa: ANN401 - the function's answer
+        """One scheduled invocation, with the event EventBridge sends."""
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "detail": {},
+        }
+        return self.invoke(schedule.function, event)
+
     def say(self, line: str) -> None:
         if not self.quiet:
             print(line, file=sys.stderr, flush=True)
@@ -177,8 +200,12 @@ def start(
     # The template's delay unless REPORT_FETCH_DELAY_SECONDS overrides it (as
     # `sam deploy --parameter-overrides` would): locally callbacks are processed at a few per
     # second, so a short delay lets a report be reconciled before they are all stored.
-    delay = os.environ.get("REPORT_FETCH_DELAY_SECONDS")
-    parameters = {"ReportFetchDelaySeconds": delay} if delay else {}
+    overrides = {
+        "ReportFetchDelaySeconds": "REPORT_FETCH_DELAY_SECONDS",
+        "SweepEveryMinutes": "SWEEP_EVERY_MINUTES",
+        "SweepQuietMinutes": "SWEEP_QUIET_MINUTES",
+    }
+    parameters = {name: os.environ[var] for name, var in overrides.items() if os.environ.get(var)}
     deployment = deploy(
         template, webhook_tokens=tokens, endpoint_url=endpoint, parameters=parameters
     )
@@ -200,15 +227,7 @@ def start(
             alias = f"local_{function}_{index}"
             stack.containers[function].put(load_handler(template, deployment, function, alias))
     stack.logs = _ship_logs(stack)
-    pollers = [
-        threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
-        for source in deployment.event_sources
-    ]
-    pollers += [
-        threading.Thread(target=stack.stream_forever, args=(source,), daemon=True)
-        for source in deployment.stream_sources
-    ]
-    pollers.append(threading.Thread(target=stack.logs.ship_forever, args=(stack.stopping,)))
+    pollers = _background_threads(stack, stack.logs)
     for poller in pollers:
         poller.start()
     httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(stack))
@@ -228,6 +247,26 @@ def start(
             _forget_emulated_state()
 
     return stack, httpd, stop
+
+
+def _background_threads(stack: LocalStack, logs: LogShipper) -> list[threading.Thread]:
+    """The event source mappings' pollers, the schedules (with a Campaign API to sweep) and
+    the log shipper."""
+    pollers = [
+        threading.Thread(target=stack.poll_forever, args=(source.function,), daemon=True)
+        for source in stack.deployment.event_sources
+    ]
+    pollers += [
+        threading.Thread(target=stack.stream_forever, args=(source,), daemon=True)
+        for source in stack.deployment.stream_sources
+    ]
+    if os.environ.get("EXOTEL_API_URL"):  # else a sweep could only fail: there is no internet
+        pollers += [
+            threading.Thread(target=stack.schedule_forever, args=(schedule,), daemon=True)
+            for schedule in stack.deployment.schedules
+        ]
+    pollers.append(threading.Thread(target=logs.ship_forever, args=(stack.stopping,)))
+    return pollers
 
 
 def _ship_logs(stack: LocalStack) -> LogShipper:
@@ -485,6 +524,12 @@ def main() -> int:
         print(f"  - {relaxation}", flush=True)
     write_state(stack, base, token)
     print(f"operations: make logs|redrive|quarantine|replay LOCAL=1 (state in {LOCAL_STATE})")
+    for schedule in stack.deployment.schedules:
+        if os.environ.get("EXOTEL_API_URL"):
+            every = f"every {schedule.every_seconds // 60} min (SWEEP_EVERY_MINUTES)"
+            print(f"{schedule.function}: {every} against {os.environ['EXOTEL_API_URL']}")
+        else:
+            print(f"{schedule.function}: not scheduled (set EXOTEL_API_URL to a Campaign API)")
     print(f"ready {base}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -45,6 +45,7 @@ pytestmark = pytest.mark.enable_socket
 class Running:
     stack: LocalStack
     base: str
+    exotel_host: str  # the simulated Campaign API's
 
     def post(self, callback: str, body: str, content_type: str) -> tuple[int, dict[str, Any]]:
         request = urllib.request.Request(  # noqa: S310 - loopback only
@@ -79,10 +80,32 @@ def _send(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[Running]:
-    # small campaigns: stored well within 3 s
-    with running_local_stack(TOKEN, REPORT_FETCH_DELAY_SECONDS="3") as (stack, base):
-        yield Running(stack, base)
+def running(exotel_api: dict[str, list[dict[str, Any]]]) -> Iterator[Running]:
+    httpd, host = serve_campaign_api(exotel_api)  # make demo SWEEP=1's simulated Campaign API
+    try:
+        # small campaigns: stored well within 3 s; sweeps against the simulated Campaign API
+        with running_local_stack(
+            TOKEN, REPORT_FETCH_DELAY_SECONDS="3", **exotel_environment(host)
+        ) as (stack, base):
+            yield Running(stack, base, host)
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def exotel_api() -> dict[str, list[dict[str, Any]]]:
+    """The simulated Campaign API's campaigns and their call rows (tests add theirs)."""
+    return {}
+
+
+def exotel_environment(host: str) -> dict[str, str]:
+    """What `make local` and `make sweep LOCAL=1` take to use a Campaign API on `host`."""
+    return {
+        "EXOTEL_API_URL": f"http://{host}",
+        "EXOTEL_API_KEY": CREDENTIALS.api_key,
+        "EXOTEL_API_TOKEN": CREDENTIALS.api_token,
+        "EXOTEL_ACCOUNT_SID": CREDENTIALS.account_sid,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +174,7 @@ def test_a_small_campaign_flows_from_webhooks_to_the_read_api(
     assert summary["numbers"] == {"total": 3, "by_status": {"completed": 1, "failed": 2}}
     assert summary["report"]["status"] == "stored"
     assert summary["reconciliation"] == {
+        "source": "report",
         "report_rows": 3,
         "matched": 2,
         "backfilled": 1,
@@ -361,21 +385,20 @@ def test_make_invoke_local_runs_a_function_against_the_running_stacks_data(
     assert json.loads(response["body"])["status"] == "InProgress"
 
 
-def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sweep(
-    running: Running, tmp_path: Path
-) -> None:
-    # Given a campaign of 6 numbers, 10 attempts, of which Exotel delivered only some call
-    # status callbacks, no call schedule callback and no final status
-    sid = "camp_swept"
+def lost_callbacks(running: Running, exotel_api: dict[str, list[dict[str, Any]]], sid: str) -> None:
+    """A campaign of 6 numbers, 10 attempts, of which Exotel delivered only every third call
+    status callback, no call schedule callback and no final status; its truth is on the
+    simulated Campaign API."""
     rows = []
     for n in range(6):
         statuses = ["busy", "completed"] if n < 4 else ["no-answer"]
         for attempt, status in enumerate(statuses):
             at = f"2024-01-15T09:{n:02d}:{attempt}"
-            rows.append({"call_sid": f"sw_{n}_{attempt}", "number": f"+9198765000{n:02d}",
+            rows.append({"call_sid": f"{sid}_{n}_{attempt}", "number": f"+9198765000{n:02d}",
                          "status": status, "date_created": f"{at}0+05:30",
                          "end_time": f"{at}5+05:30"})  # fmt: skip
-    delivered = rows[::3]  # every third callback arrived
+    exotel_api[sid] = rows
+    delivered = rows[::3]
     for row in delivered:
         body = {"campaign_sid": sid, "call_sid": row["call_sid"], "number": row["number"],
                 "status": row["status"], "date_updated": row["end_time"]}  # fmt: skip
@@ -386,33 +409,56 @@ def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sw
     running.eventually(
         f"/campaigns/{sid}", lambda body: body["attempts"]["total"] == len(delivered)
     )
-    httpd, host = serve_campaign_api(sid, rows)  # make demo SWEEP=1's simulated Campaign API
+
+
+def assert_the_whole_truth(running: Running, sid: str) -> dict[str, Any]:
+    summary = running.eventually(f"/campaigns/{sid}", lambda body: body["numbers"]["total"] == 6)
+    assert summary["status"] == "Completed"
+    assert summary["attempts"] == {"total": 10, "by_status": {"busy": 4, "completed": 4,
+                                                              "no-answer": 2}}  # fmt: skip
+    assert summary["numbers"] == {"total": 6, "by_status": {"completed": 4, "no-answer": 2}}
+    assert summary["sweep"]["attempts_recovered"] == 6
+    return summary
+
+
+def test_a_campaign_with_lost_callbacks_and_no_final_status_is_completed_by_a_sweep(
+    running: Running, exotel_api: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    # Given a campaign whose callbacks were partly lost, and no final status
+    sid = "camp_swept"
+    lost_callbacks(running, exotel_api, sid)
     write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
     target = Target.local(tmp_path / "stack.json")
-    environ = {"EXOTEL_API_URL": f"http://{host}", "EXOTEL_API_KEY": CREDENTIALS.api_key,
-               "EXOTEL_API_TOKEN": CREDENTIALS.api_token,
-               "EXOTEL_ACCOUNT_SID": CREDENTIALS.account_sid}  # fmt: skip
-    try:
-        # When the campaign is swept (make sweep CAMPAIGN=... LOCAL=1)
-        report = sweep_campaign(target, sid, environ)
+    environ = exotel_environment(running.exotel_host)
 
-        # Then what was lost is recovered, and the ledger holds exactly the truth
-        assert (report.attempts_recovered, report.numbers_recovered) == (6, 6)
-        summary = running.eventually(
-            f"/campaigns/{sid}", lambda body: body["numbers"]["total"] == 6
-        )
-        assert summary["status"] == "Completed"
-        assert summary["attempts"] == {"total": 10, "by_status": {"busy": 4, "completed": 4,
-                                                                  "no-answer": 2}}  # fmt: skip
-        assert summary["numbers"] == {"total": 6, "by_status": {"completed": 4, "no-answer": 2}}
-        assert summary["sweep"]["attempts_recovered"] == 6
+    # When the campaign is swept (make sweep CAMPAIGN=... LOCAL=1)
+    report = sweep_campaign(target, sid, environ)
 
-        # And a second sweep recovers nothing and changes no count
-        again = sweep_campaign(target, sid, environ)
-        assert (again.attempts_recovered, again.numbers_recovered) == (0, 0)
-        assert running.get(f"/campaigns/{sid}")[1]["attempts"] == summary["attempts"]
-        # And wrong credentials are one clear refusal
-        with pytest.raises(CampaignApiRefused, match="HTTP 401"):
-            sweep_campaign(target, sid, {**environ, "EXOTEL_API_TOKEN": "wrong"})
-    finally:
-        httpd.shutdown()
+    # Then what was lost is recovered, and the ledger holds exactly the truth
+    assert (report.attempts_recovered, report.numbers_recovered) == (6, 6)
+    summary = assert_the_whole_truth(running, sid)
+
+    # And a second sweep recovers nothing and changes no count
+    again = sweep_campaign(target, sid, environ)
+    assert (again.attempts_recovered, again.numbers_recovered) == (0, 0)
+    assert running.get(f"/campaigns/{sid}")[1]["attempts"] == summary["attempts"]
+    # And wrong credentials are one clear refusal
+    with pytest.raises(CampaignApiRefused, match="HTTP 401"):
+        sweep_campaign(target, sid, {**environ, "EXOTEL_API_TOKEN": "wrong"})
+
+
+def test_make_local_sweeps_on_the_stacks_schedule(
+    running: Running, exotel_api: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Given a quiet campaign whose callbacks were partly lost, on a stack with a Campaign API
+    sid = "camp_scheduled"
+    lost_callbacks(running, exotel_api, sid)
+    (schedule,) = running.stack.deployment.schedules
+    assert (schedule.function, schedule.every_seconds) == ("SweepFunction", 15 * 60)
+
+    # When the schedule fires (as it does every SweepEveryMinutes)
+    answer = running.stack.fire(schedule)
+
+    # Then the campaign was due and swept, and the ledger holds exactly the truth
+    assert any(line.startswith(f"{sid}: 6 attempts and 6 numbers") for line in answer["swept"])
+    assert_the_whole_truth(running, sid)

@@ -150,7 +150,8 @@ def assert_balanced(pipeline: Pipeline, ledger: Ledger, aws_calls: AwsCalls) -> 
     # The report was stored once and reconciled with the stored outcomes
     assert state["report"]["status"] == "stored"
     assert state["reconciliation"] == {
-        "report_rows": 2, "matched": 2, "backfilled": 0, "mismatched": 0, "unparseable": 0,
+        "source": "report", "report_rows": 2, "matched": 2, "backfilled": 0, "mismatched": 0,
+        "unparseable": 0,
     }  # fmt: skip
     # Each follow-up event was published exactly once
     published = Counter(

@@ -169,7 +169,8 @@ def test_migration_replays_an_old_layout_table_and_newer_callbacks_win(
     assert campaign["attempts"] == {"total": 2, "by_status": {"completed": 2}}
     assert campaign["numbers"] == {"total": 2, "by_status": {"busy": 1, "completed": 1}}
     assert campaign["reconciliation"] == {
-        "report_rows": 2, "matched": 1, "backfilled": 1, "mismatched": 0, "unparseable": 0,
+        "source": "report", "report_rows": 2, "matched": 1, "backfilled": 1, "mismatched": 0,
+        "unparseable": 0,
     }  # fmt: skip
     number = pipeline.get(f"/campaigns/{old}/numbers/+919800000201")
     assert [a["call_sid"] for a in number["attempts"]] == ["call_1"]

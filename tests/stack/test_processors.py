@@ -40,15 +40,19 @@ def attempt(status: str, minute: int, call_sid: str = "call_1") -> Message:
 
 
 def outcome(
-    status: str, minute: int, number: str = "+919876543210", sid: str = "camp_1"
+    status: str,
+    minute: int,
+    number: str = "+919876543210",
+    sid: str = "camp_1",
+    call_sids: tuple[str, ...] = ("call_1",),
 ) -> Message:
     return message(
         CallbackType.CALL_SCHEDULE,
         {
             "campaign_sid": sid,
-            "to": "+919876543210",
+            "to": number,
             "from": "08047104890",
-            "call_sids": ["call_1"],
+            "call_sids": list(call_sids),
             "status": status,
             "date_updated": f"2024-01-15T09:{minute:02d}:00+05:30",
         },

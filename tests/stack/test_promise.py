@@ -265,11 +265,13 @@ def test_counts_are_exact_when_the_report_is_reconciled_before_the_callbacks(
     # Then the report first backfilled the three, and every callback replaced its backfill,
     # moving the counts in the same write: they equal the truth whatever the order
     assert backfilled == {
-        "report_rows": 6, "matched": 0, "backfilled": 3, "mismatched": 0, "unparseable": 3,
+        "source": "report", "report_rows": 6, "matched": 0, "backfilled": 3, "mismatched": 0,
+        "unparseable": 3,
     }  # fmt: skip
     summary = pipeline.get("/campaigns/camp_promise")
     assert summary["reconciliation"] == {
-        "report_rows": 6, "matched": 1, "backfilled": 0, "mismatched": 2, "unparseable": 3,
+        "source": "report", "report_rows": 6, "matched": 1, "backfilled": 0, "mismatched": 2,
+        "unparseable": 3,
     }  # fmt: skip
     assert summary["numbers"] == {"total": 3, "by_status": {"busy": 1, "completed": 2}}
     undated_number = pipeline.get(f"/campaigns/camp_promise/numbers/{quote('+919800000003')}")

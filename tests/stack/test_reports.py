@@ -403,6 +403,7 @@ def test_reconciliation_matches_backfills_and_counts_disagreements(
 
     # Then the counts are the report's, and the backfilled number counts once
     assert first["reconciliation"] == {
+        "source": "report",
         "report_rows": 4,
         "matched": 1,
         "backfilled": 1,

@@ -16,7 +16,12 @@ import pytest
 from exotel_webhooks.ledger.recording import CampaignLedger
 from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
 from exotel_webhooks.settings import NormalisationRules
-from exotel_webhooks.sweep.campaign_api import ApiCampaign, ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.campaign_api import (
+    ApiCampaign,
+    ApiCredentials,
+    CampaignApi,
+    CampaignApiRefused,
+)
 from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
 from localaws.emulation import REGION, Deployment
@@ -46,17 +51,23 @@ class FakeCampaignApi:
     def __init__(self, rows: list[dict[str, Any]], status: str = "Completed") -> None:
         self.rows, self.status = rows, status
         self.page_rows: int | None = None  # answer this many rows, whatever was asked
+        self.ignores_sort = False  # answer oldest first, whatever was asked
+        self.missing = False  # answer 404: Exotel does not know the campaign
         self.pages = 0
 
     def __call__(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
         parts = urlsplit(url)
+        if self.missing:
+            return 404, "application/json", b'{"message": "campaign not found"}'
         if not parts.path.endswith("/call-details"):
             body: dict[str, Any] = {"response": [{"data": {"id": "camp_1", "status": self.status,
                                     "date_updated": "2024-01-15T18:00:00+05:30"}}]}  # fmt: skip
             return 200, "application/json", json.dumps(body).encode()
         query = parse_qs(parts.query)
         offset, limit = int(query["offset"][0]), int(query["limit"][0])
-        page = self.rows[offset : offset + (self.page_rows or limit)]
+        newest_first = query["sort_by"] == ["date_created:desc"] and not self.ignores_sort
+        rows = sorted(self.rows, key=lambda row: row["date_created"], reverse=newest_first)
+        page = rows[offset : offset + (self.page_rows or limit)]
         self.pages += 1
         body = {"metadata": {"count": len(page), "offset": offset, "total": len(self.rows)},
                 "response": page}  # fmt: skip
@@ -143,6 +154,110 @@ def test_sweeping_twice_changes_nothing(
     assert len(published(aws_calls, "CampaignCompleted")) == 1
 
 
+@pytest.mark.parametrize("ignores_sort", [False, True], ids=["newest first", "oldest first"])
+def test_each_number_a_sweep_recovers_is_announced_once(
+    stack: Deployment,
+    processors: Processors,
+    exotel: FakeCampaignApi,
+    aws_calls: AwsCalls,
+    ignores_sort: bool,
+) -> None:
+    # Given a final campaign of which no callback arrived, read a row a page (a number's two
+    # attempts on two pages), from an API that may answer oldest first whatever it is asked
+    exotel.ignores_sort = ignores_sort
+
+    # When it is swept, twice
+    sweeper(stack, exotel, page_size=1).sweep("camp_1")
+    sweeper(stack, exotel, page_size=1).sweep("camp_1")
+    processors.campaign()  # the stream is read
+
+    # Then each number's latest attempt is announced as its outcome, from the API; read newest
+    # first, each number once (oldest first, a number is announced again as each newer
+    # attempt is found: its last announcement is the truth)
+    events = published(aws_calls, "CallScheduleCompleted")
+    latest = {event["number"]: event for event in events}
+    assert {number: (e["status"], e["source"]) for number, e in latest.items()} == {
+        "+919876543210": ("completed", "api"),
+        "+919812345678": ("no-answer", "api"),
+    }
+    assert len(events) == (3 if ignores_sort else 2)
+
+
+def test_a_callbacks_outcome_is_announced_by_the_callback_only(
+    stack: Deployment, processors: Processors, exotel: FakeCampaignApi, aws_calls: AwsCalls
+) -> None:
+    # Given a number whose outcome callback arrived
+    processors.process(outcome("completed", 30))
+
+    # When the campaign is swept
+    sweeper(stack, exotel).sweep("camp_1")
+    processors.campaign()
+
+    # Then that number was announced by its callback, the other by the sweep
+    events = published(aws_calls, "CallScheduleCompleted")
+    assert sorted((e["number"], e["source"]) for e in events) == [
+        ("+919812345678", "api"),
+        ("+919876543210", "callback"),
+    ]
+
+
+# Three numbers: A's callback agrees with the API, C's does not, B's never came
+RECONCILED_ROWS = [
+    *ROWS,
+    {"call_sid": "call_4", "number": "+919800000004", "status": "failed",
+     "date_created": "2024-01-15T09:03:00+05:30", "end_time": "2024-01-15T09:04:00+05:30"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("page_size", [100, 1])
+def test_without_a_report_a_sweep_reconciles_against_the_api_rows(
+    stack: Deployment, processors: Processors, page_size: int
+) -> None:
+    # Given a final campaign with no report: A's outcome callback agrees with the API, the
+    # callback of C says busy where the API's latest row says failed, and B's was lost
+    exotel = FakeCampaignApi(RECONCILED_ROWS)
+    processors.process(
+        outcome("completed", 30),
+        outcome("busy", 31, number="+919800000004", call_sids=("call_4",)),
+    )
+
+    # When it is swept, twice
+    sweeper(stack, exotel, page_size=page_size).sweep("camp_1")
+    once = processors.campaign()
+    sweeper(stack, exotel, page_size=page_size).sweep("camp_1")
+
+    # Then the campaign is reconciled against the API's rows, exactly, once
+    assert once["reconciliation"] == {
+        "source": "api",
+        "report_rows": 4,
+        "matched": 1,
+        "backfilled": 1,
+        "mismatched": 1,
+        "unparseable": 0,
+    }
+    assert processors.campaign()["reconciliation"] == once["reconciliation"]
+    # ... and the callbacks' statuses stand
+    assert sources(processors, "+919800000004")["status"] == "busy"
+
+
+def test_a_sweep_leaves_a_reconciled_report_alone(
+    stack: Deployment, processors: Processors, exotel: FakeCampaignApi
+) -> None:
+    # Given a campaign whose report was reconciled
+    table = CampaignTable(
+        boto3.client("dynamodb", region_name=REGION), stack.physical_id("CampaignTable")
+    )
+    scan = {"report_rows": 2, "unparseable": 0}
+    table.set(campaign_pk("camp_1"), SUMMARY_SK, {"report": {"status": "stored"},
+              "reconciliation": scan})  # fmt: skip
+
+    # When it is swept
+    sweeper(stack, exotel).sweep("camp_1")
+
+    # Then the report's reconciliation stands
+    assert (table.get(campaign_pk("camp_1"), SUMMARY_SK) or {})["reconciliation"] == scan
+
+
 def test_a_callback_arriving_after_the_sweep_wins(
     stack: Deployment, processors: Processors, exotel: FakeCampaignApi, aws_calls: AwsCalls
 ) -> None:
@@ -186,10 +301,10 @@ def test_pages_shorter_than_asked_and_a_growing_total_are_followed(
     sweep = sweeper(stack, exotel, page_size=50)
     original_page = sweep.api.call_page
 
-    def growing(campaign_sid: str, offset: int, limit: int) -> Any:
+    def growing(campaign_sid: str, offset: int, limit: int, **order: bool) -> Any:
         if offset == 1:
             exotel.rows = list(ROWS)  # the third row appears after the first page
-        return original_page(campaign_sid, offset, limit)
+        return original_page(campaign_sid, offset, limit, **order)
 
     sweep.api.call_page = growing  # type: ignore[method-assign]
 
@@ -239,13 +354,50 @@ def test_the_campaigns_due_a_sweep(stack: Deployment) -> None:
     )
     campaign("final_long_ago", "Completed", now - timedelta(days=30))
     campaign("final_swept", "Canceled", now - timedelta(days=2),
-             sweep={"last_run": (now - timedelta(days=1)).isoformat(), "cursor": None})  # fmt: skip
+             sweep={"last_run": (now - timedelta(days=1)).isoformat(), "cursor": None,
+                    "final": True})  # fmt: skip
+    # swept while it ran, then final by a callback whose report failed
+    campaign("swept_before_final", "Completed", now - timedelta(days=2),
+             sweep={"last_run": (now - timedelta(days=3)).isoformat(), "cursor": None},
+             report={"status": "failed"})  # fmt: skip
 
     # When the campaigns due an hour's quiet are chosen
     due = campaigns_to_sweep(table, now, timedelta(hours=1))
 
     # Then the quiet, the cut short and the final without a report are swept, once each
-    assert sorted(due) == ["cut_short", "final_no_report", "paused", "quiet"]
+    assert sorted(due) == [
+        "cut_short",
+        "final_no_report",
+        "paused",
+        "quiet",
+        "swept_before_final",
+    ]
+
+
+def test_a_campaign_the_api_refuses_waits_a_quiet_period_before_the_next_try(
+    stack: Deployment, processors: Processors, exotel: FakeCampaignApi
+) -> None:
+    # Given a quiet campaign that Exotel's Campaign API does not know (404)
+    processors.process(campaign_status("InProgress", 0))
+    exotel.missing = True
+    table = CampaignTable(
+        boto3.client("dynamodb", region_name=REGION), stack.physical_id("CampaignTable")
+    )
+    now = datetime.now(UTC)
+    assert campaigns_to_sweep(table, now, timedelta(hours=1)) == ["camp_1"]
+
+    # When a sweep of it is refused
+    with pytest.raises(CampaignApiRefused, match="404"):
+        sweeper(stack, exotel).sweep("camp_1")
+
+    # Then the refusal is on the campaign, and it is not due again until it has been quiet
+    assert "404" in processors.campaign()["sweep"]["refused"]
+    assert campaigns_to_sweep(table, now, timedelta(hours=1)) == []
+    assert campaigns_to_sweep(table, now + timedelta(hours=2), timedelta(hours=1)) == ["camp_1"]
+    # ... and a sweep that succeeds clears it
+    exotel.missing = False
+    sweeper(stack, exotel).sweep("camp_1")
+    assert processors.campaign()["sweep"]["refused"] is None
 
 
 def test_recovered_items_expire_like_the_callbacks(

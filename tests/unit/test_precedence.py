@@ -16,6 +16,7 @@ from exotel_webhooks.ledger.precedence import (
     supersedes,
     version_text,
 )
+from exotel_webhooks.ledger.table import reconciliation_class, report_reconciled
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
@@ -72,3 +73,26 @@ def test_an_api_row_sits_between_a_callback_and_a_backfill() -> None:
     assert outranked_sources("callback") == ("report", "api")
     assert outranked_sources("api") == ("report",)
     assert outranked_sources("report") == ()
+
+
+def test_a_report_is_reconciled_against_before_the_campaign_api() -> None:
+    # Given outcomes as a callback, the report and a sweep leave them
+    callback = {"status": "completed", "source": "callback"}
+
+    # Then a callback's outcome compares with the report, else with the API's rows
+    assert reconciliation_class(callback) is None
+    assert reconciliation_class(callback | {"api_status": "failed"}) == "mismatched"
+    assert reconciliation_class(callback | {"api_status": "completed"}) == "matched"
+    both = callback | {"api_status": "failed", "report_status": "completed"}
+    assert reconciliation_class(both) == "matched"
+    # ... and what only the report or the API told is backfilled
+    recovered = {"status": "busy", "source": "api", "api_status": "busy"}
+    assert reconciliation_class(recovered) == "backfilled"
+    assert reconciliation_class(recovered | {"report_status": "failed"}) == "backfilled"
+    assert reconciliation_class(
+        {"status": "busy", "source": "report", "report_status": "busy"}
+    ) == ("backfilled")
+    # ... and only a report's reconciliation keeps the API's rows from being reconciled against
+    assert not report_reconciled({})
+    assert not report_reconciled({"reconciliation": {"source": "api"}})
+    assert report_reconciled({"reconciliation": {"report_rows": 3}})

@@ -217,13 +217,21 @@ class CampaignLedger:
 
     # ------------------------------------------------------------------ Campaign API rows
     def record_api_call(
-        self, campaign_sid: str, call: ApiCall, *, as_outcome: bool, now: datetime
+        self,
+        campaign_sid: str,
+        call: ApiCall,
+        *,
+        as_outcome: bool,
+        now: datetime,
+        reconcile: bool = False,
     ) -> tuple[bool, bool]:
         """A call-details row as the attempt it reports (`source: api`), and, if `as_outcome`
         (the campaign is final), as its number's outcome: rows of one number replace each other
         by version, so the latest attempt's status stays whatever order the rows come in. A
-        callback's record is never replaced (precedence.py). Returns whether the attempt, and
-        the number, were recovered: written where the ledger had nothing (the number: or only a
+        callback's record is never replaced (precedence.py). If `reconcile` (no report was
+        reconciled), what the API says of the number is noted for the reconciliation
+        (`api_status`), on a callback's outcome too. Returns whether the attempt, and the
+        number, were recovered: written where the ledger had nothing (the number: or only a
         backfill)."""
         event_id = f"api-{call.call_sid}"
         version = api_version(call)
@@ -255,9 +263,13 @@ class CampaignLedger:
             **common,
             "number": subscriber,
             "call_sids": [call.call_sid],
-        }
+        } | ({"api_status": call.status} if reconcile else {})
         result = self.table.write_versioned(outcome)
         before = result.previous or {}
+        # a callback's outcome: note the API's word on it, unless a newer row's is noted
+        callbacks = not result.applied and before.get("source", "callback") == "callback"
+        if reconcile and callbacks and str(before.get("api_version") or "") < version:
+            self.table.note_api_status(outcome, call.status, version)
         number_recovered = result.applied and (not before or before.get("source") == "report")
         return attempt_recovered, number_recovered
 

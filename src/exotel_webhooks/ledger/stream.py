@@ -5,8 +5,8 @@ The processors make one conditional write per callback; this reads the stream's 
 after images and derives the rest:
 - counters: how each attempt's and outcome's change moves its campaign's counts by status, its
   total and the reconciliation classes (campaign_table.status_deltas);
-- events: CallScheduleCompleted for each new version of a number's outcome from a callback,
-  CampaignCompleted for each new final version of a campaign's status.
+- events: CallScheduleCompleted for each new version of a number's outcome from a callback or
+  the Campaign API, CampaignCompleted for each new final version of a campaign's status.
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
 the stream shard in the event. Each invocation publishes its records' events, then writes its
@@ -82,9 +82,13 @@ def follow_up(change: Change) -> tuple[str, dict[str, Any]] | None:
     if not change.new_version:
         return None
     item = change.after or {}
-    if is_outcome(change.keys) and item.get("source", "callback") == "callback":
+    # a number's outcome from a callback or a sweep (a sweep writes each number's once: its
+    # latest row); a report's backfill is counted in the reconciliation, not announced
+    source = item.get("source", "callback")
+    if is_outcome(change.keys) and source in ("callback", "api"):
         return CALL_SCHEDULE_COMPLETED, {
             "event_id": item["event_id"],
+            "source": source,
             "campaign_sid": item["campaign_sid"],
             "number": masked_part(item["number"]),
             "number_raw": item.get("number_raw"),

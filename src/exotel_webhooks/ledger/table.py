@@ -433,6 +433,53 @@ class CampaignTable:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise  # else the fetcher got there first: nothing to note
 
+    def note_api_status(self, keys: Mapping[str, str], status: str, version: str) -> bool:
+        """What the Campaign API says of a number whose outcome a callback stored
+        (`api_status`, reconciled against when there is no report): the API's latest row wins,
+        in whatever order the rows come. False if the stored note is as new, or the outcome is
+        not a callback's."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": keys["PK"], "SK": keys["SK"]}),
+                UpdateExpression="SET #status = :status, #version = :version",
+                ConditionExpression="attribute_exists(PK)"
+                " AND (attribute_not_exists(#source) OR #source = :callback)"
+                " AND (attribute_not_exists(#version) OR #version < :version)",
+                ExpressionAttributeNames={
+                    "#status": "api_status",
+                    "#version": "api_version",
+                    "#source": "source",
+                },
+                ExpressionAttributeValues=to_item(
+                    {":status": status, ":version": version, ":callback": "callback"}
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def record_api_reconciliation(self, pk: str, scan: Mapping[str, Any]) -> bool:
+        """The summary's `reconciliation` from the Campaign API's rows, unless a report's is
+        stored (a report reconciled meanwhile stands)."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item({"PK": pk, "SK": SUMMARY_SK}),
+                UpdateExpression="SET #reconciliation = :scan",
+                ConditionExpression="attribute_not_exists(#reconciliation)"
+                " OR #reconciliation.#source = :api",
+                ExpressionAttributeNames={"#reconciliation": "reconciliation", "#source": "source"},
+                ExpressionAttributeValues=to_item({":scan": dict(scan), ":api": "api"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
     def set(self, pk: str, sk: str, values: Mapping[str, Any]) -> None:
         """SET attributes, creating the item if need be (no version: one writer per attribute)."""
         names = {f"#a{i}": name for i, name in enumerate(values)}
@@ -755,13 +802,22 @@ def status_deltas(
 
 
 def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) -> dict[str, int]:
-    """The read API's `reconciliation`: the report's scan (rows, unparseable) and the counts
-    its numbers moved in the counters (`counters`: summed, as sum_counters gives them)."""
+    """The read API's `reconciliation`: what it was reconciled against (the report, or without
+    one the Campaign API's rows), that source's scan (rows, unparseable) and the counts its
+    numbers moved in the counters (`counters`: summed, as sum_counters gives them)."""
     return {
+        "source": scan.get("source", "report"),
         "report_rows": int(scan.get("report_rows", 0)),
         **{name: counters.get(f"{RECONCILED_PREFIX}{name}", 0) for name in RECONCILED_CLASSES},
         "unparseable": int(scan.get("unparseable", 0)),
     }
+
+
+def report_reconciled(summary: Mapping[str, Any]) -> bool:
+    """A campaign report's reconciliation is stored (the Campaign API's rows are reconciled
+    against only without one, and a report's replaces theirs)."""
+    reconciliation = summary.get("reconciliation")
+    return reconciliation is not None and reconciliation.get("source", "report") == "report"
 
 
 def sum_counters(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -775,14 +831,16 @@ def sum_counters(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def reconciliation_class(item: Mapping[str, Any]) -> str | None:
-    """How the report and an outcome compare: backfilled (only the report knows the number),
-    matched or mismatched (a callback's status against the report's), or None (no report)."""
-    reported = item.get("report_status")
-    if reported is None:
+    """How an outcome compares with the campaign's report, or without one with the Campaign
+    API's rows: backfilled (no callback told it: the report or the API wrote it), matched or
+    mismatched (a callback's status against the report's, else the API's), or None (neither
+    has said anything of the number)."""
+    said = item.get("report_status") or item.get("api_status")
+    if said is None:
         return None
-    if item.get("source") == "report":
+    if item.get("source") in ("report", "api"):
         return "backfilled"
-    return "matched" if item["status"] == reported else "mismatched"
+    return "matched" if item["status"] == said else "mismatched"
 
 
 def _backoff(attempt: int) -> None:

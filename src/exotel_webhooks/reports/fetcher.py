@@ -19,6 +19,7 @@ from exotel_webhooks.ledger.table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
+    report_reconciled,
 )
 from exotel_webhooks.messages import ReportRequest, ReportRequestRecord
 from exotel_webhooks.notifications import CampaignEvents
@@ -79,7 +80,7 @@ class ReportFetcher:
             logger.info(
                 "report already stored for this callback", campaign_sid=request.campaign_sid
             )
-            if summary.get("reconciliation") is None:
+            if not report_reconciled(summary):  # or only against the Campaign API's rows
                 self._reconcile(request, report)
             return
         same_source = report.get("status") == "stored" and report.get(

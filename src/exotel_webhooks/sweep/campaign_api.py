@@ -127,8 +127,11 @@ class CampaignApi:
             date_updated=self._moment(_text(data, "dateupdated")),
         )
 
-    def call_page(self, campaign_sid: str, offset: int, limit: int) -> CallPage:
-        query = {"offset": str(offset), "limit": str(limit), "sort_by": "date_created:asc"}
+    def call_page(
+        self, campaign_sid: str, offset: int, limit: int, *, newest_first: bool = False
+    ) -> CallPage:
+        order = "date_created:desc" if newest_first else "date_created:asc"
+        query = {"offset": str(offset), "limit": str(limit), "sort_by": order}
         document = self._get(f"/campaigns/{quote(campaign_sid, safe='')}/call-details", query)
         rows = document.get("response")
         if rows is None:

@@ -1,7 +1,9 @@
 """Which campaigns need a sweep (docs/architecture.md, "Sweeps"): those not final and quiet for
 `quiet` (Exotel may have dropped their callbacks, or stopped them without a final status), and
-those that became final in the last week without a reconciled report; each at most once per
-`quiet`, unless a sweep of it stopped short (it resumes at once).
+those that became final in the last week without a reconciliation (no report, or a failed
+one), until a sweep has read them to the end as final; each at most once per `quiet`, unless a
+sweep of it stopped short (it resumes at once). A campaign the API refused waits a quiet period
+before the next try.
 """
 
 from __future__ import annotations
@@ -48,11 +50,13 @@ def campaigns_to_sweep(table: CampaignTable, now: datetime, quiet: timedelta) ->
 
 def _due(summary: dict[str, Any], now: datetime, quiet: timedelta) -> bool:
     sweep = summary.get("sweep") or {}
-    if sweep.get("cursor") is not None:
+    refused = bool(sweep.get("refused"))  # the API refused the last try: wait, then try again
+    if sweep.get("cursor") is not None and not refused:
         return True  # a sweep that stopped short resumes at once
-    if summary.get("status") in FINAL_CAMPAIGN_STATUSES:
-        report = summary.get("report") or {}
-        settled = summary.get("reconciliation") is not None and report.get("status") != "failed"
-        return not settled and not sweep.get("last_run")  # once, after it became final
     last_run = sweep.get("last_run")
-    return not last_run or datetime.fromisoformat(last_run) <= now - quiet
+    rested = not last_run or datetime.fromisoformat(last_run) <= now - quiet
+    if summary.get("status") in FINAL_CAMPAIGN_STATUSES:
+        # once read to the end as final (a sweep while it ran wrote no outcomes)
+        unsettled = summary.get("reconciliation") is None and not sweep.get("final")
+        return unsettled and (rested or not refused)
+    return rested

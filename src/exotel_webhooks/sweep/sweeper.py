@@ -4,10 +4,13 @@ the API as its source (docs/architecture.md, "Sweeps").
 The campaign object first, then every page of its call details, each page starting where the
 rows of the last one ended (a page may hold more or fewer rows than asked; `metadata.total` is
 followed as each page states it). Each row is an attempt and, once the campaign is final, its
-number's outcome; then the campaign's status. Every write is conditional (a callback's record is
-never replaced, the same row written twice changes nothing), so sweeping twice changes nothing.
-A sweep that runs out of time saves where it stopped (`sweep.cursor`) and the next one resumes
-there.
+number's outcome; then the campaign's status. A final campaign's rows no longer change, so they
+are read newest first: a number's first row is its latest attempt, and its outcome is written,
+and announced, once. Without a reconciled report, a final campaign is reconciled against the
+API's rows (`api_status` on each outcome, `reconciliation.source: api`). Every write is
+conditional (a callback's record is never replaced, the same row written twice changes nothing),
+so sweeping twice changes nothing. A sweep that runs out of time saves where it stopped
+(`sweep.cursor`, in its reading order) and the next one resumes there.
 """
 
 from __future__ import annotations
@@ -20,11 +23,23 @@ from typing import Any
 
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
 from exotel_webhooks.ledger.recording import CampaignLedger, api_version
-from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk, subscriber_key
+from exotel_webhooks.ledger.table import (
+    SUMMARY_SK,
+    CampaignTable,
+    campaign_pk,
+    report_reconciled,
+    subscriber_key,
+)
 from exotel_webhooks.observability import logger
-from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApi
+from exotel_webhooks.sweep.campaign_api import (
+    ApiCall,
+    CampaignApi,
+    CampaignApiRefused,
+    CampaignApiUnavailable,
+)
 
 PAGE_SIZE = 100
+OLDEST_FIRST, NEWEST_FIRST = "oldest first", "newest first"
 MAX_PAGES = 100_000  # 10 million rows: a bound on a total that never stops growing
 
 
@@ -73,57 +88,55 @@ class CampaignSweeper:
         self.seconds_left, self.reserve_seconds = seconds_left, reserve_seconds
 
     def sweep(self, campaign_sid: str) -> SweepReport:
+        """Raises CampaignApiRefused (noted on the campaign: it waits a quiet period before
+        the next try) or CampaignApiUnavailable; what was read before either stays read."""
         pk = campaign_pk(campaign_sid)
         stored = self.table.get(pk, SUMMARY_SK, consistent=True) or {}
         progress: dict[str, Any] = dict(stored.get("sweep") or {})
-        offset = int(progress.get("cursor") or 0)
-        campaign = self.api.campaign(campaign_sid)
-        final = campaign.status in FINAL_CAMPAIGN_STATUSES
         now = self.clock()
-        attempts = numbers = rows = unusable = 0
-        finished = False
-        for _ in range(MAX_PAGES):
-            if self.seconds_left() < self.reserve_seconds:
-                break
-            page = self.api.call_page(campaign_sid, offset, self.page_size)
-            # a number's outcome is written once a page, from its latest row there (the version
-            # decides between pages too)
-            latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
-            for call in page.calls:
-                as_outcome = final and latest[subscriber(call)] is call
-                attempt, number = self.ledger.record_api_call(
-                    campaign_sid, call, as_outcome=as_outcome, now=now
-                )
-                attempts += attempt
-                numbers += number
-            for reason in page.unusable:
-                logger.warning(
-                    "campaign API row unusable", campaign_sid=campaign_sid, reason=reason
-                )
-            rows, unusable, offset = (
-                rows + page.rows,
-                unusable + len(page.unusable),
-                offset + page.rows,
-            )
-            if page.rows == 0 or (page.total is not None and offset >= page.total):
-                finished = True
-                break
+        try:
+            campaign = self.api.campaign(campaign_sid)
+        except CampaignApiRefused as error:
+            self._save(pk, progress | {"last_run": now.isoformat(), "refused": str(error)})
+            raise
+        final = campaign.status in FINAL_CAMPAIGN_STATUSES
+        order = NEWEST_FIRST if final else OLDEST_FIRST
+        resuming = progress.get("cursor") is not None and progress.get("order") == order
+        tally = Tally(
+            offset=int(progress["cursor"]) if resuming else 0,
+            unusable_before=int(progress.get("unusable_rows") or 0) if resuming else 0,
+        )
+        reconciling = final and not report_reconciled(stored)
+        progress |= {"last_run": now.isoformat(), "order": order, "refused": None}
+        try:
+            finished = self._read_pages(campaign_sid, final, reconciling, now, tally)
+        except CampaignApiRefused as error:
+            self._save(pk, tally.progress(progress, finished=False) | {"refused": str(error)})
+            raise
+        except CampaignApiUnavailable:
+            self._save(pk, tally.progress(progress, finished=False))
+            raise
         if finished:
             self.ledger.record_api_campaign_status(campaign, now)
+        if finished and reconciling:
+            # the rows read in this order from the first page on; the counts follow the stream
+            scan = {
+                "source": "api",
+                "report_rows": tally.offset,
+                "unparseable": tally.unusable_before + tally.unusable,
+            }
+            self.table.record_api_reconciliation(pk, scan)
         after = self.table.get(pk, SUMMARY_SK, consistent=True) or {}
-        progress |= {
-            "last_run": now.isoformat(),
-            "attempts_recovered": int(progress.get("attempts_recovered") or 0) + attempts,
-            "numbers_recovered": int(progress.get("numbers_recovered") or 0) + numbers,
-            "cursor": None if finished else offset,
-        }
-        self.table.set(pk, SUMMARY_SK, {"sweep": progress})
+        progress = tally.progress(progress, finished=finished)
+        # a final campaign swept to its end is not due again (due.py)
+        progress["final"] = bool(progress.get("final")) or (final and finished)
+        self._save(pk, progress)
         report = SweepReport(
             campaign_sid=campaign_sid,
-            attempts_recovered=attempts,
-            numbers_recovered=numbers,
-            rows_read=rows,
-            unusable_rows=unusable,
+            attempts_recovered=tally.attempts,
+            numbers_recovered=tally.numbers,
+            rows_read=tally.rows,
+            unusable_rows=tally.unusable,
             status=campaign.status,
             status_source=(after.get("status_source") or "callback")
             if after.get("status")
@@ -133,10 +146,65 @@ class CampaignSweeper:
         logger.info(
             "campaign swept",
             campaign_sid=campaign_sid,
-            attempts_recovered=attempts,
-            numbers_recovered=numbers,
-            rows=rows,
-            unusable_rows=unusable,
+            attempts_recovered=tally.attempts,
+            numbers_recovered=tally.numbers,
+            rows=tally.rows,
+            unusable_rows=tally.unusable,
             finished=finished,
         )
         return report
+
+    def _read_pages(
+        self, campaign_sid: str, final: bool, reconciling: bool, now: datetime, tally: Tally
+    ) -> bool:
+        """Every page from `tally.offset` on, while time lasts; True if the last was read."""
+        for _ in range(MAX_PAGES):
+            if self.seconds_left() < self.reserve_seconds:
+                return False
+            page = self.api.call_page(
+                campaign_sid, tally.offset, self.page_size, newest_first=final
+            )
+            # a number's outcome is written once a page, from its latest row there (the version
+            # decides between pages too)
+            latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
+            for call in page.calls:
+                as_outcome = final and latest[subscriber(call)] is call
+                attempt, number = self.ledger.record_api_call(
+                    campaign_sid, call, as_outcome=as_outcome, now=now, reconcile=reconciling
+                )
+                tally.attempts += attempt
+                tally.numbers += number
+            for reason in page.unusable:
+                logger.warning(
+                    "campaign API row unusable", campaign_sid=campaign_sid, reason=reason
+                )
+            tally.rows += page.rows
+            tally.unusable += len(page.unusable)
+            tally.offset += page.rows
+            if page.rows == 0 or (page.total is not None and tally.offset >= page.total):
+                return True
+        return False
+
+    def _save(self, pk: str, progress: dict[str, Any]) -> None:
+        self.table.set(pk, SUMMARY_SK, {"sweep": progress})
+
+
+@dataclass
+class Tally:
+    """What one sweep has read and recovered so far, and where it is."""
+
+    offset: int  # rows read in this order from the first page on
+    unusable_before: int  # unusable rows of the runs this one resumes
+    attempts: int = 0
+    numbers: int = 0
+    rows: int = 0
+    unusable: int = 0
+
+    def progress(self, saved: dict[str, Any], *, finished: bool) -> dict[str, Any]:
+        """The campaign's `sweep` after this run (the read API shows its totals)."""
+        return saved | {
+            "attempts_recovered": int(saved.get("attempts_recovered") or 0) + self.attempts,
+            "numbers_recovered": int(saved.get("numbers_recovered") or 0) + self.numbers,
+            "cursor": None if finished else self.offset,
+            "unusable_rows": self.unusable_before + self.unusable,
+        }
