@@ -316,6 +316,27 @@ def test_pages_shorter_than_asked_and_a_growing_total_are_followed(
     assert processors.campaign()["attempts"]["total"] == 3
 
 
+def test_pages_longer_than_asked_and_an_unknown_status_are_taken_as_they_come(
+    stack: Deployment, processors: Processors, exotel: FakeCampaignApi
+) -> None:
+    # Given an API that answers 3 rows when asked for 1, one of them in a status never seen
+    exotel.page_rows = 3
+    exotel.rows = [*ROWS[:2], {**ROWS[2], "status": "Voicemail-Detected"}]
+
+    # When it is swept a row a page
+    report = sweeper(stack, exotel, page_size=1).sweep("camp_1")
+
+    # Then every row was read once, in one page, and the new status is kept as a status
+    assert (report.rows_read, report.finished, exotel.pages) == (3, True, 1)
+    summary = processors.campaign()
+    assert summary["attempts"]["by_status"] == {
+        "busy": 1,
+        "completed": 1,
+        "voicemail-detected": 1,
+    }
+    assert summary["numbers"]["by_status"] == {"completed": 1, "voicemail-detected": 1}
+
+
 def test_the_campaigns_due_a_sweep(stack: Deployment) -> None:
     # Given campaigns in every situation a scheduled sweep must tell apart
     table = CampaignTable(
@@ -398,6 +419,11 @@ def test_a_campaign_the_api_refuses_waits_a_quiet_period_before_the_next_try(
     exotel.missing = False
     sweeper(stack, exotel).sweep("camp_1")
     assert processors.campaign()["sweep"]["refused"] is None
+    # ... while a campaign neither the ledger nor the API knows leaves no trace
+    exotel.missing = True
+    with pytest.raises(CampaignApiRefused):
+        sweeper(stack, exotel).sweep("camp_typo")
+    assert table.campaign_items("camp_typo") == []
 
 
 def test_recovered_items_expire_like_the_callbacks(

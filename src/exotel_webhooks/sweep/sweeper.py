@@ -97,7 +97,8 @@ class CampaignSweeper:
         try:
             campaign = self.api.campaign(campaign_sid)
         except CampaignApiRefused as error:
-            self._save(pk, progress | {"last_run": now.isoformat(), "refused": str(error)})
+            if stored:  # a campaign the ledger never heard of stays unheard of
+                self._save(pk, progress | {"last_run": now.isoformat(), "refused": str(error)})
             raise
         final = campaign.status in FINAL_CAMPAIGN_STATUSES
         order = NEWEST_FIRST if final else OLDEST_FIRST
