@@ -10,7 +10,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "docs/benchmarks.md"
 
 
 METHOD = """\
-`make bench` (about 35 minutes on 2 cores, 22 of them the two `make demo` campaigns) measures
+`make bench` (about 21 minutes on 2 cores, 12 of them the two `make demo` campaigns) measures
 everything beside a baseline in the same run and rewrites this file:
 - Latency: a fresh interpreter per cold start, with AWS over HTTP to a loopback stub; warm
   invocations with AWS answered in-process, so only the handlers' own work is compared.
