@@ -160,36 +160,40 @@ def deploy(
 def _one_stream_record_per_update() -> None:
     """An UpdateItem that creates its item writes two stream records in moto: an INSERT of the
     bare key (moto creates the item, then applies the update), then the INSERT of the item.
-    DynamoDB writes one, and the stream's consumer must not see a status-less item: while moto
-    creates the item for an update, the table's stream is left out. (In-process moto only: an
-    external endpoint keeps its own behaviour.)"""
+    DynamoDB writes one, and the stream's consumer must not see a status-less item: the record
+    of the put that creates the item for an update is left out, in that thread only (the shard
+    stays in place: the stream's readers run on other threads). In-process moto only: an
+    external endpoint keeps its own behaviour."""
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
-    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+    from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
 
     if getattr(DynamoDBBackend.update_item, "one_record", False):
         return
-    creating = threading.local()
-    update_item, put_item = DynamoDBBackend.update_item, Table.put_item
+    state = threading.local()
+    update_item, put_item, add = DynamoDBBackend.update_item, Table.put_item, StreamShard.add
 
     def update_with_one_record(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        creating.active = True
+        state.updating = True
         try:
             return update_item(self, *args, **kwargs)
         finally:
-            creating.active = False
+            state.updating = False
 
     def put_without_record(self: Table, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        if not getattr(creating, "active", False) or self.stream_shard is None:
-            return put_item(self, *args, **kwargs)
-        shard, self.stream_shard = self.stream_shard, None
+        state.silent = getattr(state, "updating", False)
         try:
             return put_item(self, *args, **kwargs)
         finally:
-            self.stream_shard = shard
+            state.silent = False
+
+    def add_unless_silent(self: StreamShard, old: Any, new: Any) -> None:  # noqa: ANN401
+        if not getattr(state, "silent", False):
+            add(self, old, new)
 
     update_with_one_record.one_record = True  # type: ignore[attr-defined]
     DynamoDBBackend.update_item = update_with_one_record  # type: ignore[method-assign]
     Table.put_item = put_without_record  # type: ignore[method-assign]
+    StreamShard.add = add_unless_silent  # type: ignore[method-assign]
 
 
 def _check_update_expressions_once() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from localaws.emulation import (
     REGION,
     StreamSource,
     _check_update_expressions_once,
+    _one_stream_record_per_update,
     _query_one_partition,
     emulated_account_environment,
 )
@@ -214,3 +217,50 @@ def test_a_query_still_reads_one_partition_in_order_page_by_page(table: Any) -> 
     assert seen == [("b", "x#3"), ("b", "x#2"), ("b", "x#1")]
     # And a scan still sees every item
     assert len(table.scan(TableName="t")["Items"]) == 8
+
+
+def test_an_update_that_creates_its_item_writes_one_record_while_the_stream_is_read(
+    table: Any,
+) -> None:
+    # Given the emulation's one stream record per update, and a reader of the stream meanwhile
+    _one_stream_record_per_update()
+    arn = table.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    streams = streams_client()
+    errors: list[Exception] = []
+    writing = threading.Event()
+
+    def read_the_stream() -> None:
+        while writing.is_set():
+            try:
+                streams.describe_stream(StreamArn=arn)
+            except Exception as error:  # any failure is the finding
+                errors.append(error)
+
+    # When 300 updates create their items, the threads switching as often as they can
+    writing.set()
+    reader = threading.Thread(target=read_the_stream)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader.start()
+    try:
+        for n in range(300):
+            table.update_item(
+                TableName="t",
+                Key={"PK": {"S": f"p{n}"}, "SK": {"S": "s"}},
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": str(n)}},
+            )
+    finally:
+        writing.clear()
+        reader.join()
+        sys.setswitchinterval(interval)
+
+    # Then the stream could be read throughout, and holds one record per update
+    assert errors == []
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    assert len(records) == 300
+    assert all("n" in record["dynamodb"]["NewImage"] for record in records)
