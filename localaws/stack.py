@@ -148,8 +148,8 @@ class LocalStack:
                 time.sleep(1)
 
     def schedule_forever(self, schedule: Schedule) -> None:
-        """Invoke the function at the rule's rate, as EventBridge Scheduler would (the first
-        run one period after start)."""
+        """Invoke the function at its EventBridge rule's rate (the first run one period after
+        start)."""
         while not self.stopping.wait(schedule.every_seconds):
             try:
                 self.say(f"schedule {schedule.function}: {self.fire(schedule)}")
@@ -197,9 +197,10 @@ def start(
         endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the functions create
     template = Template.load()
-    # The template's delay unless REPORT_FETCH_DELAY_SECONDS overrides it (as
+    # The template's parameters unless these variables override them (as
     # `sam deploy --parameter-overrides` would): locally callbacks are processed at a few per
-    # second, so a short delay lets a report be reconciled before they are all stored.
+    # second, so a short report delay lets a report be reconciled before they are all stored,
+    # and a short sweep period shows a sweep without waiting a quarter of an hour.
     overrides = {
         "ReportFetchDelaySeconds": "REPORT_FETCH_DELAY_SECONDS",
         "SweepEveryMinutes": "SWEEP_EVERY_MINUTES",
