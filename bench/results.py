@@ -10,7 +10,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "docs/benchmarks.md"
 
 
 METHOD = """\
-`make bench` (about 21 minutes on 2 cores, 12 of them the two `make demo` campaigns) measures
+`make bench` (about 24 minutes on 2 cores, 12 of them the two `make demo` campaigns) measures
 everything beside a baseline in the same run and rewrites this file:
 - Latency: a fresh interpreter per cold start, with AWS over HTTP to a loopback stub; warm
   invocations with AWS answered in-process, so only the handlers' own work is compared.
@@ -21,7 +21,8 @@ everything beside a baseline in the same run and rewrites this file:
   partition key's writes per second, table and index.
 - Reports: a fresh process per fetch, S3 emulated in another process, beside a plain
   `upload_fileobj` of the same stream.
-- Sweeps: one campaign swept through a simulated Campaign API, its requests and units counted.
+- Sweeps: one campaign swept through a simulated Campaign API, its requests and units counted,
+  and its time with DynamoDB answered in-process after a simulated round trip.
 - Local end to end: `make demo`'s campaign through `make local`'s stack, at 500 and 5,000
   numbers (`BENCH_NUMBERS`).
 - Sizes: `sam build`'s output.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from exotel_webhooks.sweep.campaign_api import (
 )
 
 PAGE_SIZE = 100
+WRITERS = 8  # rows of a page written at once
 OLDEST_FIRST, NEWEST_FIRST = "oldest first", "newest first"
 MAX_PAGES = 100_000  # 10 million rows: a bound on a total that never stops growing
 
@@ -80,8 +82,10 @@ class CampaignSweeper:
         seconds_left: Callable[[], float] = lambda: math.inf,
         reserve_seconds: float = 30,
         retention: timedelta | None = None,
+        writers: int = WRITERS,
     ) -> None:
         self.table, self.api = table, api
+        self.writers = writers
         # recovered items expire like the callbacks' (DATA_RETENTION_DAYS): personal data
         self.ledger = CampaignLedger(table, retention=retention)
         self.page_size, self.clock = page_size, clock
@@ -159,31 +163,38 @@ class CampaignSweeper:
         self, campaign_sid: str, final: bool, reconciling: bool, now: datetime, tally: Tally
     ) -> bool:
         """Every page from `tally.offset` on, while time lasts; True if the last was read."""
-        for _ in range(MAX_PAGES):
-            if self.seconds_left() < self.reserve_seconds:
-                return False
-            page = self.api.call_page(
-                campaign_sid, tally.offset, self.page_size, newest_first=final
+
+        def record(row: tuple[ApiCall, bool]) -> tuple[bool, bool]:
+            call, as_outcome = row
+            return self.ledger.record_api_call(
+                campaign_sid, call, as_outcome=as_outcome, now=now, reconcile=reconciling
             )
-            # a number's outcome is written once a page, from its latest row there (the version
-            # decides between pages too)
-            latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
-            for call in page.calls:
-                as_outcome = final and latest[subscriber(call)] is call
-                attempt, number = self.ledger.record_api_call(
-                    campaign_sid, call, as_outcome=as_outcome, now=now, reconcile=reconciling
+
+        # A page's rows are independent items (each number's outcome written from one row of
+        # it), so they are written a few at a time: a sweep's time is DynamoDB's round trips.
+        with ThreadPoolExecutor(self.writers, thread_name_prefix="sweep") as writers:
+            for _ in range(MAX_PAGES):
+                if self.seconds_left() < self.reserve_seconds:
+                    return False
+                page = self.api.call_page(
+                    campaign_sid, tally.offset, self.page_size, newest_first=final
                 )
-                tally.attempts += attempt
-                tally.numbers += number
-            for reason in page.unusable:
-                logger.warning(
-                    "campaign API row unusable", campaign_sid=campaign_sid, reason=reason
-                )
-            tally.rows += page.rows
-            tally.unusable += len(page.unusable)
-            tally.offset += page.rows
-            if page.rows == 0 or (page.total is not None and tally.offset >= page.total):
-                return True
+                # a number's outcome is written once a page, from its latest row there (the
+                # version decides between pages too)
+                latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
+                rows = [(call, final and latest[subscriber(call)] is call) for call in page.calls]
+                for attempt, number in writers.map(record, rows):
+                    tally.attempts += attempt
+                    tally.numbers += number
+                for reason in page.unusable:
+                    logger.warning(
+                        "campaign API row unusable", campaign_sid=campaign_sid, reason=reason
+                    )
+                tally.rows += page.rows
+                tally.unusable += len(page.unusable)
+                tally.offset += page.rows
+                if page.rows == 0 or (page.total is not None and tally.offset >= page.total):
+                    return True
         return False
 
     def _save(self, pk: str, progress: dict[str, Any]) -> None:
