@@ -113,7 +113,11 @@ def test_a_sweep_recovers_lost_callbacks_and_the_final_status(
     report = sweeper(stack, exotel).sweep("camp_1")
 
     # Then the attempts and numbers the callbacks missed are recovered, the campaign is final
-    assert report == SweepReport("camp_1", 2, 2, 3, 0, "Completed", "api", True)
+    assert report == SweepReport("camp_1", 2, 2, 3, 0, "Completed", "api", True, reconciled=True)
+    assert report.summary() == (
+        "camp_1: 2 attempts and 2 numbers recovered from 3 rows (0 unusable); status Completed "
+        "from api; reconciled against the API's rows (no report); finished"
+    )
     summary = processors.campaign()
     assert summary["status"] == "Completed"
     assert summary["attempts"] == {

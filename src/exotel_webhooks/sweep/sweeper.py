@@ -55,14 +55,16 @@ class SweepReport:
     status: str | None  # the API's campaign status
     status_source: str | None  # where the stored status came from after the sweep
     finished: bool  # False: out of time; the next sweep resumes at the saved cursor
+    reconciled: bool = False  # reconciled against the API's rows (no report was)
 
     def summary(self) -> str:
         state = "finished" if self.finished else "paused (resumes at the next sweep)"
+        reconciled = "; reconciled against the API's rows (no report)" if self.reconciled else ""
         return (
             f"{self.campaign_sid}: {self.attempts_recovered} attempts and "
             f"{self.numbers_recovered} numbers recovered from {self.rows_read} rows "
             f"({self.unusable_rows} unusable); status {self.status or 'unknown'} "
-            f"from {self.status_source or 'nowhere'}; {state}"
+            f"from {self.status_source or 'nowhere'}{reconciled}; {state}"
         )
 
 
@@ -123,6 +125,7 @@ class CampaignSweeper:
             raise
         if finished:
             self.ledger.record_api_campaign_status(campaign, now)
+        reconciled = False
         if finished and reconciling:
             # the rows read in this order from the first page on; the counts follow the stream
             scan = {
@@ -130,7 +133,7 @@ class CampaignSweeper:
                 "report_rows": tally.offset,
                 "unparseable": tally.unusable_before + tally.unusable,
             }
-            self.table.record_api_reconciliation(pk, scan)
+            reconciled = self.table.record_api_reconciliation(pk, scan)
         after = self.table.get(pk, SUMMARY_SK, consistent=True) or {}
         progress = tally.progress(progress, finished=finished)
         # a final campaign swept to its end is not due again (due.py)
@@ -147,6 +150,7 @@ class CampaignSweeper:
             if after.get("status")
             else None,
             finished=finished,
+            reconciled=reconciled,
         )
         logger.info(
             "campaign swept",
