@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
 
 SECRET_STRING = json.dumps({"token": "local-dev-token"})
 
@@ -32,3 +37,24 @@ def answer(target: str, request_body: bytes) -> bytes:
         entries = [{"EventId": str(uuid.uuid4())} for _ in range(count)]
         return json.dumps({"FailedEntryCount": 0, "Entries": entries}).encode()
     raise ValueError(f"the stub does not answer {target}")
+
+
+def answer_in_process(session: boto3.Session, delay_seconds: float = 0) -> None:
+    """Answer every AWS call made through `session` in-process (botocore before-send) with
+    `answer`, after `delay_seconds` (a simulated round trip): botocore's own work stays real."""
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        def stream(self, **_: Any) -> Any:  # noqa: ANN401
+            yield self.body
+
+    def before_send(request: Any, **_: Any) -> AWSResponse:  # noqa: ANN401
+        if delay_seconds:
+            time.sleep(delay_seconds)
+        body = answer(request.headers["X-Amz-Target"].decode(), request.body)
+        return AWSResponse(request.url, 200, {}, Raw(body))  # type: ignore[arg-type]
+
+    session.events.register("before-send", before_send)  # type: ignore[arg-type]

@@ -41,25 +41,13 @@ class Context:
 
 def stub_aws_in_process() -> None:
     import boto3  # noqa: PLC0415
-    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from aws_stub import answer  # noqa: PLC0415
-
-    class Raw:
-        def __init__(self, body: bytes) -> None:
-            self.body = body
-
-        def stream(self, **_: Any) -> Any:  # noqa: ANN401
-            yield self.body
-
-    def before_send(request: Any, **_: Any) -> AWSResponse:  # noqa: ANN401
-        body = answer(request.headers["X-Amz-Target"].decode(), request.body)
-        return AWSResponse(request.url, 200, {}, Raw(body))  # type: ignore[arg-type]
+    from aws_stub import answer_in_process  # noqa: PLC0415
 
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-send", before_send)  # type: ignore[arg-type]
+    answer_in_process(boto3.DEFAULT_SESSION)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import boto3  # noqa: E402
 import results  # noqa: E402
+from aws_stub import answer_in_process  # noqa: E402
 from costs import Meter, table_indexes  # noqa: E402
 from prices import (  # noqa: E402
     ASSUMED_MS_PER_AWS_CALL,
@@ -100,25 +101,15 @@ def store_as_callbacks(table: CampaignTable, sid: str, campaign_rows: list[dict[
 
 
 def delayed_dynamodb() -> Any:  # noqa: ANN401
-    """A DynamoDB client answered in-process (botocore before-send: no item found, every write
-    done) after DELAY_MS, the round trip from Lambda: botocore's work and the wait are real,
-    DynamoDB's is not."""
-    from botocore.awsrequest import AWSResponse  # noqa: PLC0415
-
-    class Raw:
-        def stream(self, **_: Any) -> Any:  # noqa: ANN401
-            yield b"{}"
-
-    def before_send(request: Any, **_: Any) -> AWSResponse:  # noqa: ANN401
-        time.sleep(DELAY_MS / 1000)
-        return AWSResponse(request.url, 200, {}, Raw())  # type: ignore[arg-type]
-
+    """A DynamoDB client answered in-process (no item found, every write done: aws_stub) after
+    DELAY_MS, the round trip from Lambda: botocore's work and the wait are real, DynamoDB's is
+    not."""
     session = boto3.Session(
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106 - a stub's, not a secret
         region_name=REGION,
     )
-    session.events.register("before-send", before_send)  # type: ignore[arg-type]
+    answer_in_process(session, DELAY_MS / 1000)
     return session.client("dynamodb")
 
 

@@ -6,7 +6,8 @@ after images and derives the rest:
 - counters: how each attempt's and outcome's change moves its campaign's counts by status, its
   total and the reconciliation classes (campaign_table.status_deltas);
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback or
-  the Campaign API, CampaignCompleted for each new final version of a campaign's status.
+  the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
+  callback or the Campaign API).
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
 the stream shard in the event. Each invocation publishes its records' events, then writes its

@@ -414,71 +414,65 @@ class CampaignTable:
             return stored
         raise RaceLost(f"{pk} {sk} kept changing")
 
-    def note_report_requested(self, pk: str, event_id: str) -> None:
-        """The report request of this callback went out (while the report is still pending)."""
+    def _update_if(
+        self,
+        key: Mapping[str, str],
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: Mapping[str, Any],
+    ) -> bool:
+        """One conditional UpdateItem; False if its condition did not hold."""
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": pk, "SK": SUMMARY_SK}),
-                UpdateExpression="SET #report.#requested = :event_id",
-                ConditionExpression="#report.#status = :pending",
-                ExpressionAttributeNames={
-                    "#report": "report",
-                    "#requested": "requested",
-                    "#status": "status",
-                },
-                ExpressionAttributeValues=to_item({":event_id": event_id, ":pending": "pending"}),
+                Key=to_item({"PK": key["PK"], "SK": key["SK"]}),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise  # else the fetcher got there first: nothing to note
+                raise
+            return False
+        return True
+
+    def note_report_requested(self, pk: str, event_id: str) -> None:
+        """The report request of this callback went out (while the report is still pending;
+        else the fetcher got there first: nothing to note)."""
+        self._update_if(
+            {"PK": pk, "SK": SUMMARY_SK},
+            "SET #report.#requested = :event_id",
+            "#report.#status = :pending",
+            {"#report": "report", "#requested": "requested", "#status": "status"},
+            {":event_id": event_id, ":pending": "pending"},
+        )
 
     def note_api_status(self, keys: Mapping[str, str], status: str, version: str) -> bool:
         """What the Campaign API says of a number whose outcome a callback stored
         (`api_status`, reconciled against when there is no report): the API's latest row wins,
         in whatever order the rows come. False if the stored note is as new, or the outcome is
         not a callback's."""
-        try:
-            self.client.update_item(
-                TableName=self.name,
-                Key=to_item({"PK": keys["PK"], "SK": keys["SK"]}),
-                UpdateExpression="SET #status = :status, #version = :version",
-                ConditionExpression="attribute_exists(PK)"
-                " AND (attribute_not_exists(#source) OR #source = :callback)"
-                " AND (attribute_not_exists(#version) OR #version < :version)",
-                ExpressionAttributeNames={
-                    "#status": "api_status",
-                    "#version": "api_version",
-                    "#source": "source",
-                },
-                ExpressionAttributeValues=to_item(
-                    {":status": status, ":version": version, ":callback": "callback"}
-                ),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._update_if(
+            keys,
+            "SET #status = :status, #version = :version",
+            "attribute_exists(PK) AND (attribute_not_exists(#source) OR #source = :callback)"
+            " AND (attribute_not_exists(#version) OR #version < :version)",
+            {"#status": "api_status", "#version": "api_version", "#source": "source"},
+            {":status": status, ":version": version, ":callback": "callback"},
+        )
 
     def record_api_reconciliation(self, pk: str, scan: Mapping[str, Any]) -> bool:
         """The summary's `reconciliation` from the Campaign API's rows, unless a report's is
         stored (a report reconciled meanwhile stands)."""
-        try:
-            self.client.update_item(
-                TableName=self.name,
-                Key=to_item({"PK": pk, "SK": SUMMARY_SK}),
-                UpdateExpression="SET #reconciliation = :scan",
-                ConditionExpression="attribute_not_exists(#reconciliation)"
-                " OR #reconciliation.#source = :api",
-                ExpressionAttributeNames={"#reconciliation": "reconciliation", "#source": "source"},
-                ExpressionAttributeValues=to_item({":scan": dict(scan), ":api": "api"}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return self._update_if(
+            {"PK": pk, "SK": SUMMARY_SK},
+            "SET #reconciliation = :scan",
+            "attribute_not_exists(#reconciliation) OR #reconciliation.#source = :api",
+            {"#reconciliation": "reconciliation", "#source": "source"},
+            {":scan": dict(scan), ":api": "api"},
+        )
 
     def set(self, pk: str, sk: str, values: Mapping[str, Any]) -> None:
         """SET attributes, creating the item if need be (no version: one writer per attribute)."""
