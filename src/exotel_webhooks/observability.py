@@ -64,6 +64,7 @@ class Metric(StrEnum):
     ATTEMPTS_RECOVERED = "AttemptsRecovered"  # by sweeps: Exotel's callbacks for them were lost
     NUMBERS_RECOVERED = "NumbersRecovered"
     SWEEPS_FAILED = "SweepsFailed"  # the Campaign API refused, or stayed unavailable
+    ROWS_REFUSED = "SweepRowsRefused"  # call-details rows a callback saying so would not pass
 
 
 def mask_phone(number: str | None) -> str | None:

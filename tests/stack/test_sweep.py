@@ -50,8 +50,11 @@ class FakeCampaignApi:
 
     def __init__(self, rows: list[dict[str, Any]], status: str = "Completed") -> None:
         self.rows, self.status = rows, status
+        self.campaign_date = "2024-01-15T18:00:00+05:30"
         self.page_rows: int | None = None  # answer this many rows, whatever was asked
         self.ignores_sort = False  # answer oldest first, whatever was asked
+        self.ignores_offset = False  # answer the first page, whatever offset was asked
+        self.no_total = False  # leave metadata.total out
         self.missing = False  # answer 404: Exotel does not know the campaign
         self.pages = 0
 
@@ -60,17 +63,21 @@ class FakeCampaignApi:
         if self.missing:
             return 404, "application/json", b'{"message": "campaign not found"}'
         if not parts.path.endswith("/call-details"):
-            body: dict[str, Any] = {"response": [{"data": {"id": "camp_1", "status": self.status,
-                                    "date_updated": "2024-01-15T18:00:00+05:30"}}]}  # fmt: skip
+            sid = parts.path.rsplit("/", 1)[-1]
+            body: dict[str, Any] = {"response": [{"data": {"id": sid, "status": self.status,
+                                    "date_updated": self.campaign_date}}]}  # fmt: skip
             return 200, "application/json", json.dumps(body).encode()
         query = parse_qs(parts.query)
         offset, limit = int(query["offset"][0]), int(query["limit"][0])
+        offset = 0 if self.ignores_offset else offset
         newest_first = query["sort_by"] == ["date_created:desc"] and not self.ignores_sort
         rows = sorted(self.rows, key=lambda row: row["date_created"], reverse=newest_first)
         page = rows[offset : offset + (self.page_rows or limit)]
         self.pages += 1
-        body = {"metadata": {"count": len(page), "offset": offset, "total": len(self.rows)},
-                "response": page}  # fmt: skip
+        metadata = {"count": len(page), "offset": offset}
+        if not self.no_total:
+            metadata["total"] = len(self.rows)
+        body = {"metadata": metadata, "response": page}
         return 200, "application/json", json.dumps(body).encode()
 
 
@@ -115,7 +122,7 @@ def test_a_sweep_recovers_lost_callbacks_and_the_final_status(
     # Then the attempts and numbers the callbacks missed are recovered, the campaign is final
     assert report == SweepReport("camp_1", 2, 2, 3, 0, "Completed", "api", True, reconciled=True)
     assert report.summary() == (
-        "camp_1: 2 attempts and 2 numbers recovered from 3 rows (0 unusable); status Completed "
+        "camp_1: 2 attempts and 2 numbers recovered from 3 rows (0 refused); status Completed "
         "from api; reconciled against the API's rows (no report); finished"
     )
     summary = processors.campaign()

@@ -103,8 +103,11 @@ def test_a_page_of_calls_is_read_tolerantly_and_unusable_rows_are_counted() -> N
     assert result.calls[0].date_updated == datetime(2024, 1, 15, 3, 35, 47, tzinfo=UTC)
     assert result.calls[1].date_updated is None
     assert (result.rows, result.total) == (5, 7)
-    assert result.unusable == ["a row without a call SID", "call call_4: no number",
-                               "a row that is not an object"]  # fmt: skip
+    assert [(r.reason, str(r)) for r in result.refused] == [
+        ("no_call_sid", "a row without a call SID"),
+        ("no_number", "call call_4: no number"),
+        ("not_an_object", "a row that is not an object"),
+    ]
 
 
 @pytest.mark.parametrize(

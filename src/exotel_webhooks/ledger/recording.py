@@ -221,18 +221,18 @@ class CampaignLedger:
         campaign_sid: str,
         call: ApiCall,
         *,
-        as_outcome: bool,
+        outcome_of: str | None,
         now: datetime,
         reconcile: bool = False,
     ) -> tuple[bool, bool]:
-        """A call-details row as the attempt it reports (`source: api`), and, if `as_outcome`
-        (the campaign is final), as its number's outcome: rows of one number replace each other
-        by version, so the latest attempt's status stays whatever order the rows come in. A
-        callback's record is never replaced (precedence.py). If `reconcile` (no report was
-        reconciled), what the API says of the number is noted for the reconciliation
-        (`api_status`), on a callback's outcome too. Returns whether the attempt, and the
-        number, were recovered: written where the ledger had nothing (the number: or only a
-        backfill)."""
+        """A call-details row as the attempt it reports (`source: api`), and, if `outcome_of`
+        names a subscriber (the campaign is final and this is its latest row), as that
+        number's outcome: rows of one number replace each other by version, so the latest
+        attempt's status stays whatever order the rows come in. A callback's record is never
+        replaced (precedence.py). If `reconcile` (no report was reconciled), what the API says
+        of the number is noted for the reconciliation (`api_status`), on a callback's outcome
+        too. Returns whether the attempt, and the number, were recovered: written where the
+        ledger had nothing (the number: or only a backfill)."""
         event_id = f"api-{call.call_sid}"
         version = api_version(call)
         common: dict[str, Any] = {
@@ -255,13 +255,12 @@ class CampaignLedger:
         }
         written = self.table.write_versioned(attempt)
         attempt_recovered = written.applied and written.previous is None
-        if not as_outcome:
+        if outcome_of is None:
             return attempt_recovered, False
-        subscriber = subscriber_key(call.number, [call.call_sid])
         outcome = {
-            **outcome_keys(campaign_sid, subscriber),
+            **outcome_keys(campaign_sid, outcome_of),
             **common,
-            "number": subscriber,
+            "number": outcome_of,
             "call_sids": [call.call_sid],
         } | ({"api_status": call.status} if reconcile else {})
         result = self.table.write_versioned(outcome)

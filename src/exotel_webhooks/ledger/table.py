@@ -105,11 +105,16 @@ def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None =
     """What a number's records are keyed by. A number in E.164 is one subscriber. Anything else
     (masked `0XXXXXX4890`, partial) may stand for many, so it is told apart by its first call SID
     (in sort order), or, with none, by the callback itself: never merged with another."""
-    if _E164.fullmatch(number):
+    if is_e164(number):
         return number
     if call_sids:
         return f"{number}@{min(call_sids)}"
     return f"{number}@{event_id}" if event_id else number
+
+
+def is_e164(number: str) -> bool:
+    """One subscriber for certain (anything else may be a mask shared by many)."""
+    return _E164.fullmatch(number) is not None
 
 
 def masked_part(subscriber: str) -> str:
@@ -311,29 +316,25 @@ class CampaignTable:
             **{f":s{i}": value for i, value in enumerate(assignments.values())},
             **{f":k{i}": value for i, value in enumerate(keep.values())},
         }
-        # The Campaign API's status gives way to a callback's final one whatever their dates,
-        # and replaces a non-final one only when newer; a callback's final status is never
-        # replaced by the API's. (A summary without `status_source` holds a callback's.)
-        source_values: dict[str, Any] = {":s_version": version, ":s_api": "api"}
+        # Once final from any source, a campaign moves only to another final status, and only
+        # by a callback. The Campaign API's status gives way to a callback's final one whatever
+        # their dates, and replaces a callback's non-final one only when newer. (A summary
+        # without `status_source` holds a callback's.)
+        source_values: dict[str, Any] = {":s_version": version}
         finals = {
             f":s_final{i}": status for i, status in enumerate(sorted(FINAL_CAMPAIGN_STATUSES))
         }
-        if source == "callback":
-            condition = "attribute_not_exists(#v) OR #v < :s_version"
-            if values.get("status") in FINAL_CAMPAIGN_STATUSES:
-                condition += " OR #src = :s_api"
-            else:
-                del source_values[":s_api"]
+        names_used = {"#v": "version"}
+        if source == "callback" and values.get("status") in FINAL_CAMPAIGN_STATUSES:
+            condition = "attribute_not_exists(#v) OR #v < :s_version OR #src = :s_api"
+            source_values[":s_api"] = "api"
+            names_used["#src"] = "status_source"
         else:
             condition = (
-                "attribute_not_exists(#v) OR (#v < :s_version AND "
-                f"(#src = :s_api OR NOT #st IN ({', '.join(finals)})))"
+                "attribute_not_exists(#v) OR "
+                f"(#v < :s_version AND NOT #st IN ({', '.join(finals)}))"
             )
             source_values |= finals
-        names_used = {"#v": "version"}
-        if ":s_api" in source_values:
-            names_used["#src"] = "status_source"
-        if source != "callback":
             names_used["#st"] = "status"
         try:
             self.client.update_item(
@@ -644,6 +645,20 @@ class CampaignTable:
             [from_item(item) for item in response.get("Items", [])],
             response.get("LastEvaluatedKey"),
         )
+
+    def stored_call(self, campaign_sid: str, call_sid: str) -> dict[str, Any] | None:
+        """The attempt stored for this call SID in this campaign, whatever number it is keyed
+        under (GSI1: `PK`, `number`, `status`, ...), or None. Eventually consistent."""
+        response = self.client.query(
+            TableName=self.name,
+            IndexName=CALLS_INDEX,
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK = :sid",
+            ExpressionAttributeValues=to_item(
+                {":pk": calls_pk(campaign_sid, call_shard(call_sid)), ":sid": call_sid}
+            ),
+        )
+        items = response.get("Items") or []
+        return from_item(items[0]) if items else None
 
     def campaigns_with_status(
         self, status: str, updated_after: str, updated_before: str

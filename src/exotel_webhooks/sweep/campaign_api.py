@@ -16,10 +16,11 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from exotel_webhooks.intake.callbacks import check_identifier, check_plausible
 from exotel_webhooks.intake.normalise import (
     field_key,
     normalise_call_status,
@@ -84,12 +85,23 @@ class ApiCall:
     date_updated: datetime | None
 
 
+class RowRefused(ValueError):
+    """A call-details row the ledger will not store: what a callback saying the same would get
+    quarantined for (intake/callbacks.py), or what it lacks. `reason` is its kind, counted on
+    the campaign (`sweep.rows_refused`); the message says which row and why."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class CallPage:
     calls: list[ApiCall]
     rows: int  # rows the page held, usable or not: the next page starts after them
     total: int | None  # the API's `metadata.total` for this page (it may change between pages)
-    unusable: list[str] = field(default_factory=list)  # why each unusable row was left out
+    refused: list[RowRefused] = field(default_factory=list)  # rows left out, each with its reason
+    call_sids: tuple[str, ...] = ()  # every row's call SID as sent, in order: a repeat shows
 
 
 type Sender = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
@@ -106,6 +118,7 @@ class CampaignApi:
         resolve: Resolver | None = None,
         send: Sender | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         scheme = (
             "http" if allow_loopback and host.split(":", maxsplit=1)[0] in _LOOPBACK else "https"
@@ -114,18 +127,25 @@ class CampaignApi:
         self.credentials, self.rules = credentials, rules
         host_name = host.split(":", maxsplit=1)[0].lower()
         self.policy = FetchPolicy((host_name,), MAX_BODY_BYTES, allow_loopback=allow_loopback)
-        self.resolve, self.sleep = resolve, sleep
+        self.resolve, self.sleep, self.clock = resolve, sleep, clock
         self.send = send or self._send
 
     def campaign(self, campaign_sid: str) -> ApiCampaign:
+        """The campaign's status and date, checked as a campaign status callback's would be
+        (an answer about another campaign, or dated implausibly, is refused)."""
         document = self._get(f"/campaigns/{quote(campaign_sid, safe='')}", {})
+        read_at = self.clock()
         data = _campaign_object(document)
+        named = _text(data, "campaignsid") or _text(data, "id")
+        if named is not None and named != campaign_sid:
+            raise CampaignApiRefused(f"the campaign answer is about {named[:64]!r}")
         status = _text(data, "status")
-        return ApiCampaign(
-            campaign_sid=campaign_sid,
-            status=normalise_campaign_status(status) if status else None,
-            date_updated=self._moment(_text(data, "dateupdated")),
-        )
+        try:
+            normalised = check_identifier(normalise_campaign_status(status)) if status else None
+            updated = self._moment("date_updated", _text(data, "dateupdated"), read_at)
+        except ValueError as error:
+            raise CampaignApiRefused(f"the campaign answer: {error}") from error
+        return ApiCampaign(campaign_sid=campaign_sid, status=normalised, date_updated=updated)
 
     def call_page(
         self, campaign_sid: str, offset: int, limit: int, *, newest_first: bool = False
@@ -140,37 +160,57 @@ class CampaignApi:
             raise CampaignApiRefused("call-details: `response` is not a list of rows")
         metadata = document.get("metadata")
         total = metadata.get("total") if isinstance(metadata, dict) else None
-        calls, unusable = [], []
+        read_at = self.clock()
+        calls, refused, sids = [], [], []
         for row in rows:
+            sids.append(_row_call_sid(row))
             try:
-                calls.append(self._call(row))
-            except ValueError as error:
-                unusable.append(str(error))
+                calls.append(self._call(row, campaign_sid, read_at))
+            except RowRefused as error:
+                refused.append(error)
         return CallPage(
-            calls, len(rows), total if isinstance(total, int) and total >= 0 else None, unusable
+            calls,
+            len(rows),
+            total if isinstance(total, int) and total >= 0 else None,
+            refused,
+            tuple(sids),
         )
 
     # ---------------------------------------------------------------- reading answers
-    def _call(self, row: object) -> ApiCall:
+    def _call(self, row: object, campaign_sid: str, read_at: datetime) -> ApiCall:
+        """One row as the attempt it reports, or RowRefused: the checks a call status callback
+        passes before it is accepted (intake/callbacks.py), against the time the page was read."""
         data = row.get("data", row) if isinstance(row, dict) else row
         if not isinstance(data, dict):
-            raise ValueError("a row that is not an object")
+            raise RowRefused("not_an_object", "a row that is not an object")
         fields = {field_key(name): value for name, value in data.items()}
         call_sid = _text(fields, "callsid") or _text(fields, "sid")
         if not call_sid:
-            raise ValueError("a row without a call SID")
+            raise RowRefused("no_call_sid", "a row without a call SID")
+        shown = call_sid[:64]  # in a log line: a sender's text, bounded
+        named = _text(fields, "campaignsid") or _text(fields, "campaignid")
+        if named is not None and named != campaign_sid:
+            raise RowRefused("other_campaign", f"call {shown}: names another campaign")
         raw = _text(fields, "number") or _text(fields, "to") or _text(fields, "phonenumber")
         if not raw:
-            raise ValueError(f"call {call_sid}: no number")
+            raise RowRefused("no_number", f"call {shown}: no number")
         status = _text(fields, "status")
         if not status:
-            raise ValueError(f"call {call_sid}: no status")
+            raise RowRefused("no_status", f"call {shown}: no status")
         try:
             normalised_status = normalise_call_status(status)
         except ValueError as error:
-            raise ValueError(f"call {call_sid}: status {status!r} unreadable") from error
-        created = self._moment(_text(fields, "datecreated") or _text(fields, "starttime"))
-        ended = self._moment(_text(fields, "endtime") or _text(fields, "dateupdated"))
+            raise RowRefused("unreadable_status", f"call {shown}: status unreadable") from error
+        checked = (("call_sid", call_sid), ("number", raw), ("status", normalised_status))
+        for name, identifier in checked:
+            try:
+                check_identifier(identifier)
+            except ValueError as error:
+                raise RowRefused("unstorable", f"call {shown}: {name}: {error}") from error
+        created = self._row_moment(
+            shown, "date_created", fields, ("datecreated", "starttime"), read_at
+        )
+        ended = self._row_moment(shown, "date_updated", fields, ("endtime", "dateupdated"), read_at)
         return ApiCall(
             call_sid=call_sid,
             number=normalise_phone(raw, self.rules.default_phone_region).key,
@@ -180,13 +220,28 @@ class CampaignApi:
             date_updated=ended or created,
         )
 
-    def _moment(self, text: str | None) -> datetime | None:
+    def _row_moment(
+        self,
+        shown: str,
+        name: str,
+        fields: Mapping[str, Any],
+        keys: tuple[str, str],
+        read_at: datetime,
+    ) -> datetime | None:
+        text = _text(fields, keys[0]) or _text(fields, keys[1])
+        try:
+            return self._moment(name, text, read_at)
+        except ValueError as error:
+            raise RowRefused("bad_date", f"call {shown}: {name}: {error}") from error
+
+    def _moment(self, name: str, text: str | None, read_at: datetime) -> datetime | None:
+        """A time as a callback's is read, and refused as one would be: unreadable, before
+        2000, or more than a day after it was read (it would outrank every real update)."""
         if not text:
             return None
-        try:
-            return parse_timestamp(text, self.rules.local_timezone)
-        except ValueError:
-            return None  # an unreadable time orders the row as undated, never drops it
+        moment = parse_timestamp(text, self.rules.local_timezone)
+        check_plausible(name, moment, read_at)
+        return moment
 
     # ---------------------------------------------------------------- HTTP
     def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
@@ -251,6 +306,15 @@ def _campaign_object(document: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(response, dict):
         raise CampaignApiRefused("the campaign answer holds no campaign object")
     return {field_key(name): value for name, value in response.items()}
+
+
+def _row_call_sid(row: object) -> str:
+    """A row's call SID as sent (or its text), to tell a page that repeats the last one."""
+    data = row.get("data", row) if isinstance(row, dict) else row
+    if isinstance(data, dict):
+        fields = {field_key(name): value for name, value in data.items()}
+        return _text(fields, "callsid") or _text(fields, "sid") or repr(data)[:128]
+    return repr(data)[:128]
 
 
 def _text(fields: Mapping[str, Any], key: str) -> str | None:

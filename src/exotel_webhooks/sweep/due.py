@@ -2,8 +2,9 @@
 `quiet` (Exotel may have dropped their callbacks, or stopped them without a final status), and
 those that became final in the last week without a reconciliation (no report, or a failed
 one), until a sweep has read them to the end as final; each at most once per `quiet`, unless a
-sweep of it stopped short (it resumes at once). A campaign the API refused waits a quiet period
-before the next try.
+sweep of it stopped short (it resumes at once, unless it stopped short twice in a row without
+reading a row). A campaign the API refused, or whose sweep failed, waits a quiet period before
+the next try.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from exotel_webhooks.ledger.precedence import (
     utc_text,
 )
 from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.sweep.sweeper import STALLED_RUNS
 
 FINAL_LOOKBACK = timedelta(days=7)
 NOT_FINAL_STATUSES = tuple(
@@ -51,7 +53,8 @@ def campaigns_to_sweep(table: CampaignTable, now: datetime, quiet: timedelta) ->
 def _due(summary: dict[str, Any], now: datetime, quiet: timedelta) -> bool:
     sweep = summary.get("sweep") or {}
     refused = bool(sweep.get("refused"))  # the API refused the last try: wait, then try again
-    if sweep.get("cursor") is not None and not refused:
+    stalled = int(sweep.get("short_runs") or 0) >= STALLED_RUNS  # cut short without a row read
+    if sweep.get("cursor") is not None and not refused and not stalled:
         return True  # a sweep that stopped short resumes at once
     last_run = sweep.get("last_run")
     rested = not last_run or datetime.fromisoformat(last_run) <= now - quiet

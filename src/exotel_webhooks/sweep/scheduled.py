@@ -55,9 +55,17 @@ def sweep_handler(
                 logger.warning("sweep stopped", campaign_sid=sid, reason=str(error))
                 failed.append(f"{sid}: {error}")
                 break
+            except Exception as error:  # one campaign's fault never stops the run
+                logger.exception("sweep failed", campaign_sid=sid, reason=str(error)[:200])
+                failed.append(f"{sid}: {type(error).__name__}")
+                try:
+                    sweeper.note_failure(sid, error)
+                except Exception:  # noting it is best effort; it is logged
+                    logger.exception("sweep failure not noted", campaign_sid=sid)
         count(Metric.ATTEMPTS_RECOVERED, sum(report.attempts_recovered for report in reports))
         count(Metric.NUMBERS_RECOVERED, sum(report.numbers_recovered for report in reports))
         count(Metric.SWEEPS_FAILED, len(failed))
+        count(Metric.ROWS_REFUSED, sum(report.unusable_rows for report in reports))
         return {"swept": [report.summary() for report in reports], "failed": failed}
 
     return handler

@@ -16,9 +16,10 @@ so sweeping twice changes nothing. A sweep that runs out of time saves where it 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from exotel_webhooks.ledger.table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
+    is_e164,
     report_reconciled,
     subscriber_key,
 )
@@ -42,7 +44,10 @@ from exotel_webhooks.sweep.campaign_api import (
 PAGE_SIZE = 100
 WRITERS = 8  # rows of a page written at once
 OLDEST_FIRST, NEWEST_FIRST = "oldest first", "newest first"
-MAX_PAGES = 100_000  # 10 million rows: a bound on a total that never stops growing
+# Exotel's largest campaign: 500,000 numbers, each called at most 4 times (3 retries). A sweep
+# reading more rows than that is reading an API that never stops (a total that keeps growing).
+MAX_ROWS = 2_000_000
+STALLED_RUNS = 2  # runs cut short in a row, no row read: the campaign waits a quiet period
 
 
 @dataclass(frozen=True)
@@ -51,11 +56,12 @@ class SweepReport:
     attempts_recovered: int  # by this run
     numbers_recovered: int
     rows_read: int
-    unusable_rows: int
+    unusable_rows: int  # refused rows (their reasons in `rows_refused`)
     status: str | None  # the API's campaign status
     status_source: str | None  # where the stored status came from after the sweep
     finished: bool  # False: out of time; the next sweep resumes at the saved cursor
     reconciled: bool = False  # reconciled against the API's rows (no report was)
+    rows_refused: dict[str, int] = field(default_factory=dict)  # this run's, by reason
 
     def summary(self) -> str:
         state = "finished" if self.finished else "paused (resumes at the next sweep)"
@@ -63,14 +69,34 @@ class SweepReport:
         return (
             f"{self.campaign_sid}: {self.attempts_recovered} attempts and "
             f"{self.numbers_recovered} numbers recovered from {self.rows_read} rows "
-            f"({self.unusable_rows} unusable); status {self.status or 'unknown'} "
+            f"({self.unusable_rows} refused); status {self.status or 'unknown'} "
             f"from {self.status_source or 'nowhere'}{reconciled}; {state}"
         )
 
 
-def subscriber(call: ApiCall) -> str:
-    """Whose outcome a row is (a masked number's rows are each their own subscriber)."""
-    return subscriber_key(call.number, [call.call_sid])
+def placed(calls: Sequence[ApiCall], homes: Sequence[str]) -> list[tuple[ApiCall, str]]:
+    """Each row under the number the ledger keys its call by (`homes`: the number a door
+    already stored that call SID under, else the API's), with the subscriber whose outcome it
+    would be. One call SID is one attempt whichever door names it: a call the callbacks sent
+    masked (`0XXXXXX4890`) and the API in full is the callbacks' attempt. A number the API
+    gives in E.164 groups its rows; if the callbacks spelled its calls masked, its outcome is
+    keyed as theirs would be (`<mask>@<first call SID>`). A masked row of the API's is its own
+    subscriber (a mask may stand for many)."""
+    groups: dict[str, list[int]] = {}
+    for index, call in enumerate(calls):
+        group = call.number if is_e164(call.number) else f"@{call.call_sid}"
+        groups.setdefault(group, []).append(index)
+    subscribers: dict[int, str] = {}
+    for members in groups.values():
+        spellings = [homes[index] for index in members]
+        masked = next((home for home in spellings if not is_e164(home)), None)
+        sids = [calls[index].call_sid for index in members]
+        subscriber = subscriber_key(masked, sids) if masked else spellings[0]
+        subscribers |= dict.fromkeys(members, subscriber)
+    return [
+        (replace(call, number=home), subscribers[index])
+        for index, (call, home) in enumerate(zip(calls, homes, strict=True))
+    ]
 
 
 class CampaignSweeper:
@@ -112,6 +138,8 @@ class CampaignSweeper:
         tally = Tally(
             offset=int(progress["cursor"]) if resuming else 0,
             unusable_before=int(progress.get("unusable_rows") or 0) if resuming else 0,
+            refused_before=Counter(progress.get("rows_refused") or {}) if resuming else Counter(),
+            short_runs_before=int(progress.get("short_runs") or 0),
         )
         reconciling = final and not report_reconciled(stored)
         progress |= {"last_run": now.isoformat(), "order": order, "refused": None}
@@ -145,6 +173,7 @@ class CampaignSweeper:
             numbers_recovered=tally.numbers,
             rows_read=tally.rows,
             unusable_rows=tally.unusable,
+            rows_refused=dict(tally.refused),
             status=campaign.status,
             status_source=(after.get("status_source") or "callback")
             if after.get("status")
@@ -163,43 +192,84 @@ class CampaignSweeper:
         )
         return report
 
+    def note_failure(self, campaign_sid: str, error: Exception) -> None:
+        """A sweep that failed for a reason of its own (a bug, input nobody foresaw): noted on
+        a campaign the ledger knows, like a refusal, so it waits a quiet period and the
+        campaigns behind it are swept meanwhile."""
+        pk = campaign_pk(campaign_sid)
+        stored = self.table.get(pk, SUMMARY_SK, consistent=True)
+        if stored is None:
+            return
+        reason = f"{type(error).__name__}: {str(error)[:200]}"
+        progress = dict(stored.get("sweep") or {})
+        self._save(pk, progress | {"last_run": self.clock().isoformat(), "refused": reason})
+
     def _read_pages(
         self, campaign_sid: str, final: bool, reconciling: bool, now: datetime, tally: Tally
     ) -> bool:
-        """Every page from `tally.offset` on, while time lasts; True if the last was read."""
+        """Every page from `tally.offset` on, while time lasts; True if the last was read.
+        Raises CampaignApiRefused for an API that repeats a page (it ignores `offset`) or
+        never stops (more rows than any campaign holds)."""
 
-        def record(row: tuple[ApiCall, bool]) -> tuple[bool, bool]:
-            call, as_outcome = row
+        def home(call: ApiCall) -> str:
+            stored = self.table.stored_call(campaign_sid, call.call_sid)
+            return str(stored["number"]) if stored and stored.get("number") else call.number
+
+        def record(row: tuple[ApiCall, str | None]) -> tuple[bool, bool]:
+            call, outcome_of = row
             return self.ledger.record_api_call(
-                campaign_sid, call, as_outcome=as_outcome, now=now, reconcile=reconciling
+                campaign_sid, call, outcome_of=outcome_of, now=now, reconcile=reconciling
             )
 
         # A page's rows are independent items (each number's outcome written from one row of
         # it), so they are written a few at a time: a sweep's time is DynamoDB's round trips.
+        previous: tuple[str, ...] = ()
         with ThreadPoolExecutor(self.writers, thread_name_prefix="sweep") as writers:
-            for _ in range(MAX_PAGES):
+            while True:
                 if self.seconds_left() < self.reserve_seconds:
                     return False
+                if tally.offset >= MAX_ROWS:
+                    raise CampaignApiRefused(
+                        f"call-details goes on past {MAX_ROWS:,} rows, more than any campaign"
+                    )
                 page = self.api.call_page(
                     campaign_sid, tally.offset, self.page_size, newest_first=final
                 )
+                if page.call_sids and page.call_sids == previous:
+                    raise CampaignApiRefused(
+                        f"call-details answered offset {tally.offset} with the rows it gave "
+                        "for the page before (it ignores offset)"
+                    )
+                previous = page.call_sids
+                rows = placed(page.calls, list(writers.map(home, page.calls)))
                 # a number's outcome is written once a page, from its latest row there (the
                 # version decides between pages too)
-                latest = {subscriber(call): call for call in sorted(page.calls, key=api_version)}
-                rows = [(call, final and latest[subscriber(call)] is call) for call in page.calls]
-                for attempt, number in writers.map(record, rows):
+                latest: dict[str, ApiCall] = {}
+                for call, subscriber in rows:
+                    if subscriber not in latest or api_version(call) > api_version(
+                        latest[subscriber]
+                    ):
+                        latest[subscriber] = call
+                written = [
+                    (call, subscriber if final and latest[subscriber] is call else None)
+                    for call, subscriber in rows
+                ]
+                for attempt, number in writers.map(record, written):
                     tally.attempts += attempt
                     tally.numbers += number
-                for reason in page.unusable:
+                for refusal in page.refused:
                     logger.warning(
-                        "campaign API row unusable", campaign_sid=campaign_sid, reason=reason
+                        "campaign API row refused",
+                        campaign_sid=campaign_sid,
+                        reason=refusal.reason,
+                        detail=str(refusal),
                     )
+                    tally.refused[refusal.reason] += 1
                 tally.rows += page.rows
-                tally.unusable += len(page.unusable)
+                tally.unusable += len(page.refused)
                 tally.offset += page.rows
                 if page.rows == 0 or (page.total is not None and tally.offset >= page.total):
                     return True
-        return False
 
     def _save(self, pk: str, progress: dict[str, Any]) -> None:
         self.table.set(pk, SUMMARY_SK, {"sweep": progress})
@@ -210,17 +280,24 @@ class Tally:
     """What one sweep has read and recovered so far, and where it is."""
 
     offset: int  # rows read in this order from the first page on
-    unusable_before: int  # unusable rows of the runs this one resumes
+    unusable_before: int  # refused rows of the runs this one resumes
+    refused_before: Counter[str] = field(default_factory=Counter)  # ... by reason
+    short_runs_before: int = 0  # runs cut short in a row before this one without a row read
     attempts: int = 0
     numbers: int = 0
     rows: int = 0
     unusable: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
 
     def progress(self, saved: dict[str, Any], *, finished: bool) -> dict[str, Any]:
-        """The campaign's `sweep` after this run (the read API shows its totals)."""
+        """The campaign's `sweep` after this run (the read API shows its totals; the refused
+        rows are those of the reading this run belongs to, from its first page on)."""
+        stalled = not finished and self.rows == 0
         return saved | {
             "attempts_recovered": int(saved.get("attempts_recovered") or 0) + self.attempts,
             "numbers_recovered": int(saved.get("numbers_recovered") or 0) + self.numbers,
             "cursor": None if finished else self.offset,
             "unusable_rows": self.unusable_before + self.unusable,
+            "rows_refused": dict(self.refused_before + self.refused),
+            "short_runs": self.short_runs_before + 1 if stalled else 0,
         }

@@ -29,7 +29,7 @@ MAX_QUERIES = 20  # index pages one calls request may read
 MAX_PAGE_SIZE = 100
 CALL_FIELDS = ("call_sid", "number", "status", "date_created", "date_updated")
 ATTEMPT_FIELDS = ("call_sid", "status", "date_created", "date_updated")
-SWEEP_FIELDS = ("last_run", "attempts_recovered", "numbers_recovered", "refused")
+SWEEP_FIELDS = ("last_run", "attempts_recovered", "numbers_recovered", "refused", "rows_refused")
 
 
 class CampaignNotFound(Exception):
