@@ -45,6 +45,11 @@ class Template:
         resources: dict[str, dict[str, Any]] = self.sam["Resources"]
         return resources
 
+    def parameter(self, name: str) -> dict[str, Any]:
+        """A template parameter's declaration (`Default`, `AllowedValues`, ...)."""
+        declaration: dict[str, Any] = self.sam["Parameters"][name]
+        return declaration
+
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
 

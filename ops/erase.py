@@ -44,7 +44,7 @@ def erase_number(
     campaign_sid: str | None = None,
     rules: NormalisationRules | None = None,
 ) -> Erasure:
-    rules = rules or NormalisationRules()
+    rules = rules or target.rules
     # `0XXXXXX4890@<call SID>` names one masked subscriber as the read API shows it
     key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
     table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))

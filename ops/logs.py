@@ -21,7 +21,7 @@ def log_group_of(target: Target, function: str) -> str:
 def logged_number_hash(target: Target, number: str, rules: NormalisationRules | None = None) -> str:
     """What the stack's log lines call `number`: its hash under the stack's key (the stack's
     id), of the number as the table keys it. `0XXXXXX4890@<call SID>` names a masked one."""
-    rules = rules or NormalisationRules()
+    rules = rules or target.rules
     key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
     stack = target.client("cloudformation").describe_stacks(StackName=target.stack_name)
     return str(number_hash(key, stack["Stacks"][0]["StackId"]))

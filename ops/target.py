@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 
+from exotel_webhooks.settings import NormalisationRules
 from localaws.emulation import LOCAL_STATE
-from localaws.template import PROJECT_ROOT
+from localaws.template import PROJECT_ROOT, Template
 
 SAMCONFIG = PROJECT_ROOT / "samconfig.toml"
 
@@ -101,6 +102,21 @@ class Target:
             p["ParameterKey"]: p.get("ParameterValue", "")
             for p in stacks["Stacks"][0].get("Parameters", [])
         }
+
+    def parameter(self, name: str) -> str:
+        """A template parameter as the stack was deployed with it, else its default."""
+        return self.parameters.get(name) or str(Template.load().parameter(name).get("Default", ""))
+
+    @cached_property
+    def rules(self) -> NormalisationRules:
+        """How the stack's functions read numbers and zone-less times (its DefaultPhoneRegion
+        and LocalTimezone): every operations command reads them the same way."""
+        return NormalisationRules.from_environment(
+            {
+                "LOCAL_TIMEZONE": self.parameter("LocalTimezone"),
+                "DEFAULT_PHONE_REGION": self.parameter("DefaultPhoneRegion"),
+            }
+        )
 
     def physical_id(self, logical_id: str) -> str:
         try:

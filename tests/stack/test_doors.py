@@ -11,18 +11,23 @@ import boto3
 import pytest
 
 from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.recording import CampaignLedger
 from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
-from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
+from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApiRefused
 from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.scheduled import sweep_handler
-from localaws.emulation import REGION, Deployment
+from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.runtime import LocalLambdaContext
+from ops.erase import erase_number
+from ops.sweep import SweepNotConfigured, _sweeper, api_access
+from ops.target import Target
 from tests.stack.test_processors import Processors, campaign_status, published
 from tests.stack.test_sweep import ROWS, FakeCampaignApi, sweeper
 from tests.support.campaigns import message
 from tests.support.stack import AwsCalls, LoadFunction
 
 A_NUMBER, B_NUMBER = "+919876543210", "+919812345678"
+NOW = datetime(2024, 1, 16, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -244,3 +249,64 @@ def test_once_final_a_callback_moves_a_campaign_only_to_another_final_status(
     assert archived == "Completed"
     assert processors.campaign()["status"] == "Failed"
     assert len(published(aws_calls, "CampaignCompleted")) == 1
+
+
+# ------------------------------------------------ 4. (in part) every ops command reads as the stack
+def stack_target(**parameters: str) -> Target:
+    """The emulated stack as the operations commands see it, deployed with `parameters`."""
+    target = Target(STACK_NAME, REGION)
+    target.__dict__["parameters"] = {**target.parameters, **parameters}
+    return target
+
+
+def test_erase_reads_a_number_with_the_stacks_phone_region(stack: Deployment) -> None:
+    # Given a Singapore stack (DefaultPhoneRegion SG) holding an attempt of +65 9123 4567
+    table = ledger_table(stack)
+    sent = {"call_sid": "call_sg", "number": "91234567", "status": "completed"}
+    api_call = ApiCall("call_sg", "+6591234567", sent["number"], "completed", None, None)
+    CampaignLedger(table).record_api_call("camp_sg", api_call, outcome_of=None, now=NOW)
+
+    # When the operator erases the number as Singapore writes it
+    erasure = erase_number(stack_target(DefaultPhoneRegion="SG"), "91234567")
+
+    # Then the Singaporean subscriber is erased (not +91 9123 4567, who is nobody here)
+    assert (erasure.number, erasure.attempts) == ("+6591234567", 1)
+    assert table.number_items("+6591234567") == []
+
+
+def test_make_sweep_reads_with_the_stacks_settings(stack: Deployment) -> None:
+    # Given a Singapore stack whose zone-less times are Singapore's
+    target = stack_target(DefaultPhoneRegion="SG", LocalTimezone="Asia/Singapore")
+    environ = {"EXOTEL_API_KEY": "k", "EXOTEL_API_TOKEN": "t", "EXOTEL_ACCOUNT_SID": "a"}
+
+    # When make sweep builds its client
+    sweeper = _sweeper(target, environ)
+
+    # Then it reads numbers and times as the stack's sweep function does
+    assert sweeper.api.rules.default_phone_region == "SG"
+    assert str(sweeper.api.rules.local_timezone) == "Asia/Singapore"
+    assert sweeper.seconds_left() <= 900
+
+
+# ------------------------------------------------ 6. make sweep sends credentials to Exotel only
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"EXOTEL_API_URL": "https://collector.example.com"},
+        {"EXOTEL_API_URL": "http://127.0.0.1:8080"},  # loopback, but no local stack
+        {"EXOTEL_API_HOST": "api.exotel.com.attacker.example"},
+    ],
+    ids=["https elsewhere", "loopback outside the local stack", "a host not Exotel's"],
+)
+def test_make_sweep_sends_the_account_key_to_exotel_only(
+    stack: Deployment, environ: dict[str, str]
+) -> None:
+    credentials = {"EXOTEL_API_KEY": "k", "EXOTEL_API_TOKEN": "t", "EXOTEL_ACCOUNT_SID": "a"}
+    with pytest.raises(SweepNotConfigured, match="Exotel"):
+        api_access(stack_target(), {**credentials, **environ})
+
+
+def test_make_sweep_uses_the_stacks_exotel_cluster(stack: Deployment) -> None:
+    credentials = {"EXOTEL_API_KEY": "k", "EXOTEL_API_TOKEN": "t", "EXOTEL_ACCOUNT_SID": "a"}
+    access = api_access(stack_target(ExotelApiHost="api.in.exotel.com"), credentials)
+    assert (access.host, access.allow_loopback) == ("api.in.exotel.com", False)
