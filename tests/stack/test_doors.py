@@ -4,6 +4,7 @@ of them once broke the promise, found by attacking it as a hostile API, sender o
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,18 +13,26 @@ import pytest
 
 from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.recording import CampaignLedger
-from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.ledger.table import (
+    SUMMARY_SK,
+    CampaignTable,
+    campaign_pk,
+    is_counter,
+    to_item,
+)
 from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApiRefused
 from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.scheduled import sweep_handler
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.runtime import LocalLambdaContext
+from ops.__main__ import main as ops_main
 from ops.erase import erase_number
 from ops.sweep import SweepNotConfigured, _sweeper, api_access
 from ops.target import Target
-from tests.stack.test_processors import Processors, campaign_status, published
+from tests.stack.test_processors import PROCESSORS, Processors, campaign_status, published
 from tests.stack.test_sweep import ROWS, FakeCampaignApi, sweeper
-from tests.support.campaigns import message
+from tests.support.campaigns import START, Message, message
+from tests.support.pipeline import LedgerStream
 from tests.support.stack import AwsCalls, LoadFunction
 
 A_NUMBER, B_NUMBER = "+919876543210", "+919812345678"
@@ -310,3 +319,128 @@ def test_make_sweep_uses_the_stacks_exotel_cluster(stack: Deployment) -> None:
     credentials = {"EXOTEL_API_KEY": "k", "EXOTEL_API_TOKEN": "t", "EXOTEL_ACCOUNT_SID": "a"}
     access = api_access(stack_target(ExotelApiHost="api.in.exotel.com"), credentials)
     assert (access.host, access.allow_loopback) == ("api.in.exotel.com", False)
+
+
+# ---------------------------------------- 5. counters equal the items, whatever removes them
+DAY = timedelta(days=1)
+
+
+class Ledger:
+    """The processors of a stack keeping data `days` days, the stream read on a shard the test
+    chooses (DynamoDB rolls a stream's shards over about every 4 hours), and TTL played by
+    hand: `expire(at)` deletes what DynamoDB's TTL would by then, counters included."""
+
+    def __init__(self, load_function: LoadFunction, stack: Deployment, days: int = 30) -> None:
+        self.processors = Processors(load_function, stack)
+        self.processors.handlers = {
+            kind: load_function(name, DATA_RETENTION_DAYS=str(days))
+            for kind, name in PROCESSORS.items()
+        }
+        counting = load_function("LedgerStreamFunction")
+        self.shard = "shardId-00000001"
+        self.processors.stream = LedgerStream(
+            stack, lambda event: counting({**event, "shardId": self.shard})
+        )
+        self.table = ledger_table(stack)
+        self.client = self.table.client
+
+    def roll_over(self) -> None:
+        self.shard = f"shardId-{int(self.shard.split('-')[1]) + 1:08d}"
+
+    def expire(self, at: datetime) -> None:
+        for item in list(self.table.every_item()):
+            if "expires_at" in item and int(item["expires_at"]) <= at.timestamp():
+                self.client.delete_item(
+                    TableName=self.table.name, Key=to_item({"PK": item["PK"], "SK": item["SK"]})
+                )
+        self.processors.stream.settle()
+
+    def counts(self, sid: str) -> dict[str, Any] | None:
+        """The read API's counts of the campaign (None: 404)."""
+        status, body = self.processors.get(f"/campaigns/{sid}")
+        if status == 404:
+            return None
+        return {"attempts": body["attempts"], "numbers": body["numbers"]}
+
+    def truth(self, sid: str) -> dict[str, Any] | None:
+        """The same counts, from the items stored."""
+        items = list(self.table.campaign_numbers(sid))
+        summary = self.table.get(campaign_pk(sid), SUMMARY_SK, consistent=True)
+        if not items and summary is None:
+            return None
+        counted = {}
+        for family, sk in (("attempts", "ATTEMPT#"), ("numbers", "OUTCOME")):
+            statuses = Counter(i["status"] for i in items if str(i["SK"]).startswith(sk))
+            counted[family] = {
+                "total": sum(statuses.values()),
+                "by_status": dict(sorted(statuses.items())),
+            }
+        return counted
+
+
+def call(sid: str, call_sid: str, status: str, minute: int, received: datetime) -> Message:
+    fields = {"campaign_sid": sid, "call_sid": call_sid, "number": f"+9198000{call_sid[-5:]}",
+              "status": status, "date_updated": f"2024-01-15T09:{minute:02d}:00+05:30"}  # fmt: skip
+    return message(CallbackType.CALL_STATUS, fields, received)
+
+
+@pytest.fixture
+def ledger(load_function: LoadFunction, stack: Deployment) -> Ledger:
+    return Ledger(load_function, stack)
+
+
+def test_an_erasure_never_shortens_the_life_of_a_counter(ledger: Ledger) -> None:
+    # Given an attempt kept until day 40, and another, received earlier, until day 31
+    ledger.processors.process(call("camp_e", "call_00001", "completed", 5, START + 10 * DAY))
+    ledger.processors.process(call("camp_e", "call_00002", "busy", 6, START + DAY))
+
+    # When the second is erased, and day 35 comes
+    for item in ledger.table.number_items("+919800000002", "camp_e"):
+        ledger.table.erase(item)
+    ledger.processors.stream.settle()
+    ledger.expire(START + 35 * DAY)
+
+    # Then the live attempt is still counted
+    assert ledger.counts("camp_e") == ledger.truth("camp_e")
+    assert ledger.counts("camp_e")["attempts"]["total"] == 1  # type: ignore[index]
+
+
+def test_an_attempt_counted_on_two_shards_is_counted_exactly_until_it_expires(
+    ledger: Ledger,
+) -> None:
+    # Given an attempt stored ringing on one stream shard, and completed on the next
+    ledger.processors.process(call("camp_r", "call_00001", "ringing", 5, START + DAY))
+    ledger.roll_over()
+    ledger.processors.process(call("camp_r", "call_00001", "completed", 9, START + 10 * DAY))
+
+    # When the day the ringing version would have expired comes, then the completed one's
+    ledger.expire(START + 35 * DAY)
+    between = ledger.counts("camp_r")
+    ledger.expire(START + 45 * DAY)
+
+    # Then it was counted once, completed, and then not at all: no count ever negative
+    assert between == {"attempts": {"total": 1, "by_status": {"completed": 1}},
+                       "numbers": {"total": 0, "by_status": {}}}  # fmt: skip
+    assert ledger.truth("camp_r") is None
+    assert ledger.counts("camp_r") is None
+
+
+def test_recounted_counters_leave_with_the_items_they_count(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a campaign whose counters were lost and rebuilt by make recount
+    ledger.processors.process(call("camp_c", "call_00001", "failed", 5, START + DAY))
+    for item in ledger.table.campaign_items("camp_c"):
+        if is_counter(item):
+            ledger.client.delete_item(
+                TableName=ledger.table.name, Key=to_item({"PK": item["PK"], "SK": item["SK"]})
+            )
+    assert ops_main(["--stack", STACK_NAME, "recount", "camp_c"]) == 0
+
+    # When every item of it has expired, and the reset counters' own time has passed
+    ledger.expire(START + 40 * DAY)
+    ledger.expire(datetime.now(UTC) + 3 * DAY)
+
+    # Then the campaign is gone, not answered with its old counts
+    assert ledger.counts("camp_c") is None
+    assert ledger.table.campaign_items("camp_c") == []

@@ -39,10 +39,12 @@ class Message:
         return event
 
 
-def message(callback_type: CallbackType, fields: dict[str, Any]) -> Message:
+def message(
+    callback_type: CallbackType, fields: dict[str, Any], received_at: datetime | None = None
+) -> Message:
     """The queue message the receiver would produce for a callback with these fields."""
     body = json.dumps(fields).encode()
-    received_at = START + timedelta(days=1)
+    received_at = received_at or START + timedelta(days=1)
     fields_sent = decode_fields(body, "application/json")
     callback = build_callback(callback_type, fields_sent, RULES, received_at)
     return Message(callback_type, callback.queued_event(received_at))

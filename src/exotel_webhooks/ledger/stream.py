@@ -20,8 +20,9 @@ carry their event_id for that.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -129,9 +130,15 @@ class Window:
 
 
 class StreamDerivation:
-    def __init__(self, table: CampaignTable, events: CampaignEvents | None = None) -> None:
+    def __init__(
+        self,
+        table: CampaignTable,
+        events: CampaignEvents | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.table = table
         self.events = events
+        self.clock = clock
 
     def handle(self, window: Window) -> dict[str, Any]:
         """Publish the records' events, then add their counter deltas. Returns the (empty)
@@ -151,21 +158,21 @@ class StreamDerivation:
         return {"state": {}}
 
     def _count(self, shard: str, sid: str, counted: list[tuple[Change, dict[str, int]]]) -> None:
+        # an item erased or expired: once nothing counted is left, the counters go too
+        removed = any(change.after is None for change, _ in counted)
         while counted:
             totals: Counter[str] = Counter()
             for _, deltas in counted:
                 totals.update(deltas)
-            expiries = [int(c.item["expires_at"]) for c, _ in counted if "expires_at" in c.item]
             taken = self.table.add_to_counters(
                 sid,
                 shard,
                 {name: delta for name, delta in totals.items() if delta},
                 first_sequence=counted[0][0].sequence,
                 last_sequence=counted[-1][0].sequence,
-                expires_at=max(expiries) if expiries else None,
             )
             if taken is None:
-                return
+                break
             # Some were added before (a retried invocation): add only the newer ones.
             newer = [(c, d) for c, d in counted if sequence_text(c.sequence) > taken]
             logger.info(
@@ -177,6 +184,8 @@ class StreamDerivation:
             if len(newer) == len(counted):
                 raise RuntimeError(f"counter item of {sid} refused records it has not taken")
             counted = newer
+        if removed and self.table.reset_counters_if_empty(sid, self.clock()):
+            logger.info("counters reset: nothing counted is left", campaign_sid=sid)
 
 
 def stream_handler(derivation: StreamDerivation) -> LambdaHandler[dict[str, Any]]:

@@ -51,7 +51,12 @@ CALLS_INDEX = "GSI1"
 CALL_SHARDS = 10
 RECONCILED_PREFIX = "reconciled#"
 RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
-COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence"})
+COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence", "revision"})
+# A campaign's counters, once they sum to zero (every item they counted erased or expired),
+# are reset and expire after this: longer than a stream record lives (24 hours), so a retried
+# invocation still finds the last sequence number its shard's item took.
+EMPTY_COUNTERS_LINGER_SECONDS = 2 * 24 * 3600
+MAX_TRANSACTION_ITEMS = 100
 _SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers have up to 40 digits
 _MAX_TRIES = 6
 _OLD_LAYOUT_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "notify_pending")
@@ -497,22 +502,23 @@ class CampaignTable:
         *,
         first_sequence: str,
         last_sequence: str,
-        expires_at: int | None = None,
     ) -> str | None:
         """ADD `deltas` (what the shard's records from `first_sequence` to `last_sequence` did)
         to the campaign's counter item of this stream shard, unless it has already taken a
         record from `first_sequence` on. Records of one shard come in order, so the last
         sequence number taken is all the memory exactly-once needs. None if added; else the
-        last sequence number the item has taken (so the caller adds only what is newer)."""
+        last sequence number the item has taken (so the caller adds only what is newer).
+
+        Counter items never expire on their own (an item they counted may outlive the one it
+        was first counted on, on another shard): they are reset when the campaign's counters
+        sum to zero (`reset_counters_if_empty`), and a reset item counting again loses its
+        expiry here."""
         names = {f"#c{i}": counter for i, counter in enumerate(deltas)}
         values: dict[str, Any] = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
         values[":first"] = sequence_text(first_sequence)
         values[":last"] = sequence_text(last_sequence)
-        names["#last"] = "last_sequence"
-        expression = "SET #last = :last"
-        if expires_at:
-            expression += ", #expires_at = :expires_at"
-            names["#expires_at"], values[":expires_at"] = "expires_at", expires_at
+        names["#last"], names["#expires_at"] = "last_sequence", "expires_at"
+        expression = "SET #last = :last REMOVE #expires_at"
         adds = [f"#c{i} :d{i}" for i in range(len(deltas))]
         if adds:
             expression += " ADD " + ", ".join(adds)
@@ -577,16 +583,68 @@ class CampaignTable:
         }
         if corrections:
             names = {f"#c{i}": name for i, name in enumerate(corrections)}
+            adds = [f"#c{i} :d{i}" for i in range(len(names))]
+            names["#revision"] = "revision"  # what a reset checks is unchanged
             self.client.update_item(
                 TableName=self.name,
                 Key=to_item({"PK": campaign_pk(campaign_sid), "SK": RECOUNT_SK}),
-                UpdateExpression="ADD " + ", ".join(f"#c{i} :d{i}" for i in range(len(names))),
-                ExpressionAttributeNames=names,
+                UpdateExpression="ADD " + ", ".join([*adds, "#revision :one"]) + " REMOVE #e",
+                ExpressionAttributeNames=names | {"#e": "expires_at"},
                 ExpressionAttributeValues=to_item(
-                    {f":d{i}": delta for i, delta in enumerate(corrections.values())}
+                    {f":d{i}": delta for i, delta in enumerate(corrections.values())} | {":one": 1}
                 ),
             )
+        self.reset_counters_if_empty(campaign_sid, time.time())
         return corrections
+
+    def reset_counters_if_empty(self, campaign_sid: str, now: float) -> bool:
+        """Once a campaign's counters sum to zero (each item they counted erased or expired),
+        reset them all in one transaction, each on condition it is unchanged: their counts
+        removed (the sum stays zero), their last sequence numbers kept, and expiring after
+        EMPTY_COUNTERS_LINGER_SECONDS. Counters that do not sum to zero are never touched, so
+        they cannot expire before an item they counted. True if reset."""
+        counters = [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
+        if not counters or any(sum_counters(counters).values()):
+            return False
+        if len(counters) > MAX_TRANSACTION_ITEMS:
+            return False  # zero either way; they stay until a recount or the next removal
+        expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
+        updates: list[Any] = []
+        for item in counters:
+            counts = [name for name in item if name not in COUNTER_BOOKKEEPING]
+            count_names = {f"#c{i}": name for i, name in enumerate(counts)}
+            names = count_names | {"#e": "expires_at"}
+            expression = "SET #e = :e"
+            if count_names:
+                expression += " REMOVE " + ", ".join(count_names)
+            values: dict[str, Any] = {":e": expires_at}
+            if "last_sequence" in item:
+                condition = "#u = :u"
+                names["#u"], values[":u"] = "last_sequence", item["last_sequence"]
+            elif "revision" in item:
+                condition = "#u = :u"
+                names["#u"], values[":u"] = "revision", item["revision"]
+            else:
+                condition = "attribute_exists(PK)"
+            updates.append(
+                {
+                    "Update": {
+                        "TableName": self.name,
+                        "Key": to_item({"PK": item["PK"], "SK": item["SK"]}),
+                        "UpdateExpression": expression,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": to_item(values),
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=updates)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            return False  # a counter changed meanwhile: the next removal tries again
+        return True
 
     # ------------------------------------------------------------------ reads
     def number_collection(self, campaign_sid: str, subscriber: str) -> list[dict[str, Any]]:

@@ -48,10 +48,12 @@ class CampaignViews:
     def campaign(self, campaign_sid: str) -> dict[str, Any]:
         """The summary and the counter items, in one Query."""
         items = self.table.campaign_items(campaign_sid)
-        if not items:
-            raise CampaignNotFound(f"no campaign {campaign_sid}")
-        summary = next((item for item in items if is_summary(item)), {})
+        summary = next((item for item in items if is_summary(item)), None)
         counters = sum_counters([item for item in items if is_counter(item)])
+        if summary is None and not any(counters.values()):
+            # nothing stored, or everything expired (reset counters linger, counting nothing)
+            raise CampaignNotFound(f"no campaign {campaign_sid}")
+        summary = summary or {}
         scan = summary.get("reconciliation")
         return {
             "campaign_sid": campaign_sid,
