@@ -115,7 +115,7 @@ def delayed_dynamodb() -> Any:  # noqa: ANN401
 
 def time_sweeps() -> dict[int, float]:
     """Seconds to sweep a final campaign whose callbacks were all lost, by writers."""
-    table = CampaignTable(delayed_dynamodb(), "bench")
+    table = CampaignTable(delayed_dynamodb(), "bench", hash_key="bench")
     timings: dict[int, list[float]] = {1: [], WRITERS: []}
     for run in range(TIMING_RUNS):
         for writers, seconds in timings.items():
@@ -141,7 +141,7 @@ def main() -> None:
         session = boto3.Session(region_name=REGION)
         session.events.register("provide-client-params", meter.before_call)
         session.events.register("after-call", meter.after_call)
-        table = CampaignTable(session.client("dynamodb"), table_name)
+        table = CampaignTable(session.client("dynamodb"), table_name, hash_key="bench")
         lines = []
         cases = {
             "every callback lost": "camp_bench",

@@ -29,7 +29,7 @@ from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.sweeper import CampaignSweeper
 from localaws.demo import get, print_checks, send_like_exotel, simulate, wait_for
-from localaws.emulation import REGION, attach
+from localaws.emulation import REGION, STACK_NAME, attach
 from localaws.template import Template
 
 CREDENTIALS = ApiCredentials("demo-key", "demo-token", "demo-account")
@@ -135,9 +135,12 @@ def play_lost_callbacks(base: str, token: str, endpoint: str, count: int, seed: 
 
     httpd, host = serve_campaign_api({sid: rows})
     try:
+        cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint)
+        stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
         table = CampaignTable(
             boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint),
             attach(Template.load(), endpoint).physical_id("CampaignTable"),
+            hash_key=stack["StackId"],  # the numbers' hashes, as the stack's functions key them
         )
         api = CampaignApi(host, CREDENTIALS, NormalisationRules(), allow_loopback=True)
         report = CampaignSweeper(table, api).sweep(sid)

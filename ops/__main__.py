@@ -11,7 +11,6 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from localaws.template import Template
 from ops.erase import erase_number
@@ -167,7 +166,7 @@ _ONE_LINE: dict[str, Callable[[Target, argparse.Namespace], str]] = {
 
 
 def _recount(target: Target, campaign_sid: str) -> str:
-    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    table = target.campaign_table()
     corrections = table.recount(campaign_sid)
     changed = ", ".join(f"{name} {delta:+d}" for name, delta in corrections.items())
     return f"{campaign_sid}: {changed or 'counters already equal the items'}"

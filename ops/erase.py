@@ -1,9 +1,13 @@
 """Erasing a subscriber (India's DPDP Act): a number's attempts and outcomes, and its rows in the
 campaigns' stored reports, with every earlier version of those reports.
 
-Reports first, then the items: a run cut short is finished by running it again (the items still
-name the campaigns whose reports to clean), and a finished run changes nothing the second time.
-The campaign counters lose what is erased through the table's stream, as they gained it.
+A tombstone first (the subscriber's keyed hash, in the campaign or in all, kept as long as
+anything could bring the number back): no door into the ledger writes it again. Then every
+stored report of each campaign, then the items: a run cut short is finished by running it
+again (the items still name the campaigns whose reports to clean), and a finished run changes
+nothing the second time. A masked subscriber (`0XXXXXX4890@call_1`) is erased with every retry
+its outcome names. The campaign counters lose what is erased through the table's stream, as
+they gained it.
 """
 
 from __future__ import annotations
@@ -11,14 +15,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from exotel_webhooks.intake.normalise import normalise_phone
-from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.ledger.table import (
+    SUMMARY_SK,
+    CampaignTable,
+    campaign_pk,
+    masked_part,
+    subscriber_key,
+)
+from exotel_webhooks.reports.fetcher import reports_prefix
 from exotel_webhooks.reports.reconciliation import delimited_rows, find_columns
 from exotel_webhooks.settings import NormalisationRules
 from ops.target import Target
+
+DEAD_LETTER_DAYS = 14  # how long a dead-letter queue keeps a callback (template.yaml)
 
 
 @dataclass
@@ -43,18 +57,34 @@ def erase_number(
     number: str,
     campaign_sid: str | None = None,
     rules: NormalisationRules | None = None,
+    now: float | None = None,
 ) -> Erasure:
     rules = rules or target.rules
     # `0XXXXXX4890@<call SID>` names one masked subscriber as the read API shows it
     key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
-    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    table = target.campaign_table()
     items = table.number_items(key, campaign_sid)
+    # A masked subscriber's retries are keyed by their own call SIDs (`<mask>@<call SID>`):
+    # the outcome's call SIDs name them all
+    subscribers = {key}
+    if "@" in key:
+        for outcome in [item for item in items if "call_sid" not in item]:
+            for sid in outcome.get("call_sids") or []:
+                sibling = subscriber_key(masked_part(key), [sid])
+                if sibling not in subscribers:
+                    subscribers.add(sibling)
+                    items += table.number_items(sibling, outcome["campaign_sid"])
     erasure = Erasure(key, campaigns={item["campaign_sid"] for item in items})
     if campaign_sid:
         erasure.campaigns.add(campaign_sid)
+    # Tombstones first: from now on no door (a redelivery, a replay, a sweep, a report) writes
+    # the subscriber back, in this campaign or, without one, in any
+    expires_at = _tombstone_expiry(target, now or time.time())
+    for subscriber in sorted(subscribers):
+        table.bury(subscriber, campaign_sid, expires_at)
     if key.startswith("+"):  # only a phone number can be found in a report's rows
         for sid in sorted(erasure.campaigns):
-            _erase_from_report(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
+            _erase_from_reports(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
     for item in items:
         if table.erase(item) is not None:
             if "call_sid" in item:
@@ -64,7 +94,18 @@ def erase_number(
     return erasure
 
 
-def _erase_from_report(
+def _tombstone_expiry(target: Target, now: float) -> int | None:
+    """A tombstone outlives whatever could bring the number back: the ledger's own items (a
+    sweep re-reads the campaigns it knows), quarantined requests (a replay) and dead letters
+    (a redrive, 14 days). With DataRetentionDays 0 the ledger keeps everything, and so it."""
+    days = int(target.parameter("DataRetentionDays") or 0)
+    if not days:
+        return None
+    quarantine = int(target.parameter("QuarantineRetentionDays") or 0)
+    return int(now) + (max(days, quarantine) + DEAD_LETTER_DAYS) * 86_400
+
+
+def _erase_from_reports(
     target: Target,
     table: CampaignTable,
     *,
@@ -73,13 +114,50 @@ def _erase_from_report(
     rules: NormalisationRules,
     erasure: Erasure,
 ) -> None:
+    """Every stored report of the campaign: the one its summary names, and each earlier one
+    (a refetch, or a second final status, stored its own object beside it)."""
     summary = table.get(campaign_pk(sid), SUMMARY_SK, consistent=True) or {}
     report: dict[str, Any] = summary.get("report") or {}
-    if report.get("status") != "stored":
-        return
-    uri: str = report["s3_uri"]
-    bucket, object_key = uri.removeprefix("s3://").split("/", 1)
+    current = report.get("s3_uri") if report.get("status") == "stored" else None
     s3 = target.client("s3")
+    bucket = target.physical_id("ReportBucket")
+    uris = {
+        f"s3://{bucket}/{stored['Key']}"
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=reports_prefix(sid)
+        )
+        for stored in page.get("Contents", [])
+    }
+    if current:
+        uris.add(current)  # a migrated campaign's report stays in the old stack's bucket
+    for uri in sorted(uris):
+        cleaned = _erase_from_report(s3, uri, key, rules, erasure)
+        if cleaned is None or uri != current:
+            continue
+        size, sha256, kept, removed = cleaned
+        values: dict[str, Any] = {
+            "report": {**report, "bytes": size, "sha256": sha256, "rows": kept}
+        }
+        reconciliation = summary.get("reconciliation")
+        if reconciliation is not None:
+            rows_before = int(reconciliation.get("report_rows", 0))
+            values["reconciliation"] = {
+                **reconciliation,
+                "report_rows": max(rows_before - removed, 0),
+            }
+        table.set(campaign_pk(sid), SUMMARY_SK, values)
+
+
+def _erase_from_report(
+    s3: Any,  # noqa: ANN401
+    uri: str,
+    key: str,
+    rules: NormalisationRules,
+    erasure: Erasure,
+) -> tuple[int, str, int, int] | None:
+    """The report at `uri` without the number's rows, and without earlier versions of the
+    object: (bytes, sha256, rows kept, rows removed), or None if it named the number nowhere."""
+    bucket, object_key = uri.removeprefix("s3://").split("/", 1)
     body = s3.get_object(Bucket=bucket, Key=object_key)["Body"]
     removed, kept = 0, 0
     # The cleaned report is written to disk first: constant memory whatever its size.
@@ -88,7 +166,7 @@ def _erase_from_report(
         delimiter, rows = delimited_rows(body.iter_lines(keepends=True))
         header = next(rows, None)
         if header is None:
-            return
+            return None
         phone_column, _ = find_columns(header)
         writer = csv.writer(text, delimiter=delimiter)
         writer.writerow(header)
@@ -101,7 +179,7 @@ def _erase_from_report(
             writer.writerow(row)
         erasure.report_rows[uri] = removed
         if not removed:
-            return
+            return None
         size = cleaned.tell()
         cleaned.seek(0)
         digest = hashlib.sha256()
@@ -110,14 +188,7 @@ def _erase_from_report(
         cleaned.seek(0)
         s3.upload_fileobj(cleaned, bucket, object_key, ExtraArgs={"ContentType": "text/csv"})
     _delete_earlier_versions(s3, bucket, object_key)
-    reconciliation = summary.get("reconciliation")
-    values: dict[str, Any] = {
-        "report": {**report, "bytes": size, "sha256": digest.hexdigest(), "rows": kept}
-    }
-    if reconciliation is not None:
-        rows_before = int(reconciliation.get("report_rows", 0))
-        values["reconciliation"] = {**reconciliation, "report_rows": max(rows_before - removed, 0)}
-    table.set(campaign_pk(sid), SUMMARY_SK, values)
+    return size, digest.hexdigest(), kept, removed
 
 
 class _Utf8:

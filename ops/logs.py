@@ -23,8 +23,7 @@ def logged_number_hash(target: Target, number: str, rules: NormalisationRules | 
     id), of the number as the table keys it. `0XXXXXX4890@<call SID>` names a masked one."""
     rules = rules or target.rules
     key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
-    stack = target.client("cloudformation").describe_stacks(StackName=target.stack_name)
-    return str(number_hash(key, stack["Stacks"][0]["StackId"]))
+    return str(number_hash(key, target.stack_id))
 
 
 def log_lines(

@@ -20,7 +20,7 @@ def migrate(target: Target, old_table: str) -> Counter[str]:
     """What was written (`summaries`, `attempts`, `outcomes`) and what the new table already
     held as new or newer (`kept`)."""
     client = target.client("dynamodb")
-    table = CampaignTable(client, target.physical_id("CampaignTable"))
+    table = target.campaign_table()
     moved: Counter[str] = Counter()
     for item in CampaignTable(client, old_table).every_item():
         moved[table.migrate_item(item)] += 1

@@ -26,7 +26,6 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from exotel_webhooks.ledger.table import CampaignTable
 from ops.erase import erase_number
 from ops.target import Target
 
@@ -134,11 +133,12 @@ def _wait_for(
 
 def _clean_up(target: Target, sid: str, sleep: Callable[[float], None]) -> None:
     erase_number(target, SMOKE_NUMBER, campaign_sid=sid)
-    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    table = target.campaign_table()
     deadline = time.monotonic() + SETTLE_SECONDS
     while any(table.campaign_counters(sid).values()) and time.monotonic() < deadline:
         sleep(1.0)  # the stream takes the erased items out of the counters
     table.remove_campaign(sid)
+    table.unbury(SMOKE_NUMBER, sid)  # a synthetic campaign: nothing of it is left
 
 
 def _post(target: Target, route: str, body: dict[str, Any], token: str) -> Response:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
@@ -108,7 +107,7 @@ def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
     access = api_access(target, environ)
     rules = target.rules  # as the stack's functions read numbers and times
     api = CampaignApi(access.host, access.credentials, rules, allow_loopback=access.allow_loopback)
-    table = CampaignTable(target.client("dynamodb"), target.physical_id("CampaignTable"))
+    table = target.campaign_table()
     days = int(target.parameter("DataRetentionDays") or 0)  # as the stack's functions keep
     limit = float(environ.get("SWEEP_TIME_LIMIT_SECONDS") or DEFAULT_TIME_LIMIT_SECONDS)
     return CampaignSweeper(

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from localaws.emulation import LOCAL_STATE
 from localaws.template import PROJECT_ROOT, Template
@@ -93,6 +94,18 @@ class Target:
     def outputs(self) -> dict[str, str]:
         stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
         return {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+
+    @cached_property
+    def stack_id(self) -> str:
+        """The stack's id: the key its functions hash numbers with (NUMBER_HASH_KEY)."""
+        stacks = self.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        return str(stacks["Stacks"][0]["StackId"])
+
+    def campaign_table(self) -> CampaignTable:
+        """The stack's campaign table, hashing numbers as its functions do."""
+        return CampaignTable(
+            self.client("dynamodb"), self.physical_id("CampaignTable"), hash_key=self.stack_id
+        )
 
     @cached_property
     def parameters(self) -> dict[str, str]:

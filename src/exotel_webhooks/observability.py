@@ -64,6 +64,7 @@ class Metric(StrEnum):
     ATTEMPTS_RECOVERED = "AttemptsRecovered"  # by sweeps: Exotel's callbacks for them were lost
     NUMBERS_RECOVERED = "NumbersRecovered"
     SWEEPS_FAILED = "SweepsFailed"  # the Campaign API refused, or stayed unavailable
+    ERASED_WRITES_REFUSED = "ErasedWritesRefused"  # a callback of an erased number, not stored
     ROWS_REFUSED = "SweepRowsRefused"  # call-details rows a callback saying so would not pass
 
 

@@ -18,6 +18,7 @@ from exotel_webhooks.ledger.table import (
     CampaignTable,
     campaign_pk,
     is_counter,
+    outcome_keys,
     to_item,
 )
 from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApiRefused
@@ -444,3 +445,105 @@ def test_recounted_counters_leave_with_the_items_they_count(
     # Then the campaign is gone, not answered with its old counts
     assert ledger.counts("camp_c") is None
     assert ledger.table.campaign_items("camp_c") == []
+
+
+# ---------------------------------------- 4. an erasure is complete, and it stays erased
+def masked_call(call_sid: str, status: str, minute: int) -> Message:
+    fields = {"campaign_sid": "camp_1", "call_sid": call_sid, "number": "0XXXXXX4890",
+              "status": status, "date_updated": f"2024-01-15T09:{minute:02d}:00+05:30"}  # fmt: skip
+    return message(CallbackType.CALL_STATUS, fields)
+
+
+def test_erasing_a_masked_subscriber_erases_every_retry_its_outcome_names(
+    processors: Processors, stack: Deployment
+) -> None:
+    # Given a masked subscriber called three times, and its outcome naming the three calls
+    outcome = message(CallbackType.CALL_SCHEDULE, {
+        "campaign_sid": "camp_1", "to": "0XXXXXX4890", "status": "completed",
+        "call_sids": ["call_1", "call_2", "call_3"],
+        "date_updated": "2024-01-15T10:00:00+05:30"})  # fmt: skip
+    processors.process(
+        campaign_status("InProgress", 0),
+        masked_call("call_1", "busy", 1),
+        masked_call("call_2", "no-answer", 20),
+        masked_call("call_3", "completed", 40),
+        outcome,
+    )
+
+    # When the operator erases it by the key the read API shows
+    erasure = erase_number(stack_target(), "0XXXXXX4890@call_1", "camp_1")
+
+    # Then every attempt and the outcome are gone, and nothing of it is counted
+    assert (erasure.attempts, erasure.outcomes) == (3, 1)
+    summary = processors.campaign()
+    assert (summary["attempts"]["total"], summary["numbers"]["total"]) == (0, 0)
+
+
+def test_an_erasure_cleans_every_stored_report_of_the_campaign(
+    processors: Processors, stack: Deployment
+) -> None:
+    # Given two stored reports naming the number: an earlier one, and the one the summary names
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = stack.physical_id("ReportBucket")
+    csv = f"Number,Status\n{A_NUMBER},completed\n{B_NUMBER},busy\n".encode()
+    for key in ("reports/camp_1/earlier.csv", "reports/camp_1/current.csv"):
+        s3.put_object(Bucket=bucket, Key=key, Body=csv)
+    processors.process(campaign_status("Completed", 5))
+    ledger_table(stack).set(campaign_pk("camp_1"), SUMMARY_SK, {"report": {
+        "status": "stored", "s3_uri": f"s3://{bucket}/reports/camp_1/current.csv"}})  # fmt: skip
+
+    # When the number is erased
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+
+    # Then neither report names it, in any version
+    for key in ("reports/camp_1/earlier.csv", "reports/camp_1/current.csv"):
+        versions = s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        assert len(versions) == 1
+        text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        assert A_NUMBER not in text
+        assert B_NUMBER in text
+
+
+def test_an_erased_number_is_never_written_back_by_any_door(
+    processors: Processors, stack: Deployment, aws_calls: AwsCalls
+) -> None:
+    # Given a number whose outcome callback was stored, then erased
+    first = message(CallbackType.CALL_SCHEDULE, {
+        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
+        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    processors.process(first)
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+    announced = len(published(aws_calls, "CallScheduleCompleted"))
+
+    # When the callback is redelivered, the final campaign is swept, and a report backfills
+    processors.process(first)
+    sweeper(stack, FakeCampaignApi(list(ROWS))).sweep("camp_1")
+    table = ledger_table(stack)
+    backfill = {
+        **outcome_keys("camp_1", A_NUMBER),
+        "campaign_sid": "camp_1", "number": A_NUMBER, "status": "completed",
+        "report_status": "completed", "source": "report", "version": "0#0#report",
+    }  # fmt: skip
+    assert table.report_number(backfill, None) is None
+
+    # Then the number is nowhere in the ledger, counted nowhere, announced no more; the other
+    # number is recovered as before
+    assert table.number_items(A_NUMBER) == []
+    summary = processors.campaign()
+    assert summary["numbers"] == {"total": 1, "by_status": {"no-answer": 1}}
+    assert summary["attempts"]["total"] == 1
+    numbers = [e["number"] for e in published(aws_calls, "CallScheduleCompleted")[announced:]]
+    assert numbers == [B_NUMBER]
+
+
+def test_an_erasure_in_every_campaign_blocks_every_campaign(
+    processors: Processors, stack: Deployment
+) -> None:
+    # Given a number erased account-wide (no CAMPAIGN)
+    erase_number(stack_target(), A_NUMBER)
+
+    # When a campaign it was never in is swept
+    sweeper(stack, FakeCampaignApi(list(ROWS))).sweep("camp_1")
+
+    # Then it is not written there either
+    assert ledger_table(stack).number_items(A_NUMBER) == []

@@ -18,6 +18,7 @@ import pytest
 from exotel_webhooks.observability import Metric, number_hash
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.template import Template
+from ops.erase import erase_number
 from ops.logs import logged_number_hash
 from ops.target import Target
 from tests.support.logs_insights import Line, Query, has_type, parse, value_of
@@ -160,6 +161,10 @@ def logged_campaign(
             "date_created": "2026-11-26T09:50:00+05:30"}  # fmt: skip
     unusable = {"number": NUMBER, "status": "busy"}  # no call SID: counted, logged, skipped
     assert pipeline.sweep(CAMPAIGN, [lost, unusable])["failed"] == []
+    pipeline.drain()
+    # An erased number whose callback Exotel sends again: refused, counted, not stored
+    erase_number(Target(STACK_NAME, REGION), "+919876540004", CAMPAIGN)
+    assert pipeline.webhook("call-status", call_status("call_logs_4", "busy", 4)) == 200
     pipeline.drain()
     # Requests the receiver turns away: a GET, an oversized body, one it cannot store
     assert pipeline.webhook("call-status", call_status(CALL, "busy", 9), method="GET") == 405

@@ -66,8 +66,12 @@ def stack(template: Template, request: pytest.FixtureRequest) -> Iterator[Deploy
     (or those a `webhook_tokens` marker names)."""
     marker = request.node.get_closest_marker("webhook_tokens")
     tokens = marker.args if marker else (TOKEN, ROTATED_TOKEN)
-    with emulated_account_environment(), mock_aws():
-        yield deploy(template, webhook_tokens=tokens)
+    with emulated_account_environment(), mock_aws(), pytest.MonkeyPatch.context() as patch:
+        deployment = deploy(template, webhook_tokens=tokens)
+        # what tests that reach the table themselves hash numbers with, as its functions do
+        receiver = deployment.functions["ReceiverFunction"].environment
+        patch.setenv("NUMBER_HASH_KEY", receiver["NUMBER_HASH_KEY"])
+        yield deployment
 
 
 type Invoke = Callable[[dict[str, Any]], dict[str, Any]]

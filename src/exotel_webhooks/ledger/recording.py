@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from exotel_webhooks.ledger.precedence import (
@@ -70,17 +70,28 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+class ApiRowWritten(NamedTuple):
+    """What one Campaign API row did to the ledger."""
+
+    attempt_recovered: bool
+    number_recovered: bool
+    erased: bool  # the subscriber was erased: nothing written
+
+
 class Outcome(StrEnum):
     """What one delivery of a callback did; the `outcome` key of its log line."""
 
     STORED = "stored"
     DUPLICATE = "duplicate"  # this very version is already stored
     OUT_OF_ORDER = "out_of_order"  # a newer version is already stored
+    ERASED = "erased"  # the subscriber was erased: nothing of it is written back
 
 
 def _outcome(result: WriteResult, version: str) -> Outcome:
     if result.applied:
         return Outcome.STORED
+    if result.erased:
+        return Outcome.ERASED
     stored = result.previous or {}
     return Outcome.DUPLICATE if stored.get("version") == version else Outcome.OUT_OF_ORDER
 
@@ -122,7 +133,7 @@ class CampaignLedger:
             outcome=outcome,
             call_sid=callback.call_sid,
             status=callback.status,
-            number_hash=number_hash(callback.number),
+            number_hash=None if outcome is Outcome.ERASED else number_hash(callback.number),
         )
         return outcome
 
@@ -155,7 +166,7 @@ class CampaignLedger:
             f"number outcome {outcome}",
             outcome=outcome,
             status=callback.status,
-            number_hash=number_hash(callback.to),
+            number_hash=None if outcome is Outcome.ERASED else number_hash(callback.to),
         )
         return outcome
 
@@ -224,7 +235,7 @@ class CampaignLedger:
         outcome_of: str | None,
         now: datetime,
         reconcile: bool = False,
-    ) -> tuple[bool, bool]:
+    ) -> ApiRowWritten:
         """A call-details row as the attempt it reports (`source: api`), and, if `outcome_of`
         names a subscriber (the campaign is final and this is its latest row), as that
         number's outcome: rows of one number replace each other by version, so the latest
@@ -256,7 +267,7 @@ class CampaignLedger:
         written = self.table.write_versioned(attempt)
         attempt_recovered = written.applied and written.previous is None
         if outcome_of is None:
-            return attempt_recovered, False
+            return ApiRowWritten(attempt_recovered, False, written.erased)
         outcome = {
             **outcome_keys(campaign_sid, outcome_of),
             **common,
@@ -270,7 +281,7 @@ class CampaignLedger:
         if reconcile and callbacks and str(before.get("api_version") or "") < version:
             self.table.note_api_status(outcome, call.status, version)
         number_recovered = result.applied and (not before or before.get("source") == "report")
-        return attempt_recovered, number_recovered
+        return ApiRowWritten(attempt_recovered, number_recovered, written.erased or result.erased)
 
     def record_api_campaign_status(self, campaign: ApiCampaign, now: datetime) -> bool:
         """The campaign's status as the Campaign API reports it, unless a callback's status is

@@ -10,6 +10,8 @@ Items (PK / SK):
   CAMPAIGN#<sid>#NUMBER#<subscriber> / OUTCOME             one number's final outcome
   CAMPAIGN#<sid>#NUMBER#<subscriber> / ATTEMPT#<call_sid>  one call attempt
                                              GSI1: a campaign's calls, over CALL_SHARDS keys
+  ERASED#<number hash> / CAMPAIGN#<sid> or *  an erased subscriber (in one campaign, or in
+                                             all): no door writes it back
 
 A number's outcome and attempts share one item collection, so the number view is one Query and
 one campaign's writes spread over as many partition keys as it has numbers.
@@ -35,11 +37,14 @@ from exotel_webhooks.ledger.precedence import (
     outranked_sources,
     supersedes,
 )
+from exotel_webhooks.observability import number_hash
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SUMMARY_SK = "#SUMMARY"
+ERASED_PREFIX = "ERASED#"
+EVERY_CAMPAIGN = "*"
 COUNTER_SK_PREFIX = "#COUNTER#"
 RECOUNT_SK = f"{COUNTER_SK_PREFIX}recount"
 CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter items sort first
@@ -125,6 +130,19 @@ def is_e164(number: str) -> bool:
 def masked_part(subscriber: str) -> str:
     """The number as sent, of a subscriber key (`0XXXXXX4890@call_1` -> `0XXXXXX4890`)."""
     return subscriber.rsplit("@", 1)[0]
+
+
+def erasure_keys(subscriber_hash: str, campaign_sid: str | None) -> dict[str, str]:
+    """A tombstone: the subscriber's keyed hash (never the number), in one campaign or all."""
+    return {
+        "PK": f"{ERASED_PREFIX}{subscriber_hash}",
+        "SK": campaign_pk(campaign_sid) if campaign_sid else EVERY_CAMPAIGN,
+    }
+
+
+def subscriber_of(item: Mapping[str, Any]) -> str:
+    """The subscriber key an attempt's or outcome's item is stored under."""
+    return str(item["PK"]).removeprefix(numbers_prefix(str(item["campaign_sid"])))
 
 
 def attempt_keys(campaign_sid: str, number: str, call_sid: str) -> dict[str, str]:
@@ -222,6 +240,7 @@ class RaceLost(Exception):
 class WriteResult:
     applied: bool
     previous: dict[str, Any] | None  # what was stored before (what wins, if not applied)
+    erased: bool = False  # not applied: the subscriber was erased (a tombstone)
 
 
 @dataclass(frozen=True)
@@ -231,9 +250,13 @@ class Page:
 
 
 class CampaignTable:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, hash_key: str | None = None
+    ) -> None:
         self.client = client
         self.name = table_name
+        # the key of the numbers' hashes (the stack's id; NUMBER_HASH_KEY in its functions)
+        self.hash_key = hash_key
 
     def get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         response = self.client.get_item(
@@ -256,6 +279,8 @@ class CampaignTable:
         seen = self.get(item["PK"], item["SK"])
         if seen is not None and not supersedes(item, seen):
             return WriteResult(applied=False, previous=seen)
+        if self.erased(str(item["campaign_sid"]), subscriber_of(item)):
+            return WriteResult(applied=False, previous=seen, erased=True)
         present = {k: v for k, v in item.items() if k not in {"PK", "SK"} and v is not None}
         absent = [k for k, v in item.items() if v is None]
         if "source" not in item:  # a callback's record replacing another source's says so
@@ -359,10 +384,13 @@ class CampaignTable:
 
     def report_number(
         self, backfill: dict[str, Any], stored: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         """Record what the campaign report says of a number: on its outcome if one is stored
-        (`report_status`), else as a backfilled outcome (`backfill`, source "report").
-        Idempotent; `stored` is what a batch read found (read again after a lost race)."""
+        (`report_status`), else as a backfilled outcome (`backfill`, source "report"), unless
+        the number was erased (None). Idempotent; `stored` is what a batch read found (read
+        again after a lost race)."""
+        if stored is None and self.erased(backfill["campaign_sid"], subscriber_of(backfill)):
+            return None
         for attempt in range(_MAX_TRIES):
             reported = backfill["report_status"]
             if stored is None:
@@ -419,6 +447,39 @@ class CampaignTable:
                 continue
             return stored
         raise RaceLost(f"{pk} {sk} kept changing")
+
+    # ------------------------------------------------------------------ erasures
+    def subscriber_hash(self, subscriber: str) -> str:
+        return str(number_hash(subscriber, self.hash_key))
+
+    def bury(self, subscriber: str, campaign_sid: str | None, expires_at: int | None) -> None:
+        """Remember that `subscriber` was erased (in one campaign, or in every one), by its
+        keyed hash: every door into the ledger checks it before it writes (`erased`)."""
+        self.client.put_item(
+            TableName=self.name,
+            Item=to_item(
+                {**erasure_keys(self.subscriber_hash(subscriber), campaign_sid)}
+                | {"expires_at": expires_at, "erased_at": int(time.time())}
+            ),
+        )
+
+    def unbury(self, subscriber: str, campaign_sid: str | None) -> None:
+        """Forget a tombstone (`make smoke`'s synthetic campaign, once it is removed)."""
+        keys = erasure_keys(self.subscriber_hash(subscriber), campaign_sid)
+        self.client.delete_item(TableName=self.name, Key=to_item(keys))
+
+    def erased(self, campaign_sid: str, subscriber: str) -> bool:
+        """Whether `subscriber` was erased in this campaign or in all: one Query of its
+        tombstones (eventually consistent: `make erase` writes them before it deletes)."""
+        keys = erasure_keys(self.subscriber_hash(subscriber), campaign_sid)
+        response = self.client.query(
+            TableName=self.name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": keys["PK"]}),
+            ProjectionExpression="SK",
+        )
+        found = {from_item(item)["SK"] for item in response.get("Items") or []}
+        return bool(found & {keys["SK"], EVERY_CAMPAIGN})
 
     def _update_if(
         self,

@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 CAMPAIGN_REPORT_STORED = "CampaignReportStored"
 
 
+def reports_prefix(campaign_sid: str) -> str:
+    """Where a campaign's reports are stored: one object per final status that named one."""
+    return f"reports/{campaign_sid}/"
+
+
 class ReportFetcher:
     def __init__(
         self,
@@ -115,7 +120,7 @@ class ReportFetcher:
             problem = looks_like_csv(opened.content_type, reader.head(HEAD_BYTES))
             if problem:
                 raise PermanentFetchFailure(problem)
-            key = f"reports/{request.campaign_sid}/{request.event_id}.csv"
+            key = f"{reports_prefix(request.campaign_sid)}{request.event_id}.csv"
             stream_to_s3(self.s3, reader, self.bucket, key, "text/csv")
         finally:
             opened.response.release_conn()

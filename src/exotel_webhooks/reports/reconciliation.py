@@ -190,7 +190,10 @@ def _reconcile_chunk(
     classes: Counter[str] = Counter()
     for number, raw, status in chunk:
         backfill = _backfill(sid, number, raw, status) | {"expires_at": expires_at}
-        outcome = stored[number] = table.report_number(backfill, stored.get(number))
+        outcome = table.report_number(backfill, stored.get(number))
+        if outcome is None:  # an erased number: its row is not written back
+            continue
+        stored[number] = outcome
         if outcome.get("source") != "report" and outcome["status"] != status:
             logger.info(
                 "report disagrees with callback",

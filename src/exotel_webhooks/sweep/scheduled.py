@@ -65,7 +65,7 @@ def sweep_handler(
         count(Metric.ATTEMPTS_RECOVERED, sum(report.attempts_recovered for report in reports))
         count(Metric.NUMBERS_RECOVERED, sum(report.numbers_recovered for report in reports))
         count(Metric.SWEEPS_FAILED, len(failed))
-        count(Metric.ROWS_REFUSED, sum(report.unusable_rows for report in reports))
+        count(Metric.ROWS_REFUSED, sum(sum(r.rows_refused.values()) for r in reports))
         return {"swept": [report.summary() for report in reports], "failed": failed}
 
     return handler

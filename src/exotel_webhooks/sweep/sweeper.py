@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
-from exotel_webhooks.ledger.recording import CampaignLedger, api_version
+from exotel_webhooks.ledger.recording import ApiRowWritten, CampaignLedger, api_version
 from exotel_webhooks.ledger.table import (
     SUMMARY_SK,
     CampaignTable,
@@ -215,7 +215,7 @@ class CampaignSweeper:
             stored = self.table.stored_call(campaign_sid, call.call_sid)
             return str(stored["number"]) if stored and stored.get("number") else call.number
 
-        def record(row: tuple[ApiCall, str | None]) -> tuple[bool, bool]:
+        def record(row: tuple[ApiCall, str | None]) -> ApiRowWritten:
             call, outcome_of = row
             return self.ledger.record_api_call(
                 campaign_sid, call, outcome_of=outcome_of, now=now, reconcile=reconciling
@@ -254,9 +254,11 @@ class CampaignSweeper:
                     (call, subscriber if final and latest[subscriber] is call else None)
                     for call, subscriber in rows
                 ]
-                for attempt, number in writers.map(record, written):
-                    tally.attempts += attempt
-                    tally.numbers += number
+                for result in writers.map(record, written):
+                    tally.attempts += result.attempt_recovered
+                    tally.numbers += result.number_recovered
+                    if result.erased:  # counted with the refused rows; never logged by number
+                        tally.refused["erased"] += 1
                 for refusal in page.refused:
                     logger.warning(
                         "campaign API row refused",
