@@ -15,7 +15,10 @@ from urllib.parse import quote
 
 import pytest
 
+from localaws.emulation import REGION, STACK_NAME
 from localaws.template import PROJECT_ROOT
+from ops.erase import erase_number
+from ops.target import Target
 from tests.stack.test_faults import CAMPAIGN, REPORT, campaign, send_like_exotel
 from tests.support.pipeline import FUNCTIONS, Pipeline
 from tests.support.report_server import ReportServer, Route
@@ -213,6 +216,11 @@ def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     pipeline.drain()
     lost = {"call_sid": "call_lost", "number": "+919812345678", "status": "no-answer",
             "date_created": "2026-11-26T10:00:00+05:30"}  # fmt: skip
+    assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
+    pipeline.drain()
+    # ... and a subscriber erased, whose callback then comes again (every door checks it)
+    erase_number(Target(STACK_NAME, REGION), "+919812345678", CAMPAIGN)
+    pipeline.drain()
     assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
     pipeline.drain()
     for path in (

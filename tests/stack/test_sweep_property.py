@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exotel_webhooks.intake.callbacks import CallbackType
-from localaws.emulation import Deployment
+from localaws.emulation import REGION, STACK_NAME, Deployment
+from ops.erase import erase_number
+from ops.target import Target
 from tests.stack.test_processors import Processors, published
 from tests.stack.test_sweep import FakeCampaignApi, sweeper
 from tests.support.campaigns import Message, message
@@ -84,7 +86,7 @@ def callbacks(truth: Truth) -> list[Message]:
     return [*sent, message(CallbackType.CAMPAIGN_STATUS, final)]
 
 
-SWEEP, FINAL_SWEEP = "sweep while it runs", "sweep once final"
+SWEEP, FINAL_SWEEP, ERASE = "sweep while it runs", "sweep once final", "erase a number"
 
 
 @pytest.fixture
@@ -95,14 +97,14 @@ def processors(load_function: LoadFunction, stack: Deployment) -> Processors:
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[Truth, list[Message | str], int, bool]:
     """A campaign, what arrived of it in what order (some callbacks lost for good, some twice)
-    with sweeps among them, at least one once final; the API's page size and whether it ignores
-    the order it is asked for."""
+    with sweeps among them, at least one once final, and perhaps an erasure of its first number
+    anywhere among them; the API's page size and whether it ignores the order it is asked for."""
     truth = draw(truths())
     every = callbacks(truth)
     arrived = [m for m in every if draw(st.booleans())]
     arrived += draw(st.lists(st.sampled_from(every), max_size=2))  # duplicates
     events: list[Message | str] = [*arrived, FINAL_SWEEP]
-    events += draw(st.lists(st.sampled_from([SWEEP, FINAL_SWEEP]), max_size=2))
+    events += draw(st.lists(st.sampled_from([SWEEP, FINAL_SWEEP, ERASE]), max_size=2))
     order = draw(st.permutations(events))
     return truth, list(order), draw(st.sampled_from([1, 2, 100])), draw(st.booleans())
 
@@ -123,10 +125,17 @@ def test_the_ledger_ends_equal_to_the_truth_whatever_was_lost_and_whenever_sweep
     exotel = FakeCampaignApi(truth.rows)
     exotel.ignores_sort = ignores_sort
 
-    # Given what arrived of a campaign, in that order, with sweeps among it
+    # Given what arrived of a campaign, in that order, with sweeps and erasures among it
+    erased = next(iter(truth.outcomes)) if ERASE in events else None
+    announced_before_erasure = 0
     for happened in events:
         if isinstance(happened, Message):
             assert processors.process(happened) == []
+        elif happened == ERASE:
+            assert erased is not None
+            erase_number(Target(STACK_NAME, REGION), erased, truth.sid)
+            processors.stream.settle()
+            announced_before_erasure = len(published(aws_calls, "CallScheduleCompleted"))
         else:
             exotel.status = "Completed" if happened == FINAL_SWEEP else "InProgress"
             sweeper(stack, exotel, page_size=page_size).sweep(truth.sid)
@@ -135,18 +144,20 @@ def test_the_ledger_ends_equal_to_the_truth_whatever_was_lost_and_whenever_sweep
     status, summary = processors.get(f"/campaigns/{truth.sid}")
     assert status == 200
 
-    # Then it holds every attempt, and each number's outcome from its callback, else the API's
+    # Then it holds every attempt, and each number's outcome from its callback, else the API's,
+    # and nothing of an erased number
     arrived = [m for m in events if isinstance(m, Message)]
     delivered = {
         number: truth.outcomes[number]
         for number, sent in outcome_callbacks(truth).items()
-        if sent in arrived
+        if sent in arrived and number != erased
     }
-    outcomes = {n: delivered.get(n) or truth.latest(n) for n in truth.outcomes}
+    outcomes = {n: delivered.get(n) or truth.latest(n) for n in truth.outcomes if n != erased}
+    kept_rows = [row for row in truth.rows if row["number"] != erased]
     assert summary["status"] == "Completed"
     assert summary["attempts"] == {
-        "total": len(truth.rows),
-        "by_status": dict(sorted(Counter(r["status"] for r in truth.rows).items())),
+        "total": len(kept_rows),
+        "by_status": dict(sorted(Counter(r["status"] for r in kept_rows).items())),
     }
     assert summary["numbers"] == {
         "total": len(outcomes),
@@ -169,4 +180,6 @@ def test_the_ledger_ends_equal_to_the_truth_whatever_was_lost_and_whenever_sweep
 
     assert len(of_this("CampaignCompleted")) == 1
     last = {event["number"]: event["status"] for event in of_this("CallScheduleCompleted")}
-    assert last == outcomes
+    assert {number: status for number, status in last.items() if number != erased} == outcomes
+    later = published(aws_calls, "CallScheduleCompleted")[announced_before_erasure:]
+    assert erased not in {event["number"] for event in later}
