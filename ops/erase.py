@@ -16,6 +16,7 @@ import csv
 import hashlib
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -33,6 +34,8 @@ from exotel_webhooks.settings import NormalisationRules
 from ops.target import Target
 
 DEAD_LETTER_DAYS = 14  # how long a dead-letter queue keeps a callback (template.yaml)
+SETTLE_SECONDS = 2.0  # a tombstone is visible to every door's (eventually consistent) read
+MAX_ROUNDS = 5
 
 
 @dataclass
@@ -56,6 +59,7 @@ def erase_number(
     target: Target,
     number: str,
     campaign_sid: str | None = None,
+    *,
     rules: NormalisationRules | None = None,
     now: float | None = None,
 ) -> Erasure:
@@ -63,35 +67,79 @@ def erase_number(
     # `0XXXXXX4890@<call SID>` names one masked subscriber as the read API shows it
     key = number if "@" in number else normalise_phone(number, rules.default_phone_region).key
     table = target.campaign_table()
+    # The tombstone first: from now on no door (a redelivery, a replay, a sweep, a report)
+    # writes the subscriber back, in this campaign or, without one, in any
+    expires_at = _tombstone_expiry(target, now or time.time())
+    buried: set[str] = set()
+
+    def bury(subscriber: str) -> None:
+        if subscriber not in buried:
+            table.bury(subscriber, campaign_sid, expires_at)
+            buried.add(subscriber)
+
+    bury(key)
+    erasure = Erasure(key)
+    for round_ in range(MAX_ROUNDS):
+        items = _subscriber_items(table, key, campaign_sid, bury)
+        if round_ == 0:
+            erasure.campaigns = {item["campaign_sid"] for item in items}
+            if campaign_sid:
+                erasure.campaigns.add(campaign_sid)
+            if key.startswith("+"):  # only a phone number can be found in a report's rows
+                for sid in sorted(_campaigns_with_reports(target, erasure.campaigns, campaign_sid)):
+                    _erase_from_reports(
+                        target, table, sid=sid, key=key, rules=rules, erasure=erasure
+                    )
+        elif not items:
+            break
+        for item in items:
+            if table.erase(item) is not None:
+                if "call_sid" in item:
+                    erasure.attempts += 1
+                else:
+                    erasure.outcomes += 1
+        # a door that read no tombstone yet (its read is eventually consistent) may still
+        # write: look again once that has settled, until nothing comes back
+        time.sleep(SETTLE_SECONDS)
+    return erasure
+
+
+def _subscriber_items(
+    table: CampaignTable, key: str, campaign_sid: str | None, bury: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """The subscriber's attempts and outcomes. A masked subscriber's retries are keyed by their
+    own call SIDs (`<mask>@<call SID>`): the outcome's call SIDs name them all (each buried too)."""
     items = table.number_items(key, campaign_sid)
-    # A masked subscriber's retries are keyed by their own call SIDs (`<mask>@<call SID>`):
-    # the outcome's call SIDs name them all
-    subscribers = {key}
+    seen = {key}
     if "@" in key:
         for outcome in [item for item in items if "call_sid" not in item]:
             for sid in outcome.get("call_sids") or []:
                 sibling = subscriber_key(masked_part(key), [sid])
-                if sibling not in subscribers:
-                    subscribers.add(sibling)
+                if sibling not in seen:
+                    seen.add(sibling)
+                    bury(sibling)
                     items += table.number_items(sibling, outcome["campaign_sid"])
-    erasure = Erasure(key, campaigns={item["campaign_sid"] for item in items})
+    return items
+
+
+def _campaigns_with_reports(
+    target: Target, campaigns: set[str], campaign_sid: str | None
+) -> set[str]:
+    """The campaigns whose stored reports to clean: those the subscriber has items in and, for
+    an erasure in every campaign, every campaign with a stored report (its items may have
+    expired before its report, or named the number only masked)."""
     if campaign_sid:
-        erasure.campaigns.add(campaign_sid)
-    # Tombstones first: from now on no door (a redelivery, a replay, a sweep, a report) writes
-    # the subscriber back, in this campaign or, without one, in any
-    expires_at = _tombstone_expiry(target, now or time.time())
-    for subscriber in sorted(subscribers):
-        table.bury(subscriber, campaign_sid, expires_at)
-    if key.startswith("+"):  # only a phone number can be found in a report's rows
-        for sid in sorted(erasure.campaigns):
-            _erase_from_reports(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
-    for item in items:
-        if table.erase(item) is not None:
-            if "call_sid" in item:
-                erasure.attempts += 1
-            else:
-                erasure.outcomes += 1
-    return erasure
+        return campaigns
+    s3 = target.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=target.physical_id("ReportBucket"), Prefix=reports_prefix(""), Delimiter="/"
+    )
+    stored = {
+        prefix["Prefix"].removeprefix(reports_prefix("")).rstrip("/")
+        for page in pages
+        for prefix in page.get("CommonPrefixes", [])
+    }
+    return campaigns | stored
 
 
 def _tombstone_expiry(target: Target, now: float) -> int | None:

@@ -1,6 +1,8 @@
 """The stack tier's fixtures: the template deployed into moto, functions loaded with its
 environment (tests/support/stack.py)."""
 
+import pytest
+
 from tests.support.stack import (  # noqa: F401 - pytest finds fixtures by name here
     aws_calls,
     cloudformation,
@@ -12,3 +14,10 @@ from tests.support.stack import (  # noqa: F401 - pytest finds fixtures by name 
     stack,
     template,
 )
+
+
+@pytest.fixture(autouse=True)
+def _erasures_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make erase` looks again after 2 s for writes that raced its tombstone; moto has no
+    replication lag to wait for."""
+    monkeypatch.setattr("ops.erase.SETTLE_SECONDS", 0.0)

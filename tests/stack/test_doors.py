@@ -547,3 +547,51 @@ def test_an_erasure_in_every_campaign_blocks_every_campaign(
 
     # Then it is not written there either
     assert ledger_table(stack).number_items(A_NUMBER) == []
+
+
+def test_a_report_backfill_racing_an_erasure_does_not_write_the_number_back(
+    processors: Processors, stack: Deployment
+) -> None:
+    # Given the reconciliation read a number's outcome, and then the number was erased
+    first = message(CallbackType.CALL_SCHEDULE, {
+        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
+        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    processors.process(first)
+    table = ledger_table(stack)
+    [stale] = table.outcomes("camp_1", [A_NUMBER])
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+
+    # When the reconciliation records what the report says of it, from what it read
+    backfill = {**stale, "status": "completed", "report_status": "completed",
+                "source": "report", "version": "0#0#report"}  # fmt: skip
+
+    # Then nothing is written back
+    assert table.report_number(backfill, stale) is None
+    assert table.number_items(A_NUMBER) == []
+
+
+def test_a_write_that_missed_the_tombstone_is_erased_too(
+    processors: Processors, stack: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a number's attempt, and a door whose read of the tombstone is stale: while the
+    # erasure waits for its tombstone to be seen everywhere, that door writes the number again
+    processors.process(call("camp_1", "call_00001", "busy", 5, START + DAY))
+    number = "+919800000001"
+    raced = []
+
+    def a_door_writes_meanwhile(_: float) -> None:
+        if not raced:
+            raced.append(True)
+            with monkeypatch.context() as stale:
+                stale.setattr(CampaignTable, "erased", lambda *_: False)
+                processors.process(call("camp_1", "call_00001", "completed", 9, START + DAY))
+
+    monkeypatch.setattr("ops.erase.time.sleep", a_door_writes_meanwhile)
+
+    # When it is erased
+    erasure = erase_number(stack_target(), number, "camp_1")
+
+    # Then what the racing door wrote is gone too
+    assert raced
+    assert erasure.attempts == 2
+    assert ledger_table(stack).number_items(number, "camp_1") == []

@@ -389,11 +389,12 @@ class CampaignTable:
         (`report_status`), else as a backfilled outcome (`backfill`, source "report"), unless
         the number was erased (None). Idempotent; `stored` is what a batch read found (read
         again after a lost race)."""
-        if stored is None and self.erased(backfill["campaign_sid"], subscriber_of(backfill)):
-            return None
         for attempt in range(_MAX_TRIES):
             reported = backfill["report_status"]
             if stored is None:
+                # nothing stored (or no longer: an erasure may have just removed it)
+                if self.erased(backfill["campaign_sid"], subscriber_of(backfill)):
+                    return None
                 item = backfill
             elif stored.get("source") == "report":
                 item = {**stored, "status": backfill["status"], "report_status": reported}
@@ -422,7 +423,7 @@ class CampaignTable:
                 stored = self.get(backfill["PK"], backfill["SK"], consistent=True)
                 continue
             return item
-        raise RaceLost(f"{backfill['PK']} {backfill['SK']} kept changing")
+        raise RaceLost(f"a number's outcome in {backfill['campaign_sid']} kept changing")
 
     def erase(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """Delete an attempt or outcome read from this table (the stream takes it out of the
@@ -446,7 +447,7 @@ class CampaignTable:
                 _backoff(attempt)
                 continue
             return stored
-        raise RaceLost(f"{pk} {sk} kept changing")
+        raise RaceLost(f"{sk} of a number kept changing")  # its PK holds the number
 
     # ------------------------------------------------------------------ erasures
     def subscriber_hash(self, subscriber: str) -> str:
