@@ -577,7 +577,7 @@ def test_a_write_that_missed_the_tombstone_is_erased_too(
     # erasure waits for its tombstone to be seen everywhere, that door writes the number again
     processors.process(call("camp_1", "call_00001", "busy", 5, START + DAY))
     number = "+919800000001"
-    raced = []
+    raced: list[bool] = []
 
     def a_door_writes_meanwhile(_: float) -> None:
         if not raced:
