@@ -157,3 +157,28 @@ def events_client() -> EventBridgeClient:
 def s3_transfer_client() -> S3Client:
     """For large uploads and downloads: the default timeouts, standard retries."""
     return boto3.client("s3", config=Config(retries={"mode": "standard"}))
+
+
+# Answers that say AWS is busy or out of reach for now, not that the request is wrong.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def aws_unavailable(error: BaseException) -> bool:
+    """True if `error` is AWS being throttled, failing or unreachable: worth trying later."""
+    from exotel_webhooks.ledger.table import RaceLost  # noqa: PLC0415 - no import cycle
+
+    if isinstance(error, BotoCoreError | RaceLost):
+        return True
+    return isinstance(error, ClientError) and (
+        error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+    )

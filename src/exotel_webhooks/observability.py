@@ -27,7 +27,7 @@ _KEEP_PREFIX = 3  # "+91": the country is useful when reading logs, the subscrib
 _KEEP_SUFFIX = 4
 # 10 to 15 digits, optionally after "+", not part of a longer word: a phone number in free text.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w+])\+?\d{10,15}(?!\w)")
-_FREE_TEXT_KEYS = ("message", "exception", "exception_notes")
+_FREE_TEXT_KEYS = ("message", "exception", "exception_notes", "reason", "detail")
 # Powertools' keys that CloudWatch already has (each event's time; the log group names the
 # function; the cold start has its own line) or that no saved query or runbook step reads:
 # about 450 bytes a line, more than half of what the logs cost per webhook.

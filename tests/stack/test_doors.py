@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.recording import CampaignLedger
@@ -595,3 +596,36 @@ def test_a_write_that_missed_the_tombstone_is_erased_too(
     assert raced
     assert erasure.attempts == 2
     assert ledger_table(stack).number_items(number, "camp_1") == []
+
+
+def test_a_throttled_table_stops_the_scheduled_run_without_blaming_the_campaign(
+    stack: Deployment, processors: Processors
+) -> None:
+    # Given two quiet campaigns, and DynamoDB throttling while the first is swept
+    processors.process(campaign_status("InProgress", 0))
+    second = message(
+        CallbackType.CAMPAIGN_STATUS,
+        {"campaign_sid": "camp_2", "status": "InProgress", "date_updated": "2024-01-15T10:01:00"},
+    )
+    processors.process(second)
+    sweep = sweeper(stack, FakeCampaignApi(list(ROWS), status="InProgress"))
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+        "UpdateItem",
+    )
+
+    def throttling(campaign_sid: str, *args: Any, **kwargs: Any) -> Any:
+        raise throttled
+
+    sweep.api.call_page = throttling  # type: ignore[method-assign]
+    table = ledger_table(stack)
+    now = datetime.now(UTC)
+
+    # When the scheduled sweep runs
+    handler = sweep_handler(table, sweep.api, timedelta(hours=1))
+    result = handler({}, LocalLambdaContext("sweep", timeout_seconds=900))  # type: ignore[arg-type]
+
+    # Then the run stops at the first, which is not marked refused and is due again at once
+    assert result == {"swept": [], "failed": ["camp_1: ClientError"]}
+    assert processors.campaign()["sweep"]["refused"] is None
+    assert campaigns_to_sweep(table, now, timedelta(hours=1)) == ["camp_1", "camp_2"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from exotel_webhooks.aws import aws_unavailable
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.observability import LambdaHandler, Metric, count, lambda_handler, logger
 from exotel_webhooks.sweep.campaign_api import (
@@ -56,7 +57,13 @@ def sweep_handler(
                 failed.append(f"{sid}: {error}")
                 break
             except Exception as error:  # one campaign's fault never stops the run
-                logger.exception("sweep failed", campaign_sid=sid, reason=str(error)[:200])
+                if aws_unavailable(error):
+                    # DynamoDB throttled or out of reach: not this campaign's fault, and the
+                    # next ones would meet it too; the next run resumes where this one saved
+                    logger.warning("sweep stopped", campaign_sid=sid, reason=type(error).__name__)
+                    failed.append(f"{sid}: {type(error).__name__}")
+                    break
+                logger.exception("sweep failed", campaign_sid=sid, reason=type(error).__name__)
                 failed.append(f"{sid}: {type(error).__name__}")
                 try:
                     sweeper.note_failure(sid, error)

@@ -38,7 +38,6 @@ from exotel_webhooks.sweep.campaign_api import (
     ApiCall,
     CampaignApi,
     CampaignApiRefused,
-    CampaignApiUnavailable,
 )
 
 PAGE_SIZE = 100
@@ -148,8 +147,11 @@ class CampaignSweeper:
         except CampaignApiRefused as error:
             self._save(pk, tally.progress(progress, finished=False) | {"refused": str(error)})
             raise
-        except CampaignApiUnavailable:
-            self._save(pk, tally.progress(progress, finished=False))
+        except Exception:  # unavailable, or a fault: keep what this run read, then say so
+            try:
+                self._save(pk, tally.progress(progress, finished=False))
+            except Exception:  # the table itself may be what failed
+                logger.warning("sweep progress not saved", campaign_sid=campaign_sid)
             raise
         if finished:
             self.ledger.record_api_campaign_status(campaign, now)
@@ -200,7 +202,7 @@ class CampaignSweeper:
         stored = self.table.get(pk, SUMMARY_SK, consistent=True)
         if stored is None:
             return
-        reason = f"{type(error).__name__}: {str(error)[:200]}"
+        reason = f"the sweep failed: {type(error).__name__}"  # its message is in the logs only
         progress = dict(stored.get("sweep") or {})
         self._save(pk, progress | {"last_run": self.clock().isoformat(), "refused": reason})
 
