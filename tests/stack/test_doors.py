@@ -129,6 +129,12 @@ def test_a_call_sid_is_one_attempt_whichever_door_names_it(
         "total": 3,
         "by_status": {"busy": 1, "completed": 1, "no-answer": 1},
     }
+    # ... and nothing kept under the mask holds the full number (an erasure could not find it)
+    masked_items = [
+        item for item in ledger_table(stack).campaign_numbers("camp_1") if "0XXXXXX" in item["PK"]
+    ]
+    assert masked_items
+    assert not [item for item in masked_items if A_NUMBER in str(item)]
 
 
 def test_one_campaign_whose_sweep_fails_never_stops_the_scheduled_run(

@@ -33,6 +33,8 @@ from exotel_webhooks.ledger.table import (
     attempt_keys,
     campaign_pk,
     campaign_status_keys,
+    is_e164,
+    masked_part,
     outcome_keys,
     subscriber_key,
 )
@@ -271,6 +273,8 @@ class CampaignLedger:
         outcome = {
             **outcome_keys(campaign_sid, outcome_of),
             **common,
+            # under a mask, only the mask: the full number would hide where no erasure looks
+            "number_raw": call.number_raw if is_e164(outcome_of) else masked_part(outcome_of),
             "number": outcome_of,
             "call_sids": [call.call_sid],
         } | ({"api_status": call.status} if reconcile else {})

@@ -93,9 +93,18 @@ def placed(calls: Sequence[ApiCall], homes: Sequence[str]) -> list[tuple[ApiCall
         subscriber = subscriber_key(masked, sids) if masked else spellings[0]
         subscribers |= dict.fromkeys(members, subscriber)
     return [
-        (replace(call, number=home), subscribers[index])
+        (_as_stored(call, home), subscribers[index])
         for index, (call, home) in enumerate(zip(calls, homes, strict=True))
     ]
+
+
+def _as_stored(call: ApiCall, home: str) -> ApiCall:
+    """The row under the number its call is stored by. Under a mask it carries only the mask:
+    the full number must not hide where `make erase` of the mask's key, or of the number,
+    cannot find it (nor reach a masked subscriber's events)."""
+    if home == call.number:
+        return call
+    return replace(call, number=home, number_raw=call.number_raw if is_e164(home) else home)
 
 
 class CampaignSweeper:
