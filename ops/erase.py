@@ -12,13 +12,10 @@ they gained it.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from exotel_webhooks.intake.normalise import normalise_phone
 from exotel_webhooks.ledger.table import (
@@ -29,7 +26,7 @@ from exotel_webhooks.ledger.table import (
     subscriber_key,
 )
 from exotel_webhooks.reports.fetcher import reports_prefix
-from exotel_webhooks.reports.reconciliation import delimited_rows, find_columns
+from exotel_webhooks.reports.scrub import remove_numbers
 from exotel_webhooks.settings import NormalisationRules
 from ops.target import Target
 
@@ -179,80 +176,23 @@ def _erase_from_reports(
     if current:
         uris.add(current)  # a migrated campaign's report stays in the old stack's bucket
     for uri in sorted(uris):
-        cleaned = _erase_from_report(s3, uri, key, rules, erasure)
-        if cleaned is None or uri != current:
+        scrubbed = remove_numbers(s3, uri, {key}, rules)
+        erasure.report_rows[uri] = scrubbed.removed
+        if not scrubbed.removed or uri != current:
             continue
-        size, sha256, kept, removed = cleaned
         values: dict[str, Any] = {
-            "report": {**report, "bytes": size, "sha256": sha256, "rows": kept}
+            "report": {
+                **report,
+                "bytes": scrubbed.bytes,
+                "sha256": scrubbed.sha256,
+                "rows": scrubbed.kept,
+            }
         }
         reconciliation = summary.get("reconciliation")
         if reconciliation is not None:
             rows_before = int(reconciliation.get("report_rows", 0))
             values["reconciliation"] = {
                 **reconciliation,
-                "report_rows": max(rows_before - removed, 0),
+                "report_rows": max(rows_before - scrubbed.removed, 0),
             }
         table.set(campaign_pk(sid), SUMMARY_SK, values)
-
-
-def _erase_from_report(
-    s3: Any,  # noqa: ANN401
-    uri: str,
-    key: str,
-    rules: NormalisationRules,
-    erasure: Erasure,
-) -> tuple[int, str, int, int] | None:
-    """The report at `uri` without the number's rows, and without earlier versions of the
-    object: (bytes, sha256, rows kept, rows removed), or None if it named the number nowhere."""
-    bucket, object_key = uri.removeprefix("s3://").split("/", 1)
-    body = s3.get_object(Bucket=bucket, Key=object_key)["Body"]
-    removed, kept = 0, 0
-    # The cleaned report is written to disk first: constant memory whatever its size.
-    with tempfile.TemporaryFile() as cleaned:
-        text = _Utf8(cleaned)
-        delimiter, rows = delimited_rows(body.iter_lines(keepends=True))
-        header = next(rows, None)
-        if header is None:
-            return None
-        phone_column, _ = find_columns(header)
-        writer = csv.writer(text, delimiter=delimiter)
-        writer.writerow(header)
-        for row in rows:
-            raw = row[phone_column].strip() if phone_column < len(row) else ""
-            if raw and normalise_phone(raw, rules.default_phone_region).key == key:
-                removed += 1
-                continue
-            kept += 1
-            writer.writerow(row)
-        erasure.report_rows[uri] = removed
-        if not removed:
-            return None
-        size = cleaned.tell()
-        cleaned.seek(0)
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: cleaned.read(1 << 20), b""):
-            digest.update(chunk)
-        cleaned.seek(0)
-        s3.upload_fileobj(cleaned, bucket, object_key, ExtraArgs={"ContentType": "text/csv"})
-    _delete_earlier_versions(s3, bucket, object_key)
-    return size, digest.hexdigest(), kept, removed
-
-
-class _Utf8:
-    """What csv.writer writes to: text, encoded onto a binary file."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-
-    def write(self, text: str) -> int:
-        return self._raw.write(text.encode("utf-8"))
-
-
-def _delete_earlier_versions(s3: Any, bucket: str, key: str) -> None:  # noqa: ANN401
-    """The bucket keeps versions: the rows erased must not survive in an older one."""
-    paginator = s3.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=bucket, Prefix=key):
-        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            if version["Key"] == key and not version.get("IsLatest"):
-                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])

@@ -32,9 +32,11 @@ from ops.erase import erase_number
 from ops.sweep import SweepNotConfigured, _sweeper, api_access
 from ops.target import Target
 from tests.stack.test_processors import PROCESSORS, Processors, campaign_status, published
+from tests.stack.test_reports import Fetcher
 from tests.stack.test_sweep import ROWS, FakeCampaignApi, sweeper
 from tests.support.campaigns import START, Message, message
 from tests.support.pipeline import LedgerStream
+from tests.support.report_server import ReportServer, Route
 from tests.support.stack import AwsCalls, LoadFunction
 
 A_NUMBER, B_NUMBER = "+919876543210", "+919812345678"
@@ -635,3 +637,30 @@ def test_a_throttled_table_stops_the_scheduled_run_without_blaming_the_campaign(
     assert result == {"swept": [], "failed": ["camp_1: ClientError"]}
     assert processors.campaign()["sweep"]["refused"] is None
     assert campaigns_to_sweep(table, now, timedelta(hours=1)) == ["camp_1", "camp_2"]
+
+
+@pytest.mark.enable_socket
+def test_a_report_fetched_after_an_erasure_does_not_keep_the_number(
+    stack: Deployment, load_function: LoadFunction, report_server: ReportServer
+) -> None:
+    # Given a number erased while its campaign ran
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+
+    # When the campaign's report, which names it, is fetched
+    report_server.routes["/r.csv"] = Route(
+        body=f"number,status\n{A_NUMBER},completed\n{B_NUMBER},busy\n".encode()
+    )
+    fetcher = Fetcher(load_function, report_server, stack)
+    assert fetcher.fetch("/r.csv") == {"batchItemFailures": []}
+
+    # Then neither the ledger nor the stored report holds it; the other number is backfilled
+    bucket = stack.physical_id("ReportBucket")
+    s3 = boto3.client("s3", region_name=REGION)
+    stored = s3.get_object(Bucket=bucket, Key="reports/camp_1/evt-1.csv")["Body"].read()
+    assert stored == f"number,status\r\n{B_NUMBER},busy\r\n".encode()
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="reports/camp_1/evt-1.csv")
+    assert len(versions.get("Versions", [])) == 1
+    assert ledger_table(stack).number_items(A_NUMBER) == []
+    campaign = fetcher.campaign()
+    assert campaign["numbers"] == {"total": 1, "by_status": {"busy": 1}}
+    assert campaign["report"]["rows"] == 1

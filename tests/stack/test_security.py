@@ -157,6 +157,7 @@ IAM_ACTION_OF = {
     "s3:CompleteMultipartUpload": "s3:PutObject",
     "s3:HeadObject": "s3:GetObject",
     "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
 }
 
 
@@ -181,6 +182,8 @@ def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str
             for entry in params["TransactItems"]
             for kind in entry
         }
+    if operation == "DeleteObject" and params.get("VersionId"):
+        return {"s3:DeleteObjectVersion"}
     action = f"{IAM_ACTION_OF.get(service, service)}:{operation}"
     return {IAM_ACTION_OF.get(action, action)}
 

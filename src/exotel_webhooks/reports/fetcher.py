@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ from exotel_webhooks.reports.safe_http import (
     looks_like_csv,
     open_report,
 )
+from exotel_webhooks.reports.scrub import remove_numbers
 from exotel_webhooks.reports.upload import stream_to_s3
 from exotel_webhooks.settings import NormalisationRules
 
@@ -171,6 +173,15 @@ class ReportFetcher:
             return
         finally:
             body.close()
+        if result.erased:  # numbers erased before the report came: not kept in S3 either
+            scrubbed = remove_numbers(self.s3, report["s3_uri"], result.erased, self.rules)
+            report = {**report, "bytes": scrubbed.bytes, "sha256": scrubbed.sha256}
+            result = replace(result, report_rows=result.report_rows - scrubbed.removed)
+            logger.info(
+                "erased numbers removed from the report",
+                campaign_sid=request.campaign_sid,
+                rows=scrubbed.removed,
+            )
         counts = result.counts()
         if self.events:  # before the summary says "reconciled": a failed publish is retried
             self.events.publish(

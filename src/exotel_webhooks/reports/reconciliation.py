@@ -58,6 +58,9 @@ class ReportScan:
     report_rows: int = 0
     unparseable: int = 0
     classes: dict[str, int] = field(default_factory=dict)
+    # numbers erased before the report came (tombstones): their rows must leave the stored
+    # object too; held in memory only, never stored or logged
+    erased: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, int]:
         return {"report_rows": self.report_rows, "unparseable": self.unparseable}
@@ -127,16 +130,21 @@ def reconcile(
     totals: Counter[str] = Counter()
     in_flight: deque[Future[Counter[str]]] = deque()
     classes: Counter[str] = Counter()
+    erased: set[str] = set()  # added to from the pool's threads (set.add is atomic)
     # Chunks are reconciled on a few threads (lookups are I/O); at most 2x workers chunks are
     # held at once, whatever the report's size.
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for chunk in _chunks(rows, phone_column, status_column, rules, totals):
-            in_flight.append(pool.submit(_reconcile_chunk, chunk, campaign_sid, table, expires_at))
+            in_flight.append(
+                pool.submit(_reconcile_chunk, chunk, campaign_sid, table, expires_at, erased)
+            )
             while len(in_flight) >= 2 * _WORKERS:
                 classes.update(in_flight.popleft().result())
         while in_flight:
             classes.update(in_flight.popleft().result())
-    return ReportScan(totals["report_rows"], totals["unparseable"], dict(classes))
+    return ReportScan(
+        totals["report_rows"], totals["unparseable"], dict(classes), frozenset(erased)
+    )
 
 
 def _chunks(
@@ -181,7 +189,11 @@ def _parse_row(
 
 
 def _reconcile_chunk(
-    chunk: list[tuple[str, str, str]], sid: str, table: CampaignTable, expires_at: int | None
+    chunk: list[tuple[str, str, str]],
+    sid: str,
+    table: CampaignTable,
+    expires_at: int | None,
+    erased: set[str],
 ) -> Counter[str]:
     stored = {
         outcome["number"]: outcome
@@ -192,6 +204,7 @@ def _reconcile_chunk(
         backfill = _backfill(sid, number, raw, status) | {"expires_at": expires_at}
         outcome = table.report_number(backfill, stored.get(number))
         if outcome is None:  # an erased number: its row is not written back
+            erased.add(number)
             continue
         stored[number] = outcome
         if outcome.get("source") != "report" and outcome["status"] != status:
