@@ -664,3 +664,27 @@ def test_a_report_fetched_after_an_erasure_does_not_keep_the_number(
     campaign = fetcher.campaign()
     assert campaign["numbers"] == {"total": 1, "by_status": {"busy": 1}}
     assert campaign["report"]["rows"] == 1
+
+
+def test_a_masked_callback_after_a_sweep_replaces_the_apis_attempt_of_its_call(
+    stack: Deployment, processors: Processors
+) -> None:
+    # Given a final campaign swept while its callbacks were late: call_1 stored in full
+    sweeper(stack, FakeCampaignApi(list(ROWS))).sweep("camp_1")
+
+    # When call_1's callback arrives at last, naming the number masked
+    masked = message(
+        CallbackType.CALL_STATUS,
+        {"campaign_sid": "camp_1", "call_sid": "call_1", "number": "0XXXXXX3210",
+         "status": "busy", "date_updated": "2024-01-15T09:05:00+05:30"},
+    )  # fmt: skip
+    processors.process(masked)
+
+    # Then call_1 is still one attempt: the callback's
+    summary = processors.campaign()
+    assert summary["attempts"] == {
+        "total": 3,
+        "by_status": {"busy": 1, "completed": 1, "no-answer": 1},
+    }
+    [stored] = ledger_table(stack).stored_calls("camp_1", "call_1")
+    assert "0XXXXXX3210" in stored["PK"]

@@ -129,7 +129,14 @@ class CampaignLedger:
             "extra": json.dumps(callback.extra) if callback.extra else None,
             "expires_at": self._expiry(queued.received_at),
         }
-        outcome = _outcome(self.table.write_versioned(item), version)
+        seen = self.table.get(item["PK"], item["SK"])
+        if seen is None:
+            # One call SID is one attempt whichever door names it: a sweep may have stored this
+            # call under another spelling of its number (in full where this says it masked)
+            for other in self.table.stored_calls(sid, callback.call_sid):
+                if other["PK"] != item["PK"]:
+                    self.table.remove_api_attempt(other)
+        outcome = _outcome(self.table.write_versioned(item, seen), version)
         logger.info(
             f"call attempt {outcome}",
             outcome=outcome,

@@ -232,6 +232,13 @@ def calls_start_key(campaign_sid: str, shard: int, key: object) -> dict[str, Any
     return key
 
 
+class _Unread:
+    """`write_versioned`'s default: the stored item has not been read yet."""
+
+
+UNREAD = _Unread()
+
+
 class RaceLost(Exception):
     """Other writers kept changing the item: let the queue redeliver the record."""
 
@@ -265,7 +272,9 @@ class CampaignTable:
         return from_item(response["Item"]) if "Item" in response else None
 
     # ------------------------------------------------------------------ versioned writes
-    def write_versioned(self, item: Mapping[str, Any]) -> WriteResult:
+    def write_versioned(
+        self, item: Mapping[str, Any], seen: dict[str, Any] | _Unread | None = UNREAD
+    ) -> WriteResult:
         """Store `item` (an attempt or a callback's outcome) unless what is stored wins
         (precedence.supersedes): one conditional UpdateItem, nothing else.
 
@@ -276,7 +285,8 @@ class CampaignTable:
         Attributes the item does not name (`report_status`) stay as stored; the table's stream
         derives the counters and events from the before and after images (stream.py).
         """
-        seen = self.get(item["PK"], item["SK"])
+        if isinstance(seen, _Unread):  # else the caller has just read it
+            seen = self.get(item["PK"], item["SK"])
         if seen is not None and not supersedes(item, seen):
             return WriteResult(applied=False, previous=seen)
         if self.erased(str(item["campaign_sid"]), subscriber_of(item)):
@@ -769,16 +779,38 @@ class CampaignTable:
     def stored_call(self, campaign_sid: str, call_sid: str) -> dict[str, Any] | None:
         """The attempt stored for this call SID in this campaign, whatever number it is keyed
         under (GSI1: `PK`, `number`, `status`, ...), or None. Eventually consistent."""
-        response = self.client.query(
-            TableName=self.name,
-            IndexName=CALLS_INDEX,
-            KeyConditionExpression="GSI1PK = :pk AND GSI1SK = :sid",
-            ExpressionAttributeValues=to_item(
-                {":pk": calls_pk(campaign_sid, call_shard(call_sid)), ":sid": call_sid}
-            ),
+        spellings = self.stored_calls(campaign_sid, call_sid)
+        return spellings[0] if spellings else None
+
+    def stored_calls(self, campaign_sid: str, call_sid: str) -> list[dict[str, Any]]:
+        """Every attempt stored for this call SID in this campaign (one, unless two doors keyed
+        its number differently): GSI1's projection of each."""
+        return self.query_all(
+            {
+                "IndexName": CALLS_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK = :sid",
+                "ExpressionAttributeValues": to_item(
+                    {":pk": calls_pk(campaign_sid, call_shard(call_sid)), ":sid": call_sid}
+                ),
+            }
         )
-        items = response.get("Items") or []
-        return from_item(items[0]) if items else None
+
+    def remove_api_attempt(self, keys: Mapping[str, str]) -> bool:
+        """Delete the attempt at `keys` if the Campaign API wrote it (a callback names the same
+        call under another spelling of its number: the callback's is the one attempt)."""
+        try:
+            self.client.delete_item(
+                TableName=self.name,
+                Key=to_item({"PK": keys["PK"], "SK": keys["SK"]}),
+                ConditionExpression="#source = :api",
+                ExpressionAttributeNames={"#source": "source"},
+                ExpressionAttributeValues=to_item({":api": "api"}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def campaigns_with_status(
         self, status: str, updated_after: str, updated_before: str
