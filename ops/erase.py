@@ -22,6 +22,7 @@ from exotel_webhooks.ledger.table import (
     SUMMARY_SK,
     CampaignTable,
     campaign_pk,
+    is_outcome,
     masked_part,
     subscriber_key,
 )
@@ -105,17 +106,34 @@ def _subscriber_items(
     table: CampaignTable, key: str, campaign_sid: str | None, bury: Callable[[str], None]
 ) -> list[dict[str, Any]]:
     """The subscriber's attempts and outcomes. A masked subscriber's retries are keyed by their
-    own call SIDs (`<mask>@<call SID>`): the outcome's call SIDs name them all (each buried too)."""
+    own call SIDs (`<mask>@<call SID>`): its outcome's call SIDs name them all (each buried
+    too), and a retry's key leads to that outcome (a Scan of the campaign: erasures are rare)."""
     items = table.number_items(key, campaign_sid)
     seen = {key}
-    if "@" in key:
-        for outcome in [item for item in items if "call_sid" not in item]:
-            for sid in outcome.get("call_sids") or []:
-                sibling = subscriber_key(masked_part(key), [sid])
-                if sibling not in seen:
-                    seen.add(sibling)
-                    bury(sibling)
-                    items += table.number_items(sibling, outcome["campaign_sid"])
+    if "@" not in key:
+        return items
+    if not any(is_outcome(item) for item in items):
+        call_sid = key.rsplit("@", 1)[1]
+        campaigns = {item["campaign_sid"] for item in items} | ({campaign_sid} - {None})
+        for sid in sorted(str(campaign) for campaign in campaigns):
+            for item in table.campaign_numbers(sid):
+                owner = str(item.get("number"))
+                if (
+                    is_outcome(item)
+                    and call_sid in (item.get("call_sids") or [])
+                    and owner not in seen
+                    and masked_part(owner) == masked_part(key)
+                ):
+                    seen.add(owner)
+                    bury(owner)
+                    items += table.number_items(owner, sid)
+    for outcome in [item for item in items if is_outcome(item)]:
+        for sid in outcome.get("call_sids") or []:
+            sibling = subscriber_key(masked_part(key), [sid])
+            if sibling not in seen:
+                seen.add(sibling)
+                bury(sibling)
+                items += table.number_items(sibling, outcome["campaign_sid"])
     return items
 
 

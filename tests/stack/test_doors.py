@@ -463,8 +463,9 @@ def masked_call(call_sid: str, status: str, minute: int) -> Message:
     return message(CallbackType.CALL_STATUS, fields)
 
 
+@pytest.mark.parametrize("key", ["0XXXXXX4890@call_1", "0XXXXXX4890@call_2"])
 def test_erasing_a_masked_subscriber_erases_every_retry_its_outcome_names(
-    processors: Processors, stack: Deployment
+    processors: Processors, stack: Deployment, key: str
 ) -> None:
     # Given a masked subscriber called three times, and its outcome naming the three calls
     outcome = message(CallbackType.CALL_SCHEDULE, {
@@ -479,8 +480,8 @@ def test_erasing_a_masked_subscriber_erases_every_retry_its_outcome_names(
         outcome,
     )
 
-    # When the operator erases it by the key the read API shows
-    erasure = erase_number(stack_target(), "0XXXXXX4890@call_1", "camp_1")
+    # When the operator erases it by the key the read API shows (its outcome's, or a retry's)
+    erasure = erase_number(stack_target(), key, "camp_1")
 
     # Then every attempt and the outcome are gone, and nothing of it is counted
     assert (erasure.attempts, erasure.outcomes) == (3, 1)
@@ -688,3 +689,20 @@ def test_a_masked_callback_after_a_sweep_replaces_the_apis_attempt_of_its_call(
     }
     [stored] = ledger_table(stack).stored_calls("camp_1", "call_1")
     assert "0XXXXXX3210" in stored["PK"]
+
+
+def test_recount_keeps_counters_an_earlier_version_let_expire(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a live attempt counted on a counter item that an earlier version gave an expiry
+    ledger.processors.process(call("camp_u", "call_00001", "completed", 5, START + 10 * DAY))
+    [counter] = [i for i in ledger.table.campaign_items("camp_u") if is_counter(i)]
+    ledger.table.set(counter["PK"], counter["SK"], {"expires_at": int((START + DAY).timestamp())})
+
+    # When make recount runs, and the old expiry passes
+    assert ops_main(["--stack", STACK_NAME, "recount", "camp_u"]) == 0
+    ledger.expire(START + 5 * DAY)
+
+    # Then the attempt is still counted
+    assert ledger.counts("camp_u") == ledger.truth("camp_u")
+    assert ledger.counts("camp_u")["attempts"]["total"] == 1  # type: ignore[index]

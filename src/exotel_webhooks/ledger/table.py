@@ -501,15 +501,17 @@ class CampaignTable:
         values: Mapping[str, Any],
     ) -> bool:
         """One conditional UpdateItem; False if its condition did not hold."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": to_item({"PK": key["PK"], "SK": key["SK"]}),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:  # DynamoDB refuses an empty map
+            request["ExpressionAttributeValues"] = to_item(values)
         try:
-            self.client.update_item(
-                TableName=self.name,
-                Key=to_item({"PK": key["PK"], "SK": key["SK"]}),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-            )
+            self.client.update_item(**request)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
@@ -666,8 +668,23 @@ class CampaignTable:
                     {f":d{i}": delta for i, delta in enumerate(corrections.values())} | {":one": 1}
                 ),
             )
-        self.reset_counters_if_empty(campaign_sid, time.time())
+        if not self.reset_counters_if_empty(campaign_sid, time.time()):
+            self._keep_counters(campaign_sid)
         return corrections
+
+    def _keep_counters(self, campaign_sid: str) -> None:
+        """Counters that still count something never expire (counter items written before
+        2026-12-03 carried the expiry of the items they counted, and those of a closed stream
+        shard would keep it for ever)."""
+        for item in self.campaign_items(campaign_sid):
+            if is_counter(item) and "expires_at" in item:
+                self._update_if(
+                    item,
+                    "REMOVE #e",
+                    "attribute_exists(#e)",
+                    {"#e": "expires_at"},
+                    {},
+                )
 
     def reset_counters_if_empty(self, campaign_sid: str, now: float) -> bool:
         """Once a campaign's counters sum to zero (each item they counted erased or expired),
