@@ -175,13 +175,16 @@ def test_one_campaign_whose_sweep_fails_never_stops_the_scheduled_run(
 
 
 # ------------------------------------------------------------ 2. a sweep always ends
+@pytest.mark.parametrize("shuffles", [False, True], ids=["same order", "rows shuffled"])
 def test_an_api_that_ignores_offset_is_refused_instead_of_paged_for_ever(
-    stack: Deployment, processors: Processors
+    stack: Deployment, processors: Processors, shuffles: bool
 ) -> None:
-    # Given an API that answers the first page at every offset, with no total
+    # Given an API that answers the first page at every offset, with no total, perhaps in
+    # another order each time (rows created in the same second)
     exotel = FakeCampaignApi(list(ROWS))
     exotel.ignores_offset = True
     exotel.no_total = True
+    exotel.shuffles = shuffles
 
     # When it is swept a page of 2 at a time
     with pytest.raises(CampaignApiRefused, match="ignores offset"):

@@ -56,6 +56,7 @@ class FakeCampaignApi:
         self.ignores_offset = False  # answer the first page, whatever offset was asked
         self.no_total = False  # leave metadata.total out
         self.missing = False  # answer 404: Exotel does not know the campaign
+        self.shuffles = False  # answer a page's rows in another order each time
         self.pages = 0
 
     def __call__(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
@@ -73,6 +74,8 @@ class FakeCampaignApi:
         newest_first = query["sort_by"] == ["date_created:desc"] and not self.ignores_sort
         rows = sorted(self.rows, key=lambda row: row["date_created"], reverse=newest_first)
         page = rows[offset : offset + (self.page_rows or limit)]
+        if self.shuffles and self.pages % 2:
+            page.reverse()
         self.pages += 1
         metadata = {"count": len(page), "offset": offset}
         if not self.no_total:

@@ -46,6 +46,7 @@ OLDEST_FIRST, NEWEST_FIRST = "oldest first", "newest first"
 # Exotel's largest campaign: 500,000 numbers, each called at most 4 times (3 retries). A sweep
 # reading more rows than that is reading an API that never stops (a total that keeps growing).
 MAX_ROWS = 2_000_000
+SEEN_LIMIT = 200_000  # call SIDs a run remembers to tell a page it has read before (~20 MB)
 STALLED_RUNS = 2  # runs cut short in a row, no row read: the campaign waits a quiet period
 
 
@@ -234,7 +235,7 @@ class CampaignSweeper:
 
         # A page's rows are independent items (each number's outcome written from one row of
         # it), so they are written a few at a time: a sweep's time is DynamoDB's round trips.
-        previous: tuple[str, ...] = ()
+        seen: set[str] = set()  # this run's call SIDs, up to SEEN_LIMIT
         with ThreadPoolExecutor(self.writers, thread_name_prefix="sweep") as writers:
             while True:
                 if self.seconds_left() < self.reserve_seconds:
@@ -246,12 +247,13 @@ class CampaignSweeper:
                 page = self.api.call_page(
                     campaign_sid, tally.offset, self.page_size, newest_first=final
                 )
-                if page.call_sids and page.call_sids == previous:
+                if page.call_sids and seen.issuperset(page.call_sids):
                     raise CampaignApiRefused(
-                        f"call-details answered offset {tally.offset} with the rows it gave "
-                        "for the page before (it ignores offset)"
+                        f"call-details answered offset {tally.offset} with rows it had already "
+                        "given (it ignores offset)"
                     )
-                previous = page.call_sids
+                if len(seen) < SEEN_LIMIT:
+                    seen.update(page.call_sids)
                 rows = placed(page.calls, list(writers.map(home, page.calls)))
                 # a number's outcome is written once a page, from its latest row there (the
                 # version decides between pages too)
