@@ -129,13 +129,11 @@ class CampaignLedger:
             "extra": json.dumps(callback.extra) if callback.extra else None,
             "expires_at": self._expiry(queued.received_at),
         }
-        seen = self.table.get(item["PK"], item["SK"])
-        if seen is None:
-            # One call SID is one attempt whichever door names it: a sweep may have stored this
-            # call under another spelling of its number (in full where this says it masked)
-            for other in self.table.stored_calls(sid, callback.call_sid):
-                if other["PK"] != item["PK"]:
-                    self.table.remove_api_attempt(other)
+        seen = self.table.stored(item)
+        if seen is None and not is_e164(callback.number):
+            # One call SID is one attempt whichever door names it: a sweep that ran before
+            # this late callback stored its call under the number in full, as the API gives it
+            self.table.remove_other_spellings(item)
         outcome = _outcome(self.table.write_versioned(item, seen), version)
         logger.info(
             f"call attempt {outcome}",

@@ -289,7 +289,9 @@ class CampaignTable:
             seen = self.get(item["PK"], item["SK"])
         if seen is not None and not supersedes(item, seen):
             return WriteResult(applied=False, previous=seen)
-        if self.erased(str(item["campaign_sid"]), subscriber_of(item)):
+        # Creating the item: is its subscriber erased? (An item that exists was written after
+        # `make erase` last looked, so before the tombstone: its next look removes it.)
+        if seen is None and self.erased(str(item["campaign_sid"]), subscriber_of(item)):
             return WriteResult(applied=False, previous=seen, erased=True)
         present = {k: v for k, v in item.items() if k not in {"PK", "SK"} and v is not None}
         absent = [k for k, v in item.items() if v is None]
@@ -811,6 +813,17 @@ class CampaignTable:
                 ),
             }
         )
+
+    def stored(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What is stored under `item`'s key (eventually consistent)."""
+        return self.get(item["PK"], item["SK"])
+
+    def remove_other_spellings(self, attempt: Mapping[str, Any]) -> None:
+        """Remove an attempt the Campaign API stored for `attempt`'s call under another
+        spelling of its number: one call SID is one attempt, whichever door names it."""
+        for other in self.stored_calls(str(attempt["campaign_sid"]), str(attempt["call_sid"])):
+            if other["PK"] != attempt["PK"]:
+                self.remove_api_attempt(other)
 
     def remove_api_attempt(self, keys: Mapping[str, str]) -> bool:
         """Delete the attempt at `keys` if the Campaign API wrote it (a callback names the same
