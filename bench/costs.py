@@ -155,6 +155,13 @@ class Meter:
             item = {k: _deserializer.deserialize(v) for k, v in parsed.get("Item", {}).items()}
             units = max(1, math.ceil(item_size(item) / 4096))
             self.current.read_units += units if self._consistent else units / 2
+        if operation == "Query":  # the items' total size, a unit at least (an empty answer too)
+            items = [
+                {k: _deserializer.deserialize(v) for k, v in found.items()}
+                for found in parsed.get("Items", [])
+            ]
+            units = max(1, math.ceil(sum(item_size(item) for item in items) / 4096))
+            self.current.read_units += units if self._consistent else units / 2
         multiplier = 2 if operation == "TransactWriteItems" else 1
         failed = "Error" in parsed
         for key_text, before in self._before.items():
