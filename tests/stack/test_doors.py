@@ -709,3 +709,27 @@ def test_recount_keeps_counters_an_earlier_version_let_expire(
     # Then the attempt is still counted
     assert ledger.counts("camp_u") == ledger.truth("camp_u")
     assert ledger.counts("camp_u")["attempts"]["total"] == 1  # type: ignore[index]
+
+
+def test_counters_on_more_shards_than_a_transaction_takes_still_leave_with_their_items(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign counted on 6 stream shards, when a transaction takes 3 items (100 in AWS)
+    monkeypatch.setattr("exotel_webhooks.ledger.table.MAX_TRANSACTION_ITEMS", 3)
+    for n in range(1, 7):
+        ledger.processors.process(call("camp_s", f"call_0000{n}", "busy", n, START + DAY))
+        ledger.roll_over()
+
+    # When every item is erased
+    for n in range(1, 7):
+        for item in ledger.table.number_items(f"+91980000000{n}", "camp_s"):
+            ledger.table.erase(item)
+    ledger.processors.stream.settle()
+
+    # Then the counters were reset (folded first), and leave once their own time has passed
+    counters = [i for i in ledger.table.campaign_items("camp_s") if is_counter(i)]
+    assert counters
+    assert all("expires_at" in item for item in counters)
+    assert ledger.counts("camp_s") is None
+    ledger.expire(datetime.now(UTC) + 3 * DAY)
+    assert ledger.table.campaign_items("camp_s") == []

@@ -690,51 +690,90 @@ class CampaignTable:
 
     def reset_counters_if_empty(self, campaign_sid: str, now: float) -> bool:
         """Once a campaign's counters sum to zero (each item they counted erased or expired),
-        reset them all in one transaction, each on condition it is unchanged: their counts
-        removed (the sum stays zero), their last sequence numbers kept, and expiring after
-        EMPTY_COUNTERS_LINGER_SECONDS. Counters that do not sum to zero are never touched, so
-        they cannot expire before an item they counted. True if reset."""
-        counters = [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
-        if not counters or any(sum_counters(counters).values()):
+        reset them: in one transaction, each on condition it is unchanged, the items that hold
+        counts lose them (the sum stays zero) and expire after EMPTY_COUNTERS_LINGER_SECONDS,
+        keeping their last sequence numbers; the bare ones expire too. More counting items than
+        one transaction takes are first folded, 99 at a time, into `#COUNTER#recount` (each
+        fold one transaction: the sums never change). Counters that do not sum to zero are never
+        touched, so they cannot expire before an item they counted. True if reset."""
+        for _ in range(_MAX_TRIES):
+            counters = [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
+            if not counters or any(sum_counters(counters).values()):
+                return False
+            counting = [item for item in counters if _counts(item)]
+            if len(counting) <= MAX_TRANSACTION_ITEMS:
+                break
+            chunk = [item for item in counting if item["SK"] != RECOUNT_SK]
+            chunk = chunk[: MAX_TRANSACTION_ITEMS - 1]
+            folded = self._fold_into_recount(campaign_sid, chunk)
+            if not self._transact([*(self._take_counts(item) for item in chunk), folded]):
+                return False  # a counter changed meanwhile: the next removal tries again
+        else:
             return False
-        if len(counters) > MAX_TRANSACTION_ITEMS:
-            return False  # zero either way; they stay until a recount or the next removal
         expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
-        updates: list[Any] = []
+        if counting and not self._transact(
+            [self._take_counts(item, expires_at) for item in counting]
+        ):
+            return False
         for item in counters:
-            counts = [name for name in item if name not in COUNTER_BOOKKEEPING]
-            count_names = {f"#c{i}": name for i, name in enumerate(counts)}
-            names = count_names | {"#e": "expires_at"}
-            expression = "SET #e = :e"
-            if count_names:
-                expression += " REMOVE " + ", ".join(count_names)
-            values: dict[str, Any] = {":e": expires_at}
-            if "last_sequence" in item:
+            if item not in counting and "expires_at" not in item:
+                self._transact([self._take_counts(item, expires_at)])  # counts nothing either way
+        return True
+
+    def _take_counts(self, item: Mapping[str, Any], expires_at: int | None = None) -> Any:  # noqa: ANN401
+        """A transaction's Update removing a counter item's counts (and setting its expiry), on
+        condition it is unchanged since it was read."""
+        counts = _counts(item)
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        clauses, values = [], {}
+        if expires_at is not None:
+            names["#e"], values[":e"] = "expires_at", expires_at
+            clauses.append("SET #e = :e")
+        if counts:
+            clauses.append("REMOVE " + ", ".join(f"#c{i}" for i in range(len(counts))))
+        for token in ("last_sequence", "revision"):
+            if token in item:
                 condition = "#u = :u"
-                names["#u"], values[":u"] = "last_sequence", item["last_sequence"]
-            elif "revision" in item:
-                condition = "#u = :u"
-                names["#u"], values[":u"] = "revision", item["revision"]
-            else:
-                condition = "attribute_exists(PK)"
-            updates.append(
-                {
-                    "Update": {
-                        "TableName": self.name,
-                        "Key": to_item({"PK": item["PK"], "SK": item["SK"]}),
-                        "UpdateExpression": expression,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": to_item(values),
-                    }
-                }
-            )
+                names["#u"], values[":u"] = token, item[token]
+                break
+        else:
+            condition = "attribute_exists(PK)"
+        update = {
+            "TableName": self.name,
+            "Key": to_item({"PK": item["PK"], "SK": item["SK"]}),
+            "UpdateExpression": " ".join(clauses),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            update["ExpressionAttributeValues"] = to_item(values)
+        return {"Update": update}
+
+    def _fold_into_recount(self, campaign_sid: str, chunk: Sequence[Mapping[str, Any]]) -> Any:  # noqa: ANN401
+        """A transaction's Update adding `chunk`'s counts to `#COUNTER#recount`."""
+        totals = sum_counters(chunk)
+        names = {f"#c{i}": name for i, name in enumerate(totals)} | {"#r": "revision"}
+        values: dict[str, Any] = {f":d{i}": delta for i, delta in enumerate(totals.values())}
+        values[":one"] = 1
+        adds = [f"#c{i} :d{i}" for i in range(len(totals))]
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": to_item({"PK": campaign_pk(campaign_sid), "SK": RECOUNT_SK}),
+                "UpdateExpression": "ADD " + ", ".join([*adds, "#r :one"]),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
+            }
+        }
+
+    def _transact(self, updates: list[Any]) -> bool:
+        """One TransactWriteItems; False if a condition failed (it wrote nothing)."""
         try:
             self.client.transact_write_items(TransactItems=updates)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            return False  # a counter changed meanwhile: the next removal tries again
+            return False
         return True
 
     # ------------------------------------------------------------------ reads
@@ -968,6 +1007,11 @@ def _winner(error: ClientError) -> dict[str, Any] | None:
     """What a refused conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     item: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
     return from_item(item) if item else None
+
+
+def _counts(item: Mapping[str, Any]) -> list[str]:
+    """A counter item's counts (its attributes but the bookkeeping)."""
+    return [name for name in item if name not in COUNTER_BOOKKEEPING]
 
 
 def is_counter(item: Mapping[str, Any]) -> bool:
