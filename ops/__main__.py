@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from localaws.template import Template
-from ops.erase import erase_number
+from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except TargetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except ErasureUnfinished as error:
+        print(f"erase unfinished: {error}; run it again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

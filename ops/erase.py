@@ -77,17 +77,21 @@ def erase_number(
 
     bury(key)
     erasure = Erasure(key)
+    reports: set[str] = set()
+
+    def clean_reports() -> None:  # only a phone number can be found in a report's rows
+        if key.startswith("+"):
+            for sid in sorted(reports):
+                _erase_from_reports(target, table, sid=sid, key=key, rules=rules, erasure=erasure)
+
     for round_ in range(MAX_ROUNDS):
         items = _subscriber_items(table, key, campaign_sid, bury)
         if round_ == 0:
             erasure.campaigns = {item["campaign_sid"] for item in items}
             if campaign_sid:
                 erasure.campaigns.add(campaign_sid)
-            if key.startswith("+"):  # only a phone number can be found in a report's rows
-                for sid in sorted(_campaigns_with_reports(target, erasure.campaigns, campaign_sid)):
-                    _erase_from_reports(
-                        target, table, sid=sid, key=key, rules=rules, erasure=erasure
-                    )
+            reports = _campaigns_with_reports(target, erasure.campaigns, campaign_sid)
+            clean_reports()
         elif not items:
             break
         for item in items:
@@ -99,7 +103,16 @@ def erase_number(
         # a door that read no tombstone yet (its read is eventually consistent) may still
         # write: look again once that has settled, until nothing comes back
         time.sleep(SETTLE_SECONDS)
+    else:
+        raise ErasureUnfinished(f"{key} was still being written after {MAX_ROUNDS} looks")
+    # a report fetched while the items still stood kept its rows (its backfill had no reason
+    # to look at the tombstone): clean them once more, now that no item is left
+    clean_reports()
     return erasure
+
+
+class ErasureUnfinished(Exception):
+    """Items kept coming back: run the erase again (the tombstone stands meanwhile)."""
 
 
 def _subscriber_items(

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from exotel_webhooks.intake.auth import WebhookSecrets
 from exotel_webhooks.intake.callbacks import CallbackType
@@ -159,7 +166,13 @@ def s3_transfer_client() -> S3Client:
     return boto3.client("s3", config=Config(retries={"mode": "standard"}))
 
 
-# Answers that say AWS is busy or out of reach for now, not that the request is wrong.
+# Errors that say AWS is busy or out of reach for now, not that the request is wrong.
+_UNREACHABLE = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ConnectTimeoutError,
+)
 _TRANSIENT_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -177,7 +190,7 @@ def aws_unavailable(error: BaseException) -> bool:
     """True if `error` is AWS being throttled, failing or unreachable: worth trying later."""
     from exotel_webhooks.ledger.table import RaceLost  # noqa: PLC0415 - no import cycle
 
-    if isinstance(error, BotoCoreError | RaceLost):
+    if isinstance(error, (*_UNREACHABLE, RaceLost)):
         return True
     return isinstance(error, ClientError) and (
         error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES

@@ -714,15 +714,16 @@ def test_recount_keeps_counters_an_earlier_version_let_expire(
 def test_counters_on_more_shards_than_a_transaction_takes_still_leave_with_their_items(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a campaign counted on 6 stream shards, when a transaction takes 3 items (100 in AWS)
+    # Given a campaign counted on 16 stream shards, when a transaction takes 3 items (100 in
+    # AWS): more folds than a conflict is retried
     monkeypatch.setattr("exotel_webhooks.ledger.table.MAX_TRANSACTION_ITEMS", 3)
-    for n in range(1, 7):
-        ledger.processors.process(call("camp_s", f"call_0000{n}", "busy", n, START + DAY))
+    for n in range(10, 26):
+        ledger.processors.process(call("camp_s", f"call_000{n}", "busy", n, START + DAY))
         ledger.roll_over()
 
     # When every item is erased
-    for n in range(1, 7):
-        for item in ledger.table.number_items(f"+91980000000{n}", "camp_s"):
+    for n in range(10, 26):
+        for item in ledger.table.number_items(f"+9198000000{n}", "camp_s"):
             ledger.table.erase(item)
     ledger.processors.stream.settle()
 
@@ -733,3 +734,53 @@ def test_counters_on_more_shards_than_a_transaction_takes_still_leave_with_their
     assert ledger.counts("camp_s") is None
     ledger.expire(datetime.now(UTC) + 3 * DAY)
     assert ledger.table.campaign_items("camp_s") == []
+
+
+def test_an_erasure_cleans_a_report_without_a_status_column_and_one_stored_meanwhile(
+    processors: Processors, stack: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored report the reconciliation could not read (no status column)
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = stack.physical_id("ReportBucket")
+    s3.put_object(Bucket=bucket, Key="reports/camp_1/odd.csv",
+                  Body=f"Mobile,Name\n{A_NUMBER},Asha\n{B_NUMBER},Ravi\n".encode())  # fmt: skip
+    # ... and a report the fetcher stores while the erasure runs
+    stored_meanwhile: list[bool] = []
+
+    def a_report_arrives(_: float) -> None:
+        if not stored_meanwhile:
+            stored_meanwhile.append(True)
+            s3.put_object(Bucket=bucket, Key="reports/camp_1/late.csv",
+                          Body=f"number,status\n{A_NUMBER},busy\n".encode())  # fmt: skip
+
+    monkeypatch.setattr("ops.erase.time.sleep", a_report_arrives)
+
+    # When the number is erased
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+
+    # Then neither report names it; the other subscriber's row stays
+    odd = s3.get_object(Bucket=bucket, Key="reports/camp_1/odd.csv")["Body"].read().decode()
+    late = s3.get_object(Bucket=bucket, Key="reports/camp_1/late.csv")["Body"].read().decode()
+    assert A_NUMBER not in odd + late
+    assert B_NUMBER in odd
+
+
+def test_a_write_that_read_the_item_before_its_erasure_does_not_recreate_it(
+    processors: Processors, stack: Deployment
+) -> None:
+    # Given a door that read a number's outcome, and then the number was erased
+    first = message(CallbackType.CALL_SCHEDULE, {
+        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
+        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    processors.process(first)
+    table = ledger_table(stack)
+    [read] = table.outcomes("camp_1", [A_NUMBER])
+    erase_number(stack_target(), A_NUMBER, "camp_1")
+
+    # When it writes a newer version on what it read
+    newer = {**read, "status": "completed", "version": "9999#9#newer", "event_id": "newer"}
+    result = table.write_versioned(newer, read)
+
+    # Then nothing is recreated
+    assert (result.applied, result.erased) == (False, True)
+    assert table.number_items(A_NUMBER) == []

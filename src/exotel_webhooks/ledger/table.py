@@ -308,16 +308,21 @@ class CampaignTable:
         # it beats is replaced; a record without `source` is a callback's).
         source = item.get("source") or "callback"
         if source == "callback":
-            condition = "attribute_not_exists(PK) OR #a_version < :a_version"
+            condition = "#a_version < :a_version"
         else:
-            condition = (
-                "attribute_not_exists(PK) OR (#a_source = :a_same AND #a_version < :a_version)"
-            )
+            condition = "(#a_source = :a_same AND #a_version < :a_version)"
             values[":a_same"] = source
         # ... and a better source replaces a lesser one whatever their versions (precedence.py)
         for i, lesser in enumerate(outranked_sources(source)):
             condition += f" OR #a_source = :a_lesser{i}"
             values[f":a_lesser{i}"] = lesser
+        # Creating the item only where nothing was read: an item erased since it was read is
+        # not recreated without a look at the tombstones (below)
+        condition = (
+            f"attribute_not_exists(PK) OR {condition}"
+            if seen is None
+            else f"attribute_exists(PK) AND ({condition})"
+        )
         try:
             self.client.update_item(
                 TableName=self.name,
@@ -331,7 +336,10 @@ class CampaignTable:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return WriteResult(applied=False, previous=_winner(error))
+            winner = _winner(error)
+            if winner is None and seen is not None:  # gone since it was read: start again
+                return self.write_versioned(item, None)
+            return WriteResult(applied=False, previous=winner)
         return WriteResult(applied=True, previous=seen)
 
     def update_if_newer(
@@ -696,25 +704,28 @@ class CampaignTable:
         one transaction takes are first folded, 99 at a time, into `#COUNTER#recount` (each
         fold one transaction: the sums never change). Counters that do not sum to zero are never
         touched, so they cannot expire before an item they counted. True if reset."""
-        for _ in range(_MAX_TRIES):
+        cancelled = 0  # transactions a concurrent change cancelled: tried again a few times
+        while True:
             counters = [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
             if not counters or any(sum_counters(counters).values()):
                 return False
             counting = [item for item in counters if _counts(item)]
             if len(counting) <= MAX_TRANSACTION_ITEMS:
-                break
-            chunk = [item for item in counting if item["SK"] != RECOUNT_SK]
-            chunk = chunk[: MAX_TRANSACTION_ITEMS - 1]
-            folded = self._fold_into_recount(campaign_sid, chunk)
-            if not self._transact([*(self._take_counts(item) for item in chunk), folded]):
-                return False  # a counter changed meanwhile: the next removal tries again
-        else:
-            return False
-        expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
-        if counting and not self._transact(
-            [self._take_counts(item, expires_at) for item in counting]
-        ):
-            return False
+                expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
+                updates = [self._take_counts(item, expires_at) for item in counting]
+            else:  # each fold leaves fewer items counting: this ends
+                chunk = [item for item in counting if item["SK"] != RECOUNT_SK]
+                chunk = chunk[: MAX_TRANSACTION_ITEMS - 1]
+                folded = self._fold_into_recount(campaign_sid, chunk)
+                updates = [*(self._take_counts(item) for item in chunk), folded]
+            if not updates or self._transact(updates):
+                if len(counting) <= MAX_TRANSACTION_ITEMS:
+                    break
+                continue
+            cancelled += 1
+            if cancelled > _MAX_TRIES:
+                return False  # they stay, summing to zero, until a recount or a removal
+            _backoff(cancelled)
         for item in counters:
             if item not in counting and "expires_at" not in item:
                 self._transact([self._take_counts(item, expires_at)])  # counts nothing either way
@@ -777,12 +788,15 @@ class CampaignTable:
         return True
 
     # ------------------------------------------------------------------ reads
-    def number_collection(self, campaign_sid: str, subscriber: str) -> list[dict[str, Any]]:
+    def number_collection(
+        self, campaign_sid: str, subscriber: str, consistent: bool = False
+    ) -> list[dict[str, Any]]:
         """A number's outcome and attempts in one campaign: one item collection, one Query."""
         return self.query_all(
             {
                 "KeyConditionExpression": "PK = :pk",
                 "ExpressionAttributeValues": to_item({":pk": number_pk(campaign_sid, subscriber)}),
+                "ConsistentRead": consistent,
             }
         )
 
@@ -910,8 +924,8 @@ class CampaignTable:
     ) -> list[dict[str, Any]]:
         """A number's attempts and outcomes in one campaign (one Query), or in every campaign
         (a Scan: erasure is rare, and an index for it would cost a write per attempt)."""
-        if campaign_sid:
-            return self.number_collection(campaign_sid, subscriber)
+        if campaign_sid:  # consistent: an erasure's last look must see the latest write
+            return self.number_collection(campaign_sid, subscriber, consistent=True)
         suffix = f"#NUMBER#{subscriber}"
         return [
             item

@@ -42,7 +42,7 @@ from exotel_webhooks.reports.safe_http import (
     looks_like_csv,
     open_report,
 )
-from exotel_webhooks.reports.scrub import remove_numbers
+from exotel_webhooks.reports.scrub import Scrubbed, remove_numbers
 from exotel_webhooks.reports.upload import stream_to_s3
 from exotel_webhooks.settings import NormalisationRules
 
@@ -173,8 +173,10 @@ class ReportFetcher:
             return
         finally:
             body.close()
+        scrubbed = Scrubbed(0)
         if result.erased:  # numbers erased before the report came: not kept in S3 either
             scrubbed = remove_numbers(self.s3, report["s3_uri"], result.erased, self.rules)
+        if scrubbed.removed:  # (none: an erasure running meanwhile got there first)
             report = {**report, "bytes": scrubbed.bytes, "sha256": scrubbed.sha256}
             result = replace(result, report_rows=result.report_rows - scrubbed.removed)
             logger.info(

@@ -75,18 +75,23 @@ class ReportScan:
 
 
 def find_columns(header: list[str]) -> tuple[int, int]:
-    keys = [field_key(name) for name in header]
-
-    def first(candidates: tuple[str, ...], fallback: str) -> int | None:
-        for candidate in candidates:
-            if candidate in keys:
-                return keys.index(candidate)
-        return next((i for i, key in enumerate(keys) if fallback in key), None)
-
-    phone, status = first(PHONE_COLUMNS, "number"), first(STATUS_COLUMNS, "status")
+    phone, status = phone_column(header), _column(header, STATUS_COLUMNS, "status")
     if phone is None or status is None:
         raise ReconciliationFailed(f"no phone-number and status columns in header {header[:12]}")
     return phone, status
+
+
+def phone_column(header: list[str]) -> int | None:
+    """The column of the phone numbers, if the header names one (an erasure needs no other)."""
+    return _column(header, PHONE_COLUMNS, "number")
+
+
+def _column(header: list[str], candidates: tuple[str, ...], fallback: str) -> int | None:
+    keys = [field_key(name) for name in header]
+    for candidate in candidates:
+        if candidate in keys:
+            return keys.index(candidate)
+    return next((i for i, key in enumerate(keys) if fallback in key), None)
 
 
 def csv_rows(lines: Iterable[bytes]) -> Iterator[list[str]]:
@@ -205,6 +210,7 @@ def _reconcile_chunk(
         outcome = table.report_number(backfill, stored.get(number))
         if outcome is None:  # an erased number: its row is not written back
             erased.add(number)
+            stored.pop(number, None)  # what the batch read found is gone: not counted
             continue
         stored[number] = outcome
         if outcome.get("source") != "report" and outcome["status"] != status:

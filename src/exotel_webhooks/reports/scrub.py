@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from exotel_webhooks.intake.normalise import normalise_phone
-from exotel_webhooks.reports.reconciliation import delimited_rows, find_columns
+from exotel_webhooks.reports.reconciliation import delimited_rows, phone_column
 from exotel_webhooks.settings import NormalisationRules
 
 
@@ -41,12 +41,17 @@ def remove_numbers(
         header = next(rows, None)
         if header is None:
             return Scrubbed(0)
-        phone_column, _ = find_columns(header)
+        column = phone_column(header)
         writer = csv.writer(_Utf8(cleaned), delimiter=delimiter)
         writer.writerow(header)
         for row in rows:
-            raw = row[phone_column].strip() if phone_column < len(row) else ""
-            if raw and normalise_phone(raw, rules.default_phone_region).key in numbers:
+            # without a phone-number column, any cell may be the number
+            cells = [row[column]] if column is not None and column < len(row) else row
+            if any(
+                cell.strip()
+                and normalise_phone(cell.strip(), rules.default_phone_region).key in numbers
+                for cell in cells
+            ):
                 removed += 1
                 continue
             kept += 1
