@@ -208,7 +208,7 @@ def _erase_from_reports(
         uris.add(current)  # a migrated campaign's report stays in the old stack's bucket
     for uri in sorted(uris):
         scrubbed = remove_numbers(s3, uri, {key}, rules)
-        erasure.report_rows[uri] = scrubbed.removed
+        erasure.report_rows[uri] = erasure.report_rows.get(uri, 0) + scrubbed.removed
         if not scrubbed.removed or uri != current:
             continue
         values: dict[str, Any] = {

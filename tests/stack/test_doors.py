@@ -139,16 +139,21 @@ def test_a_call_sid_is_one_attempt_whichever_door_names_it(
     assert not [item for item in masked_items if A_NUMBER in str(item)]
 
 
-def test_one_campaign_whose_sweep_fails_never_stops_the_scheduled_run(
-    stack: Deployment, processors: Processors
-) -> None:
-    # Given two quiet campaigns, the first of which the sweep cannot handle (a fault of ours)
+def two_quiet_campaigns(processors: Processors) -> None:
+    """camp_1 and camp_2, InProgress since 10:00 and 10:01 on 2024-01-15."""
     processors.process(campaign_status("InProgress", 0))
     second = message(
         CallbackType.CAMPAIGN_STATUS,
         {"campaign_sid": "camp_2", "status": "InProgress", "date_updated": "2024-01-15T10:01:00"},
     )
     processors.process(second)
+
+
+def test_one_campaign_whose_sweep_fails_never_stops_the_scheduled_run(
+    stack: Deployment, processors: Processors
+) -> None:
+    # Given two quiet campaigns, the first of which the sweep cannot handle (a fault of ours)
+    two_quiet_campaigns(processors)
     exotel = FakeCampaignApi(list(ROWS))
     sweep = sweeper(stack, exotel)
     original = sweep.api.call_page
@@ -460,6 +465,13 @@ def test_recounted_counters_leave_with_the_items_they_count(
 
 
 # ---------------------------------------- 4. an erasure is complete, and it stays erased
+def a_numbers_outcome() -> Message:
+    """Number A's outcome callback: busy after call_1."""
+    return message(CallbackType.CALL_SCHEDULE, {
+        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
+        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+
+
 def masked_call(call_sid: str, status: str, minute: int) -> Message:
     fields = {"campaign_sid": "camp_1", "call_sid": call_sid, "number": "0XXXXXX4890",
               "status": status, "date_updated": f"2024-01-15T09:{minute:02d}:00+05:30"}  # fmt: skip
@@ -521,9 +533,7 @@ def test_an_erased_number_is_never_written_back_by_any_door(
     processors: Processors, stack: Deployment, aws_calls: AwsCalls
 ) -> None:
     # Given a number whose outcome callback was stored, then erased
-    first = message(CallbackType.CALL_SCHEDULE, {
-        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
-        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    first = a_numbers_outcome()
     processors.process(first)
     erase_number(stack_target(), A_NUMBER, "camp_1")
     announced = len(published(aws_calls, "CallScheduleCompleted"))
@@ -566,9 +576,7 @@ def test_a_report_backfill_racing_an_erasure_does_not_write_the_number_back(
     processors: Processors, stack: Deployment
 ) -> None:
     # Given the reconciliation read a number's outcome, and then the number was erased
-    first = message(CallbackType.CALL_SCHEDULE, {
-        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
-        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    first = a_numbers_outcome()
     processors.process(first)
     table = ledger_table(stack)
     [stale] = table.outcomes("camp_1", [A_NUMBER])
@@ -614,12 +622,7 @@ def test_a_throttled_table_stops_the_scheduled_run_without_blaming_the_campaign(
     stack: Deployment, processors: Processors
 ) -> None:
     # Given two quiet campaigns, and DynamoDB throttling while the first is swept
-    processors.process(campaign_status("InProgress", 0))
-    second = message(
-        CallbackType.CAMPAIGN_STATUS,
-        {"campaign_sid": "camp_2", "status": "InProgress", "date_updated": "2024-01-15T10:01:00"},
-    )
-    processors.process(second)
+    two_quiet_campaigns(processors)
     sweep = sweeper(stack, FakeCampaignApi(list(ROWS), status="InProgress"))
     throttled = ClientError(
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
@@ -769,9 +772,7 @@ def test_a_write_that_read_the_item_before_its_erasure_does_not_recreate_it(
     processors: Processors, stack: Deployment
 ) -> None:
     # Given a door that read a number's outcome, and then the number was erased
-    first = message(CallbackType.CALL_SCHEDULE, {
-        "campaign_sid": "camp_1", "to": A_NUMBER, "status": "busy", "call_sids": ["call_1"],
-        "date_updated": "2024-01-15T09:30:00+05:30"})  # fmt: skip
+    first = a_numbers_outcome()
     processors.process(first)
     table = ledger_table(stack)
     [read] = table.outcomes("camp_1", [A_NUMBER])
