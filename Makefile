@@ -71,8 +71,9 @@ format: $(SYNCED) ## Apply ruff's fixes and formatting
 typecheck: $(SYNCED)
 	$(PY) -m mypy src functions localaws ops tests bench
 
+# Two workers, a test file each at a time (each file deploys its own emulated stacks).
 pytest: $(SYNCED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: $(SYNCED) ## The unit tier only (no emulated AWS): seconds, for the inner loop
 	$(PY) -m pytest tests/unit
