@@ -35,7 +35,7 @@ $(SYNCED): pyproject.toml uv.lock | $(UV)
 $(RUNTIME): pyproject.toml uv.lock | $(UV)
 	@if [ $(SYNCED) -nt uv.lock ] && [ $(SYNCED) -nt pyproject.toml ]; then :; else \
 		echo "make: installing the package, its runtime dependencies and the AWS emulator into .venv (first run only)" >&2; \
-		$(UV) sync --quiet --locked --no-default-groups --group local --python $(PYTHON313); fi
+		$(UV) sync --quiet --locked --inexact --no-default-groups --group local --python $(PYTHON313); fi
 	@touch $@
 
 # aws-sam-cli and cfn-lint live in their own environment so their pins never fight ours.
@@ -96,13 +96,13 @@ demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the l
 	@$(PY) -m localaws.demo
 
 bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, a sweep's cost, local end to end, sizes: docs/benchmarks.md
-	$(PY) bench/latency.py
-	$(PY) bench/costs.py 2>/dev/null
-	$(PY) bench/hot_keys.py 2>/dev/null
-	$(PY) bench/report_fetch.py
-	$(PY) bench/sweep_cost.py 2>/dev/null
-	$(PY) bench/local_e2e.py
-	$(PY) bench/sizes.py
+	$(PY) -m bench.latency
+	$(PY) -m bench.costs 2>/dev/null
+	$(PY) -m bench.hot_keys 2>/dev/null
+	$(PY) -m bench.report_fetch
+	$(PY) -m bench.sweep_cost 2>/dev/null
+	$(PY) -m bench.local_e2e
+	$(PY) -m bench.sizes
 
 # Operations (docs/operations.md): on samconfig.toml's environment (CONFIG_ENV, default
 # "default") or a stack named STACK; LOCAL=1 acts on the stack `make local` is running.

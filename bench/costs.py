@@ -12,29 +12,27 @@ a conditional write that fails still costs its write.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import logging
-import math
 import os
-import sys
 import warnings
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
+import boto3
 
-import boto3  # noqa: E402
-import results  # noqa: E402
-from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
-from prices import (  # noqa: E402
+from bench import results
+from bench.metering import (
+    BATCH,
+    PROCESSORS,
+    Ledger,
+    Meter,
+    invoke_logged,
+    queued,
+    stream_poller,
+    table_indexes,
+)
+from bench.prices import (
     ASSUMED_MS_PER_AWS_CALL,
     CLOUDWATCH_LOGS_PER_GB_INGESTED,
     DYNAMODB_PER_MILLION_READ_UNITS,
@@ -47,208 +45,17 @@ from prices import (  # noqa: E402
     PRICES_REGION,
     SQS_STANDARD_PER_MILLION_REQUESTS,
 )
-
-from exotel_webhooks.intake.body import decode_fields  # noqa: E402
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
-from localaws.emulation import (  # noqa: E402
+from exotel_webhooks.intake.callbacks import CallbackType
+from localaws.emulation import (
     REGION,
-    Deployment,
     deploy,
     emulated_account_environment,
 )
-from localaws.runtime import LocalLambdaContext, function_environment, load_handler  # noqa: E402
-from localaws.sqs_events import sqs_event  # noqa: E402
-from localaws.streams import StreamPoller, run_until_idle, streams_client  # noqa: E402
-from localaws.template import Template  # noqa: E402
+from localaws.runtime import function_environment, load_handler
+from localaws.sqs_events import sqs_event
+from localaws.template import Template
 
-PROCESSORS = {
-    CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
-    CallbackType.CALL_SCHEDULE: "CallScheduleProcessorFunction",
-    CallbackType.CAMPAIGN_STATUS: "CampaignStatusProcessorFunction",
-}
-_deserializer = TypeDeserializer()
-
-
-def attribute_size(value: Any) -> int:  # noqa: ANN401
-    if isinstance(value, str):
-        return len(value.encode())
-    if isinstance(value, bool) or value is None:
-        return 1
-    if isinstance(value, int | float | Decimal):
-        return math.ceil(len(str(value).lstrip("-").replace(".", "")) / 2) + 1
-    if isinstance(value, bytes):
-        return len(value)
-    if isinstance(value, dict):
-        return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in value.items())
-    if isinstance(value, list | set):
-        return 3 + sum(attribute_size(v) + 1 for v in value)
-    raise TypeError(type(value))
-
-
-def item_size(item: dict[str, Any] | None) -> int:
-    if not item:
-        return 0
-    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
-
-
-@dataclass
-class Gsi:
-    name: str
-    keys: tuple[str, str]
-    projected: tuple[str, ...]
-
-    def entry(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not item or any(key not in item for key in self.keys):
-            return None
-        names = {"PK", "SK", *self.keys, *self.projected}
-        return {name: value for name, value in item.items() if name in names}
-
-
-@dataclass
-class Ledger:
-    """Requests, units and log bytes of one processed callback."""
-
-    requests: Counter[str] = field(default_factory=Counter)  # DynamoDB operations
-    calls: Counter[str] = field(default_factory=Counter)  # every AWS operation, "sqs.SendMessage"
-    read_units: float = 0
-    table_write_units: float = 0
-    index_write_units: float = 0
-    log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs ingests them
-    event_entries: int = 0  # EventBridge entries published
-
-    @property
-    def write_units(self) -> float:
-        return self.table_write_units + self.index_write_units
-
-
-class Meter:
-    def __init__(self, table_name: str, indexes: list[Gsi]) -> None:
-        self.table_name = table_name
-        self.indexes = indexes
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
-        self.current = Ledger()
-        self._before: dict[str, dict[str, Any] | None] = {}
-        self._consistent = False
-
-    def stored(self, key: dict[str, Any]) -> dict[str, Any] | None:
-        item = self.dynamodb.get_item(TableName=self.table_name, Key=key).get("Item")
-        return {k: _deserializer.deserialize(v) for k, v in item.items()} if item else None
-
-    def before_call(self, params: dict[str, Any], event_name: str, **_: Any) -> None:  # noqa: ANN401
-        service, operation = event_name.split(".")[1:]
-        self.current.calls[f"{service}.{operation}"] += 1
-        if operation == "PutEvents":
-            self.current.event_entries += len(params["Entries"])
-        if service != "dynamodb":
-            return
-        self.current.requests[operation] += 1
-        self._consistent = bool(params.get("ConsistentRead"))
-        for key in _written_keys(operation, params):
-            self._before[json.dumps(key, sort_keys=True)] = self.stored(key)
-
-    def after_call(self, event_name: str, parsed: dict[str, Any], **_: Any) -> None:  # noqa: ANN401
-        service, operation = event_name.split(".")[1:]
-        if service != "dynamodb":
-            return
-        if operation == "GetItem":
-            item = {k: _deserializer.deserialize(v) for k, v in parsed.get("Item", {}).items()}
-            units = max(1, math.ceil(item_size(item) / 4096))
-            self.current.read_units += units if self._consistent else units / 2
-        if operation == "Query":  # the items' total size, a unit at least (an empty answer too)
-            items = [
-                {k: _deserializer.deserialize(v) for k, v in found.items()}
-                for found in parsed.get("Items", [])
-            ]
-            units = max(1, math.ceil(sum(item_size(item) for item in items) / 4096))
-            self.current.read_units += units if self._consistent else units / 2
-        multiplier = 2 if operation == "TransactWriteItems" else 1
-        failed = "Error" in parsed
-        for key_text, before in self._before.items():
-            after = self.stored(json.loads(key_text))
-            size = max(item_size(before), item_size(after))
-            self.current.table_write_units += multiplier * max(1, math.ceil(size / 1024))
-            if failed:
-                continue
-            for index in self.indexes:
-                old, new = index.entry(before), index.entry(after)
-                if old == new:
-                    continue
-                key_moved = old and new and any(old[k] != new[k] for k in index.keys)
-                for entry in [old, new] if key_moved else [new or old]:
-                    self.current.index_write_units += max(1, math.ceil(item_size(entry) / 1024))
-        self._before.clear()
-
-
-def table_indexes(template: Template) -> list[Gsi]:
-    """The campaign table's GSIs as template.yaml defines them."""
-    table = template.resources["CampaignTable"]["Properties"]
-    return [
-        Gsi(
-            index["IndexName"],
-            tuple(key["AttributeName"] for key in index["KeySchema"]),
-            tuple(index["Projection"].get("NonKeyAttributes", [])),
-        )
-        for index in table["GlobalSecondaryIndexes"]
-    ]
-
-
-def _written_keys(operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    if operation == "PutItem":
-        return [{"PK": params["Item"]["PK"], "SK": params["Item"]["SK"]}]
-    if operation == "UpdateItem":
-        return [params["Key"]]
-    if operation == "TransactWriteItems":
-        keys = []
-        for action in params["TransactItems"]:
-            ((kind, body),) = action.items()
-            keys.append(
-                {"PK": body["Item"]["PK"], "SK": body["Item"]["SK"]}
-                if kind == "Put"
-                else body["Key"]
-            )
-        return keys
-    return []
-
-
-class StreamWindows:
-    """The ledger stream function fed from the table's stream, a window per drain."""
-
-    def __init__(self, poller: StreamPoller, handler: Callable[..., Any]) -> None:
-        self.poller, self.handler, self.log_bytes = poller, handler, 0
-
-    def invoke(self, event: dict[str, Any]) -> Any:  # noqa: ANN401
-        result, log_bytes = invoke_logged(self.handler, event, "LedgerStreamFunction")
-        self.log_bytes += log_bytes
-        return result
-
-    def drain(self) -> int:
-        """Hand every new record over and close the window; the log bytes written."""
-        self.log_bytes = 0
-        run_until_idle([self.poller])
-        return self.log_bytes
-
-
-def stream_poller(deployment: Deployment, handler: Callable[..., Any]) -> StreamWindows:
-    # a client of its own session: Lambda reads the stream, free and unmetered
-    session = boto3.Session(region_name=REGION)
-    table = session.client("dynamodb")
-    arn = table.describe_table(TableName=deployment.physical_id("CampaignTable"))["Table"][
-        "LatestStreamArn"
-    ]
-    [source] = deployment.stream_sources
-    windows = StreamWindows(None, handler)  # type: ignore[arg-type]
-    windows.poller = StreamPoller(streams_client(session=session), arn, source, windows.invoke)
-    return windows
-
-
-def queued(callback_type: CallbackType, fields: dict[str, Any]) -> str:
-    body = json.dumps(fields).encode()
-    received_at = datetime(2024, 1, 15, tzinfo=UTC)
-    fields = decode_fields(body, None)
-    callback = build_callback(callback_type, fields, NormalisationRules(), received_at)
-    return callback.queued_event(received_at)
-
+ROOT = Path(__file__).resolve().parent.parent
 
 CALL = {"campaign_sid": "camp_1", "call_sid": "call_1", "number": "+919876543210"}
 ATTEMPT = {**CALL, "status": "no-answer", "date_updated": "2024-01-15 09:05:00"}
@@ -290,32 +97,6 @@ CASES: list[tuple[str, CallbackType, dict[str, Any]]] = [
     ("final status (+report, event)", CallbackType.CAMPAIGN_STATUS, FINAL),
     ("duplicate final status", CallbackType.CAMPAIGN_STATUS, FINAL),
 ]
-
-
-def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> tuple[Any, int]:
-    """The handler's result and how many bytes of log lines it wrote, counting its EMF metrics
-    document (written once per invocation, whatever the batch) at 1/BATCH when the event is a
-    batch of queue records."""
-    from exotel_webhooks.observability import logger  # noqa: PLC0415
-
-    captured = io.StringIO()
-    handlers = [
-        h
-        for h in logging.getLogger(logger.service).handlers
-        if isinstance(h, logging.StreamHandler)
-    ]
-    streams = [h.setStream(captured) for h in handlers]
-    try:
-        with contextlib.redirect_stdout(captured):
-            result = handler(event, LocalLambdaContext(name))
-    finally:
-        for h, stream in zip(handlers, streams, strict=True):
-            if stream is not None:
-                h.setStream(stream)
-    lines = captured.getvalue().encode().splitlines(keepends=True)
-    emf = sum(len(line) for line in lines if line.startswith(b'{"_aws"'))
-    share = BATCH if "Records" in event and event["Records"] and "messageId" in str(event) else 1
-    return result, sum(len(line) for line in lines) - emf + emf // share
 
 
 def main() -> None:
@@ -482,7 +263,6 @@ def cost_report(
     )
 
 
-BATCH = 10
 STREAM_RECORDS = 100
 # Issue 12's targets (USD per million webhooks), beside the figures before it (2026-11-27).
 TARGETS: dict[tuple[CallbackType, str], tuple[float, float]] = {

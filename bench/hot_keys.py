@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
-import boto3  # noqa: E402
-import results  # noqa: E402
-from boto3.dynamodb.types import TypeDeserializer  # noqa: E402
-from costs import (  # noqa: E402
+from bench import results
+from bench.metering import (
     PROCESSORS,
     Gsi,
     invoke_logged,
@@ -33,12 +30,13 @@ from costs import (  # noqa: E402
     stream_poller,
     table_indexes,
 )
+from exotel_webhooks.intake.callbacks import CallbackType
+from localaws.emulation import REGION, deploy, emulated_account_environment
+from localaws.runtime import function_environment, load_handler
+from localaws.sqs_events import sqs_event
+from localaws.template import Template
 
-from exotel_webhooks.intake.callbacks import CallbackType  # noqa: E402
-from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
-from localaws.runtime import function_environment, load_handler  # noqa: E402
-from localaws.sqs_events import sqs_event  # noqa: E402
-from localaws.template import Template  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CAMPAIGN = "camp_burst"
 BURST = int(os.environ.get("BURST", "10000"))  # smaller for a quick look

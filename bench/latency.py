@@ -25,21 +25,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench import results
+from bench.aws_stub import answer
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.settings import NormalisationRules
+from localaws.emulation import deploy, emulated_account_environment
+from localaws.runtime import function_environment
+from localaws.sqs_events import sqs_event
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 FUNCTIONS = ROOT / "functions"
-sys.path[:0] = [str(ROOT), str(BENCH), str(ROOT / "src")]
-
-import results  # noqa: E402
-from aws_stub import answer  # noqa: E402
-
-from exotel_webhooks.intake.body import decode_fields  # noqa: E402
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
-from localaws.emulation import deploy, emulated_account_environment  # noqa: E402
-from localaws.runtime import function_environment  # noqa: E402
-from localaws.sqs_events import sqs_event  # noqa: E402
-
 RECEIVER_EVENT = ROOT / "events/receiver/call-status.json"
 BATCH_SIZE = 10
 COLD_SAMPLES = int(os.environ.get("BENCH_COLD_SAMPLES", "15"))
@@ -164,13 +161,14 @@ def probe(candidate: Candidate, mode: str, requests: int, endpoint: str) -> dict
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "ap-south-1",
-        "PYTHONPATH": f"{ROOT / 'src'}:{candidate.handler.parent}",
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}:{candidate.handler.parent}",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     result = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "bench/probe.py"),
+            "-m",
+            "bench.probe",
             mode,
             str(candidate.handler),
             str(candidate.event),
@@ -179,6 +177,7 @@ def probe(candidate: Candidate, mode: str, requests: int, endpoint: str) -> dict
         capture_output=True,
         text=True,
         env=environment,
+        cwd=ROOT,
         check=True,
     )
     measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])

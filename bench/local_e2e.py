@@ -7,18 +7,16 @@ the path costs time in proportion to what is already stored."""
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
+from bench import results
+from localaws.demo import play
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
+from localaws.net import free_port
+from localaws.stack import start
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "bench")]
-
-import results  # noqa: E402
-
-from localaws.demo import play  # noqa: E402
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN  # noqa: E402
-from localaws.stack import start  # noqa: E402
 
 SIZES = [int(n) for n in os.environ.get("BENCH_NUMBERS", "500,5000").split(",")]
 # Short enough for the bench, long enough for this machine to store the callbacks first.
@@ -29,9 +27,7 @@ def main() -> int:
     os.environ["REPORT_FETCH_DELAY_SECONDS"] = REPORT_DELAY_SECONDS
     rows, ok = [], True
     for numbers in SIZES:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         _, _, stop = start(port, (DEFAULT_WEBHOOK_TOKEN,), quiet=True, log_level="WARNING")
         try:
             played = play(f"http://127.0.0.1:{port}", DEFAULT_WEBHOOK_TOKEN, numbers, seed=7)

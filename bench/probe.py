@@ -16,7 +16,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from measure import peak_rss_kib  # noqa: E402
+from bench.measure import peak_rss_kib  # noqa: E402
 
 
 def load(path: str) -> Any:  # noqa: ANN401
@@ -42,8 +42,7 @@ class Context:
 def stub_aws_in_process() -> None:
     import boto3  # noqa: PLC0415
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from aws_stub import answer_in_process  # noqa: PLC0415
+    from bench.aws_stub import answer_in_process  # noqa: PLC0415
 
     boto3.setup_default_session()
     assert boto3.DEFAULT_SESSION is not None

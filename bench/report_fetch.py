@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import results
+from bench import results
+from localaws.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+
 SIZES_MIB = [
     int(size) for size in os.environ.get("BENCH_REPORT_SIZES_MIB", "10,100,1024").split(",")
 ]
@@ -36,12 +38,6 @@ serve(state)
 print(state.port, flush=True)
 time.sleep(3600)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(port: int) -> None:
@@ -90,11 +86,12 @@ def main() -> None:
                 # alternate who goes first, and empty the bucket after each: the S3 emulator
                 # slows as it fills, and must not favour either side
                 for mode in MODES if run % 2 == 0 else MODES[::-1]:
-                    command = [sys.executable, str(ROOT / "bench/report_probe.py"), mode, url]
+                    command = [sys.executable, "-m", "bench.report_probe", mode, url]
                     probe = subprocess.run(
                         [*command, endpoint, "bench-reports"],
                         capture_output=True,
                         text=True,
+                        cwd=ROOT,
                         check=True,
                     )
                     measured[mode].append(json.loads(probe.stdout.strip().splitlines()[-1]))

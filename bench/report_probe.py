@@ -7,18 +7,17 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
+import urllib3
+
+from bench.measure import peak_rss_kib
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.messages import ReportRequest
+from exotel_webhooks.reports.fetcher import ReportFetcher
+from exotel_webhooks.reports.safe_http import FetchPolicy
+from exotel_webhooks.settings import NormalisationRules
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src")]
-
-import boto3  # noqa: E402
-import urllib3  # noqa: E402
-from measure import peak_rss_kib  # noqa: E402
-
-from exotel_webhooks.ledger.table import CampaignTable  # noqa: E402
-from exotel_webhooks.messages import ReportRequest  # noqa: E402
-from exotel_webhooks.reports.fetcher import ReportFetcher  # noqa: E402
-from exotel_webhooks.reports.safe_http import FetchPolicy  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
 
 
 def main() -> None:

@@ -8,12 +8,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+from bench import results
+from localaws.template import Template
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-import results  # noqa: E402
-
-from localaws.template import Template  # noqa: E402
 
 BUILD = ROOT / ".aws-sam/build"
 

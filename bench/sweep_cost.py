@@ -14,34 +14,32 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+import boto3
 
-import boto3  # noqa: E402
-import results  # noqa: E402
-from aws_stub import answer_in_process  # noqa: E402
-from costs import Meter, table_indexes  # noqa: E402
-from prices import (  # noqa: E402
+from bench import results
+from bench.aws_stub import answer_in_process
+from bench.metering import Meter, table_indexes
+from bench.prices import (
     ASSUMED_MS_PER_AWS_CALL,
     DYNAMODB_PER_MILLION_READ_UNITS,
     DYNAMODB_PER_MILLION_WRITE_UNITS,
     LAMBDA_ARM_PER_GB_SECOND,
     PRICES_AS_OF,
 )
+from exotel_webhooks.ledger.table import CampaignTable, attempt_keys, outcome_keys
+from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.sweeper import PAGE_SIZE, WRITERS, CampaignSweeper
+from localaws.emulation import REGION, deploy, emulated_account_environment
+from localaws.template import Template
 
-from exotel_webhooks.ledger.table import CampaignTable, attempt_keys, outcome_keys  # noqa: E402
-from exotel_webhooks.settings import NormalisationRules  # noqa: E402
-from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi  # noqa: E402
-from exotel_webhooks.sweep.sweeper import PAGE_SIZE, WRITERS, CampaignSweeper  # noqa: E402
-from localaws.emulation import REGION, deploy, emulated_account_environment  # noqa: E402
-from localaws.template import Template  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NUMBERS = 1000
 MEMORY_GB = 0.5

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, LOCAL_STATE
+from localaws.net import free_port
 
 ATTEMPT_STATUSES = ("completed", "busy", "no-answer", "failed")
 ATTEMPT_WEIGHTS = (50, 15, 25, 10)
@@ -345,9 +346,7 @@ def main() -> int:
         return _play(base.rstrip("/"), token, endpoint, count, seed)
     from localaws.stack import start  # noqa: PLC0415
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(os.environ.get("PORT") or probe.getsockname()[1])
+    port = int(os.environ.get("PORT") or free_port())
     stack, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
     try:
         print(f"local stack ready http://127.0.0.1:{port}", flush=True)

@@ -6,14 +6,10 @@ buckets and functions (with their resolved environments) are exactly what the te
 
 from __future__ import annotations
 
-import functools
 import io
 import json
-import logging
 import os
 import re
-import threading
-import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 
+from localaws import moto_patches
 from localaws.template import PROJECT_ROOT, Template
 
 if TYPE_CHECKING:
@@ -124,10 +121,8 @@ def deploy(
 ) -> Deployment:
     """Create the stack in the emulated account (moto must be active, or `endpoint_url` set)."""
     template = template or Template.load()
-    _quiet_unsupported_resource_warnings()
-    _one_stream_record_per_update()
-    _check_update_expressions_once()
-    _query_one_partition()
+    moto_patches.apply()
+    moto_patches.quiet_unsupported_resources()
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
     s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     for code in template.local_code():
@@ -155,112 +150,6 @@ def deploy(
         stream_sources=stream_sources,
         schedules=_schedules(resources, endpoint_url),
     )
-
-
-def _one_stream_record_per_update() -> None:
-    """An UpdateItem that creates its item writes two stream records in moto: an INSERT of the
-    bare key (moto creates the item, then applies the update), then the INSERT of the item.
-    DynamoDB writes one, and the stream's consumer must not see a status-less item: the record
-    of the put that creates the item for an update is left out, in that thread only (the shard
-    stays in place: the stream's readers run on other threads). In-process moto only: an
-    external endpoint keeps its own behaviour."""
-    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
-    from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
-
-    if getattr(DynamoDBBackend.update_item, "one_record", False):
-        return
-    state = threading.local()
-    update_item, put_item, add = DynamoDBBackend.update_item, Table.put_item, StreamShard.add
-
-    def update_with_one_record(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        state.updating = True
-        try:
-            return update_item(self, *args, **kwargs)
-        finally:
-            state.updating = False
-
-    def put_without_record(self: Table, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        state.silent = getattr(state, "updating", False)
-        try:
-            return put_item(self, *args, **kwargs)
-        finally:
-            state.silent = False
-
-    def add_unless_silent(self: StreamShard, old: Any, new: Any) -> None:  # noqa: ANN401
-        if not getattr(state, "silent", False):
-            add(self, old, new)
-
-    update_with_one_record.one_record = True  # type: ignore[attr-defined]
-    DynamoDBBackend.update_item = update_with_one_record  # type: ignore[method-assign]
-    Table.put_item = put_without_record  # type: ignore[method-assign]
-    StreamShard.add = add_unless_silent  # type: ignore[method-assign]
-
-
-def _check_update_expressions_once() -> None:
-    """moto checks an UpdateExpression's clause counts and overlapping paths at every node of its
-    parse tree, a chain as long as the expression's actions, each check walking the chain below
-    it: time in the square of the actions (a 15-attribute UpdateItem took 26 ms, most of a
-    processor's write). The root's check sees every action, so it alone decides the same."""
-    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # noqa: PLC0415
-        DepthFirstTraverser,
-    )
-    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]  # noqa: PLC0415
-        UpdateExpressionParser,
-    )
-    from moto.dynamodb.parsing.validators import (  # noqa: PLC0415
-        ActionCountValidator,
-        OverlappingPathsValidator,
-    )
-
-    def at_the_root(self: DepthFirstTraverser, node: Any) -> Any:  # noqa: ANN401
-        return self.process(node) if isinstance(node, self.nodes_to_be_processed()) else node
-
-    for validator in (ActionCountValidator, OverlappingPathsValidator):
-        validator.traverse = at_the_root
-    # And it parses each expression twice per request; the processors send a few shapes only.
-    # The parsed tree is only read (validation works on a deep copy of it), so it is shared.
-    if not hasattr(UpdateExpressionParser.make, "cache_info"):
-        parse = UpdateExpressionParser.make
-        UpdateExpressionParser.make = functools.lru_cache(maxsize=512)(parse)
-
-
-def _query_one_partition() -> None:
-    """moto answers a table Query by sorting every item of the table and keeping the partition's:
-    time in proportion to the table, on every read API request (a 5,000-number demo stored ever
-    slower while the demo polled the campaign). Hand it the partition's items only; the rest of
-    its Query (conditions, order, paging, filters) is unchanged. Index queries are left alone."""
-    from moto.dynamodb.models.table import Table  # noqa: PLC0415
-
-    if getattr(Table.query, "one_partition", False):
-        return
-    query, all_items = Table.query, Table.all_items
-    partition = threading.local()
-
-    def query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        partition.key = None if index_name else hash_key
-        try:
-            return query(self, hash_key, *args, **kwargs)
-        finally:
-            partition.key = None
-
-    def items_of_the_partition(self: Table) -> Any:  # noqa: ANN401
-        key = getattr(partition, "key", None)
-        if key is None:
-            return all_items(self)
-        stored = self.items.get(key) or {}
-        return list(stored.values()) if self.range_key_attr else [stored]
-
-    query_one_partition.one_partition = True  # type: ignore[attr-defined]
-    Table.query = query_one_partition  # type: ignore[method-assign]
-    Table.all_items = items_of_the_partition  # type: ignore[method-assign]
-
-
-def _quiet_unsupported_resource_warnings() -> None:
-    """moto reports each resource type its CloudFormation skips (API Gateway v2, bucket policies,
-    secrets); those are expected here and handled below, so they are noise."""
-    logging.getLogger("moto").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
 
 
 def _placeholder_zip() -> bytes:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import json
 import logging
 import os
 import queue
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
+from localaws import moto_patches
 from localaws.emulation import (
     DEFAULT_WEBHOOK_TOKEN,
     EMULATED_ACCOUNT_ENVIRONMENT,
@@ -47,6 +46,7 @@ from localaws.emulation import (
 )
 from localaws.event_sources import poll_once
 from localaws.log_shipping import LogShipper
+from localaws.net import free_port
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.streams import StreamPoller, streams_client
 from localaws.template import Template
@@ -188,10 +188,8 @@ def start(
     if endpoint is None:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-        _serialise_dynamodb_requests()
-        _count_queues_only_when_asked()
-        _list_moto_services_once()
-        moto_port = _free_port()
+        moto_patches.apply()
+        moto_port = free_port()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto_server.start()
         endpoint = f"http://127.0.0.1:{moto_port}"
@@ -298,76 +296,6 @@ def _forget_emulated_state() -> None:
     moto_api_backend.reset()
 
 
-def _serialise_dynamodb_requests() -> None:
-    """moto's DynamoDB is not safe across its server's threads ("dictionary changed size during
-    iteration" when a Query meets a write): one lock around every DynamoDB request of the
-    embedded emulator. AWS needs no such thing."""
-    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
-
-    if getattr(DynamoHandler.call_action, "serialised", False):
-        return
-    lock = threading.Lock()
-    call_action = DynamoHandler.call_action
-
-    def serialised(self: DynamoHandler) -> Any:  # noqa: ANN401
-        with lock:
-            return call_action(self)
-
-    serialised.serialised = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
-
-
-def _list_moto_services_once() -> None:
-    """moto's server finds which service a request is for while holding one lock for every
-    request, and on the way lists its own package directory (a listdir and an isdir per
-    service, about 200): 12% of a busy local stack's time (py-spy on a 1,500-number demo), and
-    every request queued behind it. The package does not change while it runs: list it once."""
-    from moto import backends  # noqa: PLC0415
-
-    if not hasattr(backends.list_of_moto_modules, "cache_info"):
-        services = tuple(backends.list_of_moto_modules())
-        backends.list_of_moto_modules = functools.cache(lambda: services)
-
-
-def _count_queues_only_when_asked() -> None:
-    """moto's SendMessage and ReceiveMessage read one or two attributes of a queue through the
-    property that computes them all, three by walking every message (the approximate counts);
-    ReceiveMessage does it three times for every message it looks at. A send cost time in
-    proportion to the queue's backlog and a receive in proportion to its square (py-spy on a
-    1,200-number demo: 39% of the samples in sends, 15% in receives). While a message is sent
-    or received, that property answers only what those two read; GetQueueAttributes counts."""
-    from moto.sqs.models import Queue, SQSBackend  # noqa: PLC0415
-
-    if getattr(SQSBackend.send_message, "cheap", False):
-        return
-    in_flight = threading.local()
-    every_attribute = Queue.attributes
-
-    def attributes(queue: Queue) -> dict[str, Any]:
-        if not getattr(in_flight, "active", False):
-            return every_attribute.fget(queue)  # type: ignore[attr-defined, no-any-return]
-        deduplicate = getattr(queue, "content_based_deduplication", False)  # set by name
-        return {
-            "ContentBasedDeduplication": str(deduplicate).lower(),
-            "MessageRetentionPeriod": getattr(queue, "message_retention_period"),  # noqa: B009
-        }
-
-    def cheap(operation: Callable[..., Any]) -> Callable[..., Any]:
-        def without_counting(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-            in_flight.active = True
-            try:
-                return operation(self, *args, **kwargs)
-            finally:
-                in_flight.active = False
-
-        without_counting.cheap = True  # type: ignore[attr-defined]
-        return without_counting
-
-    Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
-    SQSBackend.send_message = cheap(SQSBackend.send_message)  # type: ignore[method-assign]
-    SQSBackend.receive_message = cheap(SQSBackend.receive_message)  # type: ignore[method-assign]
-
-
 def _local_relaxations(function: str, environment: dict[str, str]) -> dict[str, str]:
     if "EXOTEL_API_HOST" in environment and (url := os.environ.get("EXOTEL_API_URL")):
         # a simulated Campaign API on loopback (make sweep LOCAL=1 takes the same variable)
@@ -402,12 +330,6 @@ def _show_published_events(stack: LocalStack) -> None:
             stack.say(f"event {entry['DetailType']}: {entry['Detail']}")
 
     boto3.DEFAULT_SESSION.events.register("provide-client-params.events.PutEvents", published)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import copy
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ class LocalCode:
 @dataclass(frozen=True)
 class Template:
     sam: dict[str, Any]
+    # translations already made (the stack tier deploys this template hundreds of times)
+    _translated: dict[tuple[str, ...], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH) -> Template:
@@ -70,7 +74,16 @@ class Template:
         return group
 
     def to_cloudformation(self, code_bucket: str, parameters: dict[str, str]) -> dict[str, Any]:
-        """Translate SAM to CloudFormation with local code swapped for objects in `code_bucket`."""
+        """Translate SAM to CloudFormation with local code swapped for objects in `code_bucket`
+        (a fresh copy each time: callers may change it)."""
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or ""
+        key = (code_bucket, region, json.dumps(parameters, sort_keys=True))
+        if key not in self._translated:
+            self._translated[key] = json.dumps(self._translate(code_bucket, parameters))
+        translated: dict[str, Any] = json.loads(self._translated[key])
+        return translated
+
+    def _translate(self, code_bucket: str, parameters: dict[str, str]) -> dict[str, Any]:
         sam = copy.deepcopy(self.sam)
         for code in self.local_code():
             prop = _LOCAL_CODE_PROPERTY[sam["Resources"][code.logical_id]["Type"]]

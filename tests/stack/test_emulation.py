@@ -13,15 +13,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.sqs.models import sqs_backends
 
-from localaws.emulation import (
-    REGION,
-    StreamSource,
-    _check_update_expressions_once,
-    _one_stream_record_per_update,
-    _query_one_partition,
-    emulated_account_environment,
-)
-from localaws.stack import _count_queues_only_when_asked
+from localaws import moto_patches
+from localaws.emulation import REGION, StreamSource, emulated_account_environment
 from localaws.streams import StreamPoller, streams_client
 
 
@@ -126,7 +119,7 @@ def test_a_failed_invocation_is_retried_with_the_same_records_and_state(table: A
 @pytest.fixture
 def sqs() -> Iterator[Any]:
     with emulated_account_environment(), mock_aws():
-        _count_queues_only_when_asked()
+        moto_patches.apply()
         yield boto3.client("sqs", region_name=REGION)
 
 
@@ -163,8 +156,8 @@ def test_queues_still_count_their_messages_and_fifo_queues_still_deduplicate(sqs
 
 
 def test_update_expressions_are_still_checked_as_dynamodb_checks_them(table: Any) -> None:
-    # Given the emulator's faster UpdateExpression checks (localaws.emulation)
-    _check_update_expressions_once()
+    # Given the emulator's faster UpdateExpression checks (localaws.moto_patches)
+    moto_patches.apply()
     key = {"PK": {"S": "p"}, "SK": {"S": "s"}}
     values = {":a": {"S": "1"}, ":b": {"S": "2"}}
 
@@ -191,8 +184,8 @@ def test_update_expressions_are_still_checked_as_dynamodb_checks_them(table: Any
 
 
 def test_a_query_still_reads_one_partition_in_order_page_by_page(table: Any) -> None:
-    # Given the emulator's partition-only Query (localaws.emulation), and two partitions
-    _query_one_partition()
+    # Given the emulator's partition-only Query (localaws.moto_patches), and two partitions
+    moto_patches.apply()
     for pk in ("a", "b"):
         for sk in ("x#3", "x#1", "y#1", "x#2"):
             table.put_item(TableName="t", Item={"PK": {"S": pk}, "SK": {"S": sk}})
@@ -223,7 +216,7 @@ def test_an_update_that_creates_its_item_writes_one_record_while_the_stream_is_r
     table: Any,
 ) -> None:
     # Given the emulation's one stream record per update, and a reader of the stream meanwhile
-    _one_stream_record_per_update()
+    moto_patches.apply()
     arn = table.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     streams = streams_client()
     errors: list[Exception] = []
@@ -264,3 +257,36 @@ def test_an_update_that_creates_its_item_writes_one_record_while_the_stream_is_r
     records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
     assert len(records) == 300
     assert all("n" in record["dynamodb"]["NewImage"] for record in records)
+
+
+def test_a_stack_template_reads_the_same_as_json_or_as_yaml() -> None:
+    # Given the emulator's JSON-first template parsing (localaws.moto_patches)
+    moto_patches.apply()
+    from moto.cloudformation.models import (  # noqa: PLC0415
+        Stack,  # patched above
+    )
+
+    yaml_text = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties: {Name: !Ref X}\n"
+    json_text = '{"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}}'
+
+    # When each is parsed, Then JSON gives its document and YAML (with a short tag) still works
+    assert Stack.parse_template(json_text) == {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}
+    }
+    parsed = Stack.parse_template(yaml_text)
+    assert parsed["Resources"]["Queue"]["Properties"] == {"Name": {"Ref": "X"}}
+
+
+def test_the_patches_refuse_a_moto_they_were_not_written_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a moto other than the one the patches were written for
+    import moto  # noqa: PLC0415
+
+    moto_patches.apply()  # (once for real, so the patched process stays as it was)
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+    monkeypatch.setattr(moto_patches, "_done", False)
+
+    # When they are applied, Then they refuse with what to do
+    with pytest.raises(moto_patches.UnexpectedMotoVersion, match=r"written for moto 5\.2\.5"):
+        moto_patches.apply()

@@ -31,6 +31,7 @@ from exotel_webhooks.reports.safe_http import (
 )
 from exotel_webhooks.settings import NormalisationRules
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
+from localaws.net import free_port
 from localaws.sqs_events import sqs_event
 from tests.stack.test_processors import Processors, outcome
 from tests.support.campaigns import message
@@ -442,9 +443,7 @@ def test_a_later_callback_overrides_a_backfilled_number(
 @pytest.fixture
 def moto_server() -> Iterator[str]:
     """moto in its own process, so this process's memory is the fetcher's alone."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "moto.server", "-p", str(port)],
         stdout=subprocess.DEVNULL,

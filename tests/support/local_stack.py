@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator
 
 import boto3
 
+from localaws.net import free_port
 from localaws.stack import LocalStack, start
 
 
@@ -18,9 +18,7 @@ def running_local_stack(token: str, **environment: str) -> Iterator[tuple[LocalS
     """(the stack, its base URL)."""
     saved = dict(os.environ)
     os.environ.update(environment)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     stop = None
     try:
         stack, _, stop = start(port, (token,), quiet=True)

@@ -1,0 +1,246 @@
+"""Every change this project makes to moto, in one place, applied once per process.
+
+Each patch makes the emulation behave as AWS does where moto differs, or removes a cost moto
+pays that AWS does not (measured). They reach into moto's internals, so they are written for
+one moto version: `apply()` refuses any other, and whoever upgrades moto re-reads each one.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+WRITTEN_FOR = "5.2.5"  # uv.lock's moto; apply() checks it
+
+_applied = threading.Lock()
+_done = False
+
+
+class UnexpectedMotoVersion(RuntimeError):
+    pass
+
+
+def apply() -> None:
+    """Apply every patch (idempotent, thread-safe)."""
+    global _done  # noqa: PLW0603 - once per process
+    with _applied:
+        if _done:
+            return
+        import moto  # noqa: PLC0415 - imported late so --help stays fast
+
+        if moto.__version__ != WRITTEN_FOR:
+            raise UnexpectedMotoVersion(
+                f"localaws/moto_patches.py was written for moto {WRITTEN_FOR}, not "
+                f"{moto.__version__}: check each patch against the new version, then update "
+                "WRITTEN_FOR"
+            )
+        _parse_json_templates_as_json()
+        _no_private_key_for_symmetric_keys()
+        _one_stream_record_per_update()
+        _check_update_expressions_once()
+        _query_one_partition()
+        _serialise_dynamodb_requests()
+        _count_queues_only_when_asked()
+        _list_moto_services_once()
+        _done = True
+
+
+def quiet_unsupported_resources() -> None:
+    """moto reports each resource type its CloudFormation skips (API Gateway v2, bucket policies,
+    secrets); those are expected and handled by localaws.emulation, so they are noise. (Called
+    for each deployment: pytest restores the warning filters after every test.)"""
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+
+
+def _parse_json_templates_as_json() -> None:
+    """moto parses every stack's template with PyYAML's pure-Python loader, JSON or not: 45% of
+    a deployment's time here (the translated template is 160 kB of JSON). JSON is YAML, so the
+    JSON parser gives the same document; anything else still goes to YAML."""
+    from moto.cloudformation.models import (  # noqa: PLC0415
+        Stack,
+    )
+
+    parse_yaml = Stack.parse_template
+
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            document = json.loads(template)
+        except ValueError:
+            document = None
+        parsed: dict[str, Any] = document if isinstance(document, dict) else parse_yaml(template)
+        return parsed
+
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+
+
+def _no_private_key_for_symmetric_keys() -> None:
+    """moto generates a 2048-bit RSA private key for every KMS key, symmetric ones included
+    (the stack's two keys: 70 ms of each 280 ms deployment). A symmetric key never signs, so
+    it gets none; an asymmetric key still gets its own."""
+    from moto.kms import models  # noqa: PLC0415
+
+    generate = models.generate_private_key  # type: ignore[attr-defined]
+
+    def generate_private_key(key_spec: str) -> Any:  # noqa: ANN401 - moto's key type
+        return None if key_spec == "SYMMETRIC_DEFAULT" else generate(key_spec)
+
+    models.generate_private_key = generate_private_key  # type: ignore[attr-defined]
+
+
+def _one_stream_record_per_update() -> None:
+    """An UpdateItem that creates its item writes two stream records in moto: an INSERT of the
+    bare key (moto creates the item, then applies the update), then the INSERT of the item.
+    DynamoDB writes one, and the stream's consumer must not see a status-less item: the record
+    of the put that creates the item for an update is left out, in that thread only (the shard
+    stays in place: the stream's readers run on other threads)."""
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415
+    from moto.dynamodb.models.table import StreamShard, Table  # noqa: PLC0415
+
+    state = threading.local()
+    update_item, put_item, add = DynamoDBBackend.update_item, Table.put_item, StreamShard.add
+
+    def update_with_one_record(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        state.updating = True
+        try:
+            return update_item(self, *args, **kwargs)
+        finally:
+            state.updating = False
+
+    def put_without_record(self: Table, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        state.silent = getattr(state, "updating", False)
+        try:
+            return put_item(self, *args, **kwargs)
+        finally:
+            state.silent = False
+
+    def add_unless_silent(self: StreamShard, old: Any, new: Any) -> None:  # noqa: ANN401
+        if not getattr(state, "silent", False):
+            add(self, old, new)
+
+    DynamoDBBackend.update_item = update_with_one_record  # type: ignore[method-assign]
+    Table.put_item = put_without_record  # type: ignore[method-assign]
+    StreamShard.add = add_unless_silent  # type: ignore[method-assign]
+
+
+def _check_update_expressions_once() -> None:
+    """moto checks an UpdateExpression's clause counts and overlapping paths at every node of its
+    parse tree, a chain as long as the expression's actions, each check walking the chain below
+    it: time in the square of the actions (a 15-attribute UpdateItem took 26 ms, most of a
+    processor's write). The root's check sees every action, so it alone decides the same."""
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # noqa: PLC0415
+        DepthFirstTraverser,
+    )
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]  # noqa: PLC0415
+        UpdateExpressionParser,
+    )
+    from moto.dynamodb.parsing.validators import (  # noqa: PLC0415
+        ActionCountValidator,
+        OverlappingPathsValidator,
+    )
+
+    def at_the_root(self: DepthFirstTraverser, node: Any) -> Any:  # noqa: ANN401
+        return self.process(node) if isinstance(node, self.nodes_to_be_processed()) else node
+
+    for validator in (ActionCountValidator, OverlappingPathsValidator):
+        validator.traverse = at_the_root
+    # And it parses each expression twice per request; the processors send a few shapes only.
+    # The parsed tree is only read (validation works on a deep copy of it), so it is shared.
+    UpdateExpressionParser.make = functools.lru_cache(maxsize=512)(UpdateExpressionParser.make)
+
+
+def _query_one_partition() -> None:
+    """moto answers a table Query by sorting every item of the table and keeping the partition's:
+    time in proportion to the table, on every read API request (a 5,000-number demo stored ever
+    slower while the demo polled the campaign). Hand it the partition's items only; the rest of
+    its Query (conditions, order, paging, filters) is unchanged. Index queries are left alone."""
+    from moto.dynamodb.models.table import Table  # noqa: PLC0415
+
+    query, all_items = Table.query, Table.all_items
+    partition = threading.local()
+
+    def query_one_partition(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        partition.key = None if index_name else hash_key
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            partition.key = None
+
+    def items_of_the_partition(self: Table) -> Any:  # noqa: ANN401
+        key = getattr(partition, "key", None)
+        if key is None:
+            return all_items(self)
+        stored = self.items.get(key) or {}
+        return list(stored.values()) if self.range_key_attr else [stored]
+
+    Table.query = query_one_partition  # type: ignore[method-assign]
+    Table.all_items = items_of_the_partition  # type: ignore[method-assign]
+
+
+def _serialise_dynamodb_requests() -> None:
+    """moto's DynamoDB is not safe across its server's threads ("dictionary changed size during
+    iteration" when a Query meets a write): one lock around every DynamoDB request. AWS needs
+    no such thing."""
+    from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
+
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def serialised(self: DynamoHandler) -> Any:  # noqa: ANN401
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = serialised  # type: ignore[method-assign]
+
+
+def _list_moto_services_once() -> None:
+    """moto's server finds which service a request is for while holding one lock for every
+    request, and on the way lists its own package directory (a listdir and an isdir per
+    service, about 200): 12% of a busy local stack's time (py-spy on a 1,500-number demo), and
+    every request queued behind it. The package does not change while it runs: list it once."""
+    from moto import backends  # noqa: PLC0415
+
+    services = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = functools.cache(lambda: services)
+
+
+def _count_queues_only_when_asked() -> None:
+    """moto's SendMessage and ReceiveMessage read one or two attributes of a queue through the
+    property that computes them all, three by walking every message (the approximate counts);
+    ReceiveMessage does it three times for every message it looks at. A send cost time in
+    proportion to the queue's backlog and a receive in proportion to its square (py-spy on a
+    1,200-number demo: 39% of the samples in sends, 15% in receives). While a message is sent
+    or received, that property answers only what those two read; GetQueueAttributes counts."""
+    from moto.sqs.models import Queue, SQSBackend  # noqa: PLC0415
+
+    in_flight = threading.local()
+    every_attribute = Queue.attributes
+
+    def attributes(queue: Queue) -> dict[str, Any]:
+        if not getattr(in_flight, "active", False):
+            return every_attribute.fget(queue)  # type: ignore[attr-defined, no-any-return]
+        deduplicate = getattr(queue, "content_based_deduplication", False)  # set by name
+        return {
+            "ContentBasedDeduplication": str(deduplicate).lower(),
+            "MessageRetentionPeriod": getattr(queue, "message_retention_period"),  # noqa: B009
+        }
+
+    def cheap(operation: Callable[..., Any]) -> Callable[..., Any]:
+        def without_counting(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            in_flight.active = True
+            try:
+                return operation(self, *args, **kwargs)
+            finally:
+                in_flight.active = False
+
+        return without_counting
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
+    SQSBackend.send_message = cheap(SQSBackend.send_message)  # type: ignore[method-assign]
+    SQSBackend.receive_message = cheap(SQSBackend.receive_message)  # type: ignore[method-assign]
