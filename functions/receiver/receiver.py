@@ -30,4 +30,4 @@ receiver = Receiver(
     rules=settings.rules,
     max_body_bytes=settings.max_body_bytes,
 )
-handler = webhook_handler(receiver)
+handler = webhook_handler(receiver, under_sam_local=settings.under_sam_local)

@@ -52,6 +52,9 @@ class ReceiverSettings:
     max_body_bytes: int = 256 * 1024
     secret_cache_seconds: float = 300
     rules: NormalisationRules = field(default_factory=NormalisationRules)
+    # `sam local invoke` / `start-api` set AWS_SAM_LOCAL; their request times are not API
+    # Gateway's (intake/http.py, received_at)
+    under_sam_local: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReceiverSettings:
@@ -64,6 +67,7 @@ class ReceiverSettings:
             max_body_bytes=int(_number(environ, "MAX_BODY_BYTES", 256 * 1024, minimum=1)),
             secret_cache_seconds=_number(environ, "SECRET_CACHE_SECONDS", 300, minimum=0),
             rules=NormalisationRules.from_environment(environ),
+            under_sam_local=environ.get("AWS_SAM_LOCAL", "").lower() == "true",
         )
 
 

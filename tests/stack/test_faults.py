@@ -18,12 +18,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from localaws.emulation import REGION, Deployment
 from localaws.template import Template
 from tests.support.pipeline import Pipeline
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import AwsCalls, LoadFunction
+from tests.support.stack import AwsCalls, LoadFunction, http_get
 
 CAMPAIGN = "camp_faults"
 REPORT = b"Phone Number,Final Status\n+919800000001,completed\n+919800000002,failed\n"
@@ -233,3 +234,28 @@ def test_the_ledger_balances_whatever_fails(  # noqa: PLR0917 - fixtures
     # Then the fault was met, and the ledger balances
     assert aws_calls.failed
     assert_balanced(pipeline, ledger, aws_calls)
+
+
+@pytest.mark.parametrize(
+    "path", ["/campaigns/camp_faults", "/campaigns/camp_faults/numbers/+919800000001"]
+)
+def test_the_read_api_answers_503_with_a_message_when_aws_cannot_be_reached(
+    load_function: LoadFunction, aws_calls: AwsCalls, path: str
+) -> None:
+    # Given the read API, and DynamoDB out of reach (as under `sam local invoke` without an
+    # endpoint or credentials for the table)
+    read_api = load_function("ReadApiFunction")
+
+    def unreachable() -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.ap-south-1.amazonaws.com")
+
+    for operation in ("GetItem", "Query", "BatchGetItem"):
+        aws_calls.before_next(operation, unreachable)
+
+    # When a campaign or a number is asked for
+    response = read_api(http_get(path))
+
+    # Then the answer is 503 with a JSON message and a Retry-After, not an unhandled error
+    assert response["statusCode"] == 503
+    assert "try again" in json.loads(response["body"])["message"]
+    assert response["headers"]["Retry-After"] == "5"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from exotel_webhooks.intake.receive import UNEXPECTED_ERROR_REASON
 from localaws.emulation import REGION, Deployment
+from localaws.template import PROJECT_ROOT
 from tests.support.stack import (
     ROTATED_TOKEN,
     TOKEN,
@@ -434,3 +436,23 @@ def test_a_receiver_bug_quarantines_the_request_instead_of_losing_it(
     stored = next(iter(quarantined_objects(stack).values()))
     assert stored["reason"] == UNEXPECTED_ERROR_REASON
     assert json.loads(stored["request"]["body"])["call_sid"] == "call_def456"
+
+
+def test_under_sam_local_start_api_a_valid_webhook_is_accepted_when_it_arrives(
+    stack: Deployment, load_function: LoadFunction
+) -> None:
+    # Given the receiver under `sam local start-api` (which sets AWS_SAM_LOCAL), and the event
+    # SAM makes for a valid webhook: timeEpoch in seconds, frozen at the server's start
+    receiver = load_function("ReceiverFunction", AWS_SAM_LOCAL="true")
+    event = json.loads((PROJECT_ROOT / "tests/data/sam/start-api-call-status.json").read_text())
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    # When it is received
+    response = receiver(event)
+
+    # Then it is accepted (not quarantined as dated after a 1970 request), received now
+    assert body_of(response)["status"] == "accepted", body_of(response)
+    assert quarantined_objects(stack) == {}
+    [message] = queued_messages(stack, "CallStatusQueue")
+    received = datetime.fromisoformat(json.loads(message["Body"])["received_at"])
+    assert before <= received <= datetime.now(UTC)

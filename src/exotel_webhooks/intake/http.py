@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -53,17 +53,21 @@ _OUTCOME_LOG = {
 }
 
 
-def webhook_handler(receiver: Receiver) -> LambdaHandler[HttpResponse]:
+def webhook_handler(
+    receiver: Receiver, under_sam_local: bool = False
+) -> LambdaHandler[HttpResponse]:
     """The receiver Lambda: API Gateway HTTP API (payload 2.0) events to `handle_webhook`."""
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> HttpResponse:
-        return handle_webhook(receiver, event)
+        return handle_webhook(receiver, event, under_sam_local)
 
     return handler
 
 
-def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
+def handle_webhook(
+    receiver: Receiver, event: dict[str, Any], under_sam_local: bool = False
+) -> HttpResponse:
     """The receiver Lambda's whole behaviour, as the webhook contract's response table.
 
     Logs exactly one line per request ("webhook <outcome>") and counts it: the saved queries
@@ -72,7 +76,8 @@ def handle_webhook(receiver: Receiver, event: dict[str, Any]) -> HttpResponse:
     method, path = _route(event)
     callback_type = _callback_type(path)
     log_keys(callback_type=str(callback_type) if callback_type else None)
-    status, body, outcome = _answer(receiver, event, method, path, callback_type)
+    arrived = received_at(event, datetime.now(tz=UTC), under_sam_local)
+    status, body, outcome = _answer(receiver, event, method, path, callback_type, arrived=arrived)
     if callback_type and outcome in _COUNTED_BY_TYPE:
         metrics.add_dimension("callback_type", str(callback_type))
     count(_OUTCOME_METRICS[outcome])
@@ -104,6 +109,8 @@ def _answer(
     method: str,
     path: str,
     callback_type: CallbackType | None,
+    *,
+    arrived: datetime,
 ) -> tuple[int, dict[str, Any], str]:
     if callback_type is None:
         return 404, {"message": f"no webhook at {path}"}, REJECTED
@@ -111,7 +118,7 @@ def _answer(
         return 405, {"message": "webhooks are POSTed"}, REJECTED
     request = webhook_request(event, callback_type)
     try:
-        outcome = receiver.receive(request, received_at(event))
+        outcome = receiver.receive(request, arrived)
     except Unauthorised:
         return 401, {"message": "missing or invalid webhook token"}, UNAUTHORISED
     except PayloadTooLarge:
@@ -148,12 +155,29 @@ def webhook_request(event: dict[str, Any], callback_type: CallbackType) -> Webho
     )
 
 
-def received_at(event: dict[str, Any]) -> datetime:
-    """When API Gateway received the request (so a replayed event keeps its time)."""
-    epoch_ms = (event.get("requestContext") or {}).get("timeEpoch")
-    if isinstance(epoch_ms, int | float):
-        return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return datetime.now(tz=UTC)
+# An epoch below this is in seconds: in milliseconds it would be before March 1973.
+_SECONDS_BELOW = 10**11
+# Under `sam local`, a request time further than this from the clock is SAM's, not the request's.
+SAM_CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+def received_at(event: dict[str, Any], now: datetime, under_sam_local: bool) -> datetime:
+    """When API Gateway received the request (`requestContext.timeEpoch`, milliseconds), so a
+    replayed event keeps its time; `now` when there is none.
+
+    SAM's local HTTP API stamps seconds (aws/aws-sam-cli#8020) and the time its server started
+    (#9279): a value that can only be seconds is read as seconds, and under SAM (AWS_SAM_LOCAL)
+    a stamp far from the clock gives way to the clock (docs/architecture.md, "Received at")."""
+    stamp = (event.get("requestContext") or {}).get("timeEpoch")
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not stamp > 0:
+        return now
+    try:
+        stamped = datetime.fromtimestamp(stamp if stamp < _SECONDS_BELOW else stamp / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return now
+    if under_sam_local and abs(stamped - now) > SAM_CLOCK_TOLERANCE:
+        return now
+    return stamped
 
 
 def respond(status: int, body: dict[str, Any]) -> HttpResponse:

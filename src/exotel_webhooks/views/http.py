@@ -8,13 +8,33 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
-from exotel_webhooks.observability import LambdaHandler, lambda_handler
+from exotel_webhooks.aws import aws_unavailable
+from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound, CampaignViews
+
+# What a client is told to wait before asking again when AWS is throttled or out of reach.
+RETRY_AFTER_SECONDS = 5
 
 
 def _error(status: int, error: Exception) -> Response[str]:
     return Response(status, content_types.APPLICATION_JSON, json.dumps({"message": str(error)}))
+
+
+def _unavailable(error: Exception) -> Response[str]:
+    """AWS throttled or unreachable: 503 and when to try again (any other AWS error is a
+    fault of the function: it is raised, so Lambda counts it and the alarm sees it)."""
+    if not aws_unavailable(error):
+        raise error
+    logger.warning("campaign table unavailable", error=type(error).__name__)
+    message = "the campaign ledger cannot be reached just now; try again shortly"
+    return Response(
+        503,
+        content_types.APPLICATION_JSON,
+        json.dumps({"message": message}),
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
@@ -46,6 +66,9 @@ def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
     @app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
     def bad_request(error: BadRequest) -> Response[str]:
         return _error(400, error)
+
+    app.exception_handler(BotoCoreError)(_unavailable)
+    app.exception_handler(ClientError)(_unavailable)
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
