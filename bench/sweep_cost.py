@@ -32,7 +32,8 @@ from bench.prices import (
     LAMBDA_ARM_PER_GB_SECOND,
     PRICES_AS_OF,
 )
-from exotel_webhooks.ledger.table import CampaignTable, attempt_keys, outcome_keys
+from exotel_webhooks.ledger.keys import attempt_keys, outcome_keys
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.sweeper import PAGE_SIZE, WRITERS, CampaignSweeper

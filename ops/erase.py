@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exotel_webhooks.intake.normalise import normalise_phone
-from exotel_webhooks.ledger.table import (
+from exotel_webhooks.ledger.keys import (
     SUMMARY_SK,
-    CampaignTable,
     campaign_pk,
     is_outcome,
     masked_part,
     subscriber_key,
 )
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.reports.fetcher import reports_prefix
 from exotel_webhooks.reports.scrub import remove_numbers
 from exotel_webhooks.settings import NormalisationRules

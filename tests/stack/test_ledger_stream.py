@@ -8,7 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from exotel_webhooks.ledger.table import CampaignTable, campaign_pk, counter_sk, to_item
+from exotel_webhooks.ledger.keys import campaign_pk, counter_sk, to_item
+from exotel_webhooks.ledger.table import CampaignTable
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from ops.__main__ import main as ops_main
 from ops.migrate import migrate

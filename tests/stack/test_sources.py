@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
+from exotel_webhooks.ledger.keys import attempt_keys, outcome_keys
 from exotel_webhooks.ledger.precedence import version_text
-from exotel_webhooks.ledger.table import CampaignTable, attempt_keys, outcome_keys
+from exotel_webhooks.ledger.table import CampaignTable
 from localaws.emulation import REGION, Deployment
 
 CAMPAIGN, NUMBER, CALL = "camp_sources", "+919876543210", "call_1"

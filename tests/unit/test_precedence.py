@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exotel_webhooks.ledger.counting import reconciliation_class, report_reconciled
 from exotel_webhooks.ledger.precedence import (
     CALL_STATUS_RANKS,
     CAMPAIGN_STATUS_RANKS,
@@ -16,7 +17,6 @@ from exotel_webhooks.ledger.precedence import (
     supersedes,
     version_text,
 )
-from exotel_webhooks.ledger.table import reconciliation_class, report_reconciled
 
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)

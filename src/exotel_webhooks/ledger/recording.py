@@ -18,18 +18,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from exotel_webhooks.ledger.precedence import (
-    EARLIEST,
-    FINAL_CAMPAIGN_STATUSES,
-    call_status_rank,
-    campaign_status_rank,
-    utc_text,
-    version_text,
-)
-from exotel_webhooks.ledger.table import (
+from exotel_webhooks.ledger.keys import (
     SUMMARY_SK,
-    CampaignTable,
-    WriteResult,
     attempt_keys,
     campaign_pk,
     campaign_status_keys,
@@ -38,6 +28,15 @@ from exotel_webhooks.ledger.table import (
     outcome_keys,
     subscriber_key,
 )
+from exotel_webhooks.ledger.precedence import (
+    EARLIEST,
+    FINAL_CAMPAIGN_STATUSES,
+    call_status_rank,
+    campaign_status_rank,
+    utc_text,
+    version_text,
+)
+from exotel_webhooks.ledger.table import CampaignTable, WriteResult
 from exotel_webhooks.messages import (
     CallScheduleCallback,
     CallStatusCallback,

@@ -26,17 +26,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
-from exotel_webhooks.ledger.table import (
-    CampaignTable,
+from exotel_webhooks.ledger.counting import status_deltas
+from exotel_webhooks.ledger.keys import (
     counter_family,
     from_item,
     is_outcome,
     is_summary,
     masked_part,
     sequence_text,
-    status_deltas,
 )
+from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 

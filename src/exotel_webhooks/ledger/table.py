@@ -1,37 +1,50 @@
-"""The campaign table: every key, index and expression, and the conditional writes that make
-each callback's effect exactly-once (docs/architecture.md, "Data model").
-
-Items (PK / SK):
-  CAMPAIGN#<sid> / #SUMMARY                  status, dates, report, reconciliation
-                                             GSI1: campaigns by status (CAMPAIGN_STATUS#<status>)
-  CAMPAIGN#<sid> / #COUNTER#<stream shard>   counters derived from the table's stream, one item
-                                             per stream shard (stream.py); `#COUNTER#recount`
-                                             holds what `make recount` corrected
-  CAMPAIGN#<sid>#NUMBER#<subscriber> / OUTCOME             one number's final outcome
-  CAMPAIGN#<sid>#NUMBER#<subscriber> / ATTEMPT#<call_sid>  one call attempt
-                                             GSI1: a campaign's calls, over CALL_SHARDS keys
-  ERASED#<number hash> / CAMPAIGN#<sid> or *  an erased subscriber (in one campaign, or in
-                                             all): no door writes it back
-
-A number's outcome and attempts share one item collection, so the number view is one Query and
-one campaign's writes spread over as many partition keys as it has numbers.
-"""
+"""The campaign table's I/O: the conditional writes that make each callback's effect
+exactly-once, the reads, and the expressions they send (docs/architecture.md, "Data model").
+Keys and item encoding are ledger/keys.py's; counter arithmetic is ledger/counting.py's."""
 
 from __future__ import annotations
 
 import random
-import re
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from exotel_webhooks.ledger.counting import counts_of, status_deltas, sum_counters
+from exotel_webhooks.ledger.keys import (
+    CALLS_INDEX,
+    CAMPAIGN_ITEMS_PREFIX,
+    EVERY_CAMPAIGN,
+    KEY_ATTRIBUTES,
+    RECOUNT_SK,
+    SORT_KEY,
+    SUMMARY_SK,
+    attempt_sk,
+    call_shard,
+    calls_pk,
+    campaign_pk,
+    campaigns_by_status_pk,
+    counter_family,
+    counter_sk,
+    erasure_keys,
+    from_item,
+    is_counter,
+    item_key,
+    key_of,
+    number_pk,
+    number_pk_suffix,
+    numbers_prefix,
+    outcome_keys,
+    partition_key_of,
+    sequence_text,
+    sort_key_of,
+    subscriber_key,
+    subscriber_of,
+    to_item,
+)
 from exotel_webhooks.ledger.precedence import (
     FINAL_CAMPAIGN_STATUSES,
     outranked_sources,
@@ -42,194 +55,12 @@ from exotel_webhooks.observability import number_hash
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SUMMARY_SK = "#SUMMARY"
-ERASED_PREFIX = "ERASED#"
-EVERY_CAMPAIGN = "*"
-COUNTER_SK_PREFIX = "#COUNTER#"
-RECOUNT_SK = f"{COUNTER_SK_PREFIX}recount"
-CAMPAIGN_ITEMS_PREFIX = "#"  # the summary and the counter items sort first
-ATTEMPT_SK_PREFIX = "ATTEMPT#"
-OUTCOME_SK = "OUTCOME"
-CALLS_INDEX = "GSI1"
-# A campaign's calls are listed from this many index keys: at 5,000 attempts a second each
-# takes 500 writes a second, half of DynamoDB's 1,000 per partition.
-CALL_SHARDS = 10
-RECONCILED_PREFIX = "reconciled#"
-RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
-COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence", "revision"})
 # A campaign's counters, once they sum to zero (every item they counted erased or expired),
 # are reset and expire after this: longer than a stream record lives (24 hours), so a retried
 # invocation still finds the last sequence number its shard's item took.
 EMPTY_COUNTERS_LINGER_SECONDS = 2 * 24 * 3600
 MAX_TRANSACTION_ITEMS = 100
-_SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers have up to 40 digits
 _MAX_TRIES = 6
-_OLD_LAYOUT_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "notify_pending")
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-# ---------------------------------------------------------------------------------------- keys
-def campaign_pk(campaign_sid: str) -> str:
-    return f"CAMPAIGN#{campaign_sid}"
-
-
-def number_pk(campaign_sid: str, subscriber: str) -> str:
-    """The item collection of one number in one campaign: its outcome and its attempts."""
-    return f"CAMPAIGN#{campaign_sid}#NUMBER#{subscriber}"
-
-
-def numbers_prefix(campaign_sid: str) -> str:
-    return f"CAMPAIGN#{campaign_sid}#NUMBER#"
-
-
-def attempt_sk(call_sid: str) -> str:
-    return f"{ATTEMPT_SK_PREFIX}{call_sid}"
-
-
-def counter_sk(stream_shard: str) -> str:
-    return f"{COUNTER_SK_PREFIX}{stream_shard}"
-
-
-def calls_pk(campaign_sid: str, shard: int) -> str:
-    return f"CAMPAIGN#{campaign_sid}#CALLS#{shard}"
-
-
-def call_shard(call_sid: str) -> int:
-    """The same call always lists under the same key."""
-    return zlib.crc32(call_sid.encode()) % CALL_SHARDS
-
-
-def campaigns_by_status_pk(status: str) -> str:
-    return f"CAMPAIGN_STATUS#{status}"
-
-
-def campaign_status_keys(status: str, updated: str, campaign_sid: str) -> dict[str, str]:
-    """A summary's place in GSI1: the campaigns of one status, by when it was last updated."""
-    return {"GSI1PK": campaigns_by_status_pk(status), "GSI1SK": f"{updated}#{campaign_sid}"}
-
-
-def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None = None) -> str:
-    """What a number's records are keyed by. A number in E.164 is one subscriber. Anything else
-    (masked `0XXXXXX4890`, partial) may stand for many, so it is told apart by its first call SID
-    (in sort order), or, with none, by the callback itself: never merged with another."""
-    if is_e164(number):
-        return number
-    if call_sids:
-        return f"{number}@{min(call_sids)}"
-    return f"{number}@{event_id}" if event_id else number
-
-
-def is_e164(number: str) -> bool:
-    """One subscriber for certain (anything else may be a mask shared by many)."""
-    return _E164.fullmatch(number) is not None
-
-
-def masked_part(subscriber: str) -> str:
-    """The number as sent, of a subscriber key (`0XXXXXX4890@call_1` -> `0XXXXXX4890`)."""
-    return subscriber.rsplit("@", 1)[0]
-
-
-def erasure_keys(subscriber_hash: str, campaign_sid: str | None) -> dict[str, str]:
-    """A tombstone: the subscriber's keyed hash (never the number), in one campaign or all."""
-    return {
-        "PK": f"{ERASED_PREFIX}{subscriber_hash}",
-        "SK": campaign_pk(campaign_sid) if campaign_sid else EVERY_CAMPAIGN,
-    }
-
-
-def subscriber_of(item: Mapping[str, Any]) -> str:
-    """The subscriber key an attempt's or outcome's item is stored under."""
-    return str(item["PK"]).removeprefix(numbers_prefix(str(item["campaign_sid"])))
-
-
-def attempt_keys(campaign_sid: str, number: str, call_sid: str) -> dict[str, str]:
-    return {
-        "PK": number_pk(campaign_sid, subscriber_key(number, [call_sid])),
-        "SK": attempt_sk(call_sid),
-        "GSI1PK": calls_pk(campaign_sid, call_shard(call_sid)),
-        "GSI1SK": call_sid,
-    }
-
-
-def outcome_keys(campaign_sid: str, subscriber: str) -> dict[str, str]:
-    return {"PK": number_pk(campaign_sid, subscriber), "SK": OUTCOME_SK}
-
-
-def is_attempt(item: Mapping[str, Any]) -> bool:
-    return str(item.get("SK", "")).startswith(ATTEMPT_SK_PREFIX)
-
-
-def is_summary(item: Mapping[str, Any]) -> bool:
-    return item.get("SK") == SUMMARY_SK
-
-
-def is_outcome(item: Mapping[str, Any]) -> bool:
-    return item.get("SK") == OUTCOME_SK
-
-
-def counter_family(item: Mapping[str, Any]) -> str | None:
-    """Which counters an item moves: "attempts", "numbers", or None (summary, counters)."""
-    if is_attempt(item):
-        return "attempts"
-    return "numbers" if is_outcome(item) else None
-
-
-# ---------------------------------------------------------------------------------- attributes
-def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: _serializer.serialize(_exact(value))
-        for name, value in values.items()
-        if value is not None
-    }
-
-
-def _exact(value: Any) -> Any:  # noqa: ANN401
-    """DynamoDB numbers are exact: floats become Decimals (through their shortest text)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {key: _exact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_exact(item) for item in value]
-    return value
-
-
-def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-def sequence_text(sequence_number: str) -> str:
-    """Stream sequence numbers as fixed-width text, so that string order is stream order."""
-    return sequence_number.zfill(_SEQUENCE_DIGITS)
-
-
-class ForeignStartKey(ValueError):
-    """A paging key of another campaign or call shard than the query it is handed to."""
-
-
-def calls_start_key(campaign_sid: str, shard: int, key: object) -> dict[str, Any]:
-    """`key`, a `calls_page` LastEvaluatedKey handed back by a client, if it can only continue
-    that query: exactly the index's key attributes, as text, in that call shard of this campaign
-    and among attempts; so an edited key can neither read another campaign nor reach DynamoDB
-    malformed. Raises ForeignStartKey or ValueError."""
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"PK", "SK", "GSI1PK", "GSI1SK"}
-        or not all(isinstance(value, dict) and set(value) == {"S"} for value in key.values())
-        or not all(isinstance(value["S"], str) for value in key.values())
-    ):
-        raise ValueError("not a calls paging key")
-    plain = {name: value["S"] for name, value in key.items()}
-    if plain["GSI1PK"] != calls_pk(campaign_sid, shard) or not plain["PK"].startswith(
-        numbers_prefix(campaign_sid)
-    ):
-        raise ForeignStartKey("a paging key of another query")
-    if not plain["SK"].startswith(ATTEMPT_SK_PREFIX):
-        raise ValueError("not an attempt's key")
-    return key
 
 
 class _Unread:
@@ -267,7 +98,7 @@ class CampaignTable:
 
     def get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         response = self.client.get_item(
-            TableName=self.name, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent
+            TableName=self.name, Key=to_item(item_key(pk, sk)), ConsistentRead=consistent
         )
         return from_item(response["Item"]) if "Item" in response else None
 
@@ -286,14 +117,14 @@ class CampaignTable:
         derives the counters and events from the before and after images (stream.py).
         """
         if isinstance(seen, _Unread):  # else the caller has just read it
-            seen = self.get(item["PK"], item["SK"])
+            seen = self.get(partition_key_of(item), sort_key_of(item))
         if seen is not None and not supersedes(item, seen):
             return WriteResult(applied=False, previous=seen)
         # Creating the item: is its subscriber erased? (An item that exists was written after
         # `make erase` last looked, so before the tombstone: its next look removes it.)
         if seen is None and self.erased(str(item["campaign_sid"]), subscriber_of(item)):
             return WriteResult(applied=False, previous=seen, erased=True)
-        present = {k: v for k, v in item.items() if k not in {"PK", "SK"} and v is not None}
+        present = {k: v for k, v in item.items() if k not in KEY_ATTRIBUTES and v is not None}
         absent = [k for k, v in item.items() if v is None]
         if "source" not in item:  # a callback's record replacing another source's says so
             absent.append("source")
@@ -326,7 +157,7 @@ class CampaignTable:
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": item["PK"], "SK": item["SK"]}),
+                Key=to_item(key_of(item)),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
@@ -389,7 +220,7 @@ class CampaignTable:
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": pk, "SK": sk}),
+                Key=to_item(item_key(pk, sk)),
                 UpdateExpression=f"SET {expression}",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={**names, **kept_names, **names_used},
@@ -440,7 +271,9 @@ class CampaignTable:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
                 _backoff(attempt)
-                stored = self.get(backfill["PK"], backfill["SK"], consistent=True)
+                stored = self.get(
+                    partition_key_of(backfill), sort_key_of(backfill), consistent=True
+                )
                 continue
             return item
         raise RaceLost(f"a number's outcome in {backfill['campaign_sid']} kept changing")
@@ -448,7 +281,7 @@ class CampaignTable:
     def erase(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """Delete an attempt or outcome read from this table (the stream takes it out of the
         counters). None if it was already gone."""
-        pk, sk = item["PK"], item["SK"]
+        pk, sk = partition_key_of(item), sort_key_of(item)
         for attempt in range(_MAX_TRIES):
             stored = self.get(pk, sk, consistent=True)
             if stored is None:
@@ -456,7 +289,7 @@ class CampaignTable:
             try:
                 self.client.delete_item(
                     TableName=self.name,
-                    Key=to_item({"PK": pk, "SK": sk}),
+                    Key=to_item(item_key(pk, sk)),
                     ConditionExpression="#version = :version",
                     ExpressionAttributeNames={"#version": "version"},
                     ExpressionAttributeValues=to_item({":version": stored["version"]}),
@@ -496,11 +329,11 @@ class CampaignTable:
         response = self.client.query(
             TableName=self.name,
             KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues=to_item({":pk": keys["PK"]}),
-            ProjectionExpression="SK",
+            ExpressionAttributeValues=to_item({":pk": partition_key_of(keys)}),
+            ProjectionExpression=SORT_KEY,
         )
-        found = {from_item(item)["SK"] for item in response.get("Items") or []}
-        return bool(found & {keys["SK"], EVERY_CAMPAIGN})
+        found = {sort_key_of(from_item(item)) for item in response.get("Items") or []}
+        return bool(found & {sort_key_of(keys), EVERY_CAMPAIGN})
 
     def _update_if(
         self,
@@ -513,7 +346,7 @@ class CampaignTable:
         """One conditional UpdateItem; False if its condition did not hold."""
         request: dict[str, Any] = {
             "TableName": self.name,
-            "Key": to_item({"PK": key["PK"], "SK": key["SK"]}),
+            "Key": to_item(key_of(key)),
             "UpdateExpression": update,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
@@ -532,7 +365,7 @@ class CampaignTable:
         """The report request of this callback went out (while the report is still pending;
         else the fetcher got there first: nothing to note)."""
         self._update_if(
-            {"PK": pk, "SK": SUMMARY_SK},
+            item_key(pk, SUMMARY_SK),
             "SET #report.#requested = :event_id",
             "#report.#status = :pending",
             {"#report": "report", "#requested": "requested", "#status": "status"},
@@ -557,7 +390,7 @@ class CampaignTable:
         """The summary's `reconciliation` from the Campaign API's rows, unless a report's is
         stored (a report reconciled meanwhile stands)."""
         return self._update_if(
-            {"PK": pk, "SK": SUMMARY_SK},
+            item_key(pk, SUMMARY_SK),
             "SET #reconciliation = :scan",
             "attribute_not_exists(#reconciliation) OR #reconciliation.#source = :api",
             {"#reconciliation": "reconciliation", "#source": "source"},
@@ -569,7 +402,7 @@ class CampaignTable:
         names = {f"#a{i}": name for i, name in enumerate(values)}
         self.client.update_item(
             TableName=self.name,
-            Key=to_item({"PK": pk, "SK": sk}),
+            Key=to_item(item_key(pk, sk)),
             UpdateExpression="SET " + ", ".join(f"{n} = :a{i}" for i, n in enumerate(names)),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=to_item(
@@ -609,7 +442,7 @@ class CampaignTable:
         try:
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": campaign_pk(campaign_sid), "SK": counter_sk(stream_shard)}),
+                Key=to_item(item_key(campaign_pk(campaign_sid), counter_sk(stream_shard))),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_not_exists(#last) OR #last < :first",
                 ExpressionAttributeNames=names,
@@ -639,9 +472,7 @@ class CampaignTable:
         attempts and outcomes are erased and counted out). Returns how many were deleted."""
         items = self.campaign_items(campaign_sid)
         for item in items:
-            self.client.delete_item(
-                TableName=self.name, Key=to_item({"PK": item["PK"], "SK": item["SK"]})
-            )
+            self.client.delete_item(TableName=self.name, Key=to_item(key_of(item)))
         return len(items)
 
     def campaign_counters(self, campaign_sid: str) -> dict[str, int]:
@@ -671,7 +502,7 @@ class CampaignTable:
             names["#revision"] = "revision"  # what a reset checks is unchanged
             self.client.update_item(
                 TableName=self.name,
-                Key=to_item({"PK": campaign_pk(campaign_sid), "SK": RECOUNT_SK}),
+                Key=to_item(item_key(campaign_pk(campaign_sid), RECOUNT_SK)),
                 UpdateExpression="ADD " + ", ".join([*adds, "#revision :one"]) + " REMOVE #e",
                 ExpressionAttributeNames=names | {"#e": "expires_at"},
                 ExpressionAttributeValues=to_item(
@@ -709,15 +540,15 @@ class CampaignTable:
             counters = [item for item in self.campaign_items(campaign_sid) if is_counter(item)]
             if not counters or any(sum_counters(counters).values()):
                 return False
-            counting = [item for item in counters if _counts(item)]
+            counting = [item for item in counters if counts_of(item)]
             if len(counting) <= MAX_TRANSACTION_ITEMS:
                 expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
-                updates = [self._take_counts(item, expires_at) for item in counting]
+                updates = [self._takecounts_of(item, expires_at) for item in counting]
             else:  # each fold leaves fewer items counting: this ends
-                chunk = [item for item in counting if item["SK"] != RECOUNT_SK]
+                chunk = [item for item in counting if sort_key_of(item) != RECOUNT_SK]
                 chunk = chunk[: MAX_TRANSACTION_ITEMS - 1]
                 folded = self._fold_into_recount(campaign_sid, chunk)
-                updates = [*(self._take_counts(item) for item in chunk), folded]
+                updates = [*(self._takecounts_of(item) for item in chunk), folded]
             if not updates or self._transact(updates):
                 if len(counting) <= MAX_TRANSACTION_ITEMS:
                     break
@@ -728,13 +559,13 @@ class CampaignTable:
             _backoff(cancelled)
         for item in counters:
             if item not in counting and "expires_at" not in item:
-                self._transact([self._take_counts(item, expires_at)])  # counts nothing either way
+                self._transact([self._takecounts_of(item, expires_at)])  # counts nothing either way
         return True
 
-    def _take_counts(self, item: Mapping[str, Any], expires_at: int | None = None) -> Any:  # noqa: ANN401
+    def _takecounts_of(self, item: Mapping[str, Any], expires_at: int | None = None) -> Any:  # noqa: ANN401
         """A transaction's Update removing a counter item's counts (and setting its expiry), on
         condition it is unchanged since it was read."""
-        counts = _counts(item)
+        counts = counts_of(item)
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         clauses, values = [], {}
         if expires_at is not None:
@@ -751,7 +582,7 @@ class CampaignTable:
             condition = "attribute_exists(PK)"
         update = {
             "TableName": self.name,
-            "Key": to_item({"PK": item["PK"], "SK": item["SK"]}),
+            "Key": to_item(key_of(item)),
             "UpdateExpression": " ".join(clauses),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
@@ -770,7 +601,7 @@ class CampaignTable:
         return {
             "Update": {
                 "TableName": self.name,
-                "Key": to_item({"PK": campaign_pk(campaign_sid), "SK": RECOUNT_SK}),
+                "Key": to_item(item_key(campaign_pk(campaign_sid), RECOUNT_SK)),
                 "UpdateExpression": "ADD " + ", ".join([*adds, "#r :one"]),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": to_item(values),
@@ -806,10 +637,7 @@ class CampaignTable:
         """The stored attempts among these call SIDs of a number as sent."""
         return self.batch_get(
             [
-                {
-                    "PK": number_pk(campaign_sid, subscriber_key(number, [sid])),
-                    "SK": attempt_sk(sid),
-                }
+                item_key(number_pk(campaign_sid, subscriber_key(number, [sid])), attempt_sk(sid))
                 for sid in sorted(set(call_sids))
             ]
         )
@@ -869,13 +697,13 @@ class CampaignTable:
 
     def stored(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """What is stored under `item`'s key (eventually consistent)."""
-        return self.get(item["PK"], item["SK"])
+        return self.get(partition_key_of(item), sort_key_of(item))
 
     def remove_other_spellings(self, attempt: Mapping[str, Any]) -> None:
         """Remove an attempt the Campaign API stored for `attempt`'s call under another
         spelling of its number: one call SID is one attempt, whichever door names it."""
         for other in self.stored_calls(str(attempt["campaign_sid"]), str(attempt["call_sid"])):
-            if other["PK"] != attempt["PK"]:
+            if partition_key_of(other) != partition_key_of(attempt):
                 self.remove_api_attempt(other)
 
     def remove_api_attempt(self, keys: Mapping[str, str]) -> bool:
@@ -884,7 +712,7 @@ class CampaignTable:
         try:
             self.client.delete_item(
                 TableName=self.name,
-                Key=to_item({"PK": keys["PK"], "SK": keys["SK"]}),
+                Key=to_item(key_of(keys)),
                 ConditionExpression="#source = :api",
                 ExpressionAttributeNames={"#source": "source"},
                 ExpressionAttributeValues=to_item({":api": "api"}),
@@ -926,11 +754,11 @@ class CampaignTable:
         (a Scan: erasure is rare, and an index for it would cost a write per attempt)."""
         if campaign_sid:  # consistent: an erasure's last look must see the latest write
             return self.number_collection(campaign_sid, subscriber, consistent=True)
-        suffix = f"#NUMBER#{subscriber}"
+        suffix = number_pk_suffix(subscriber)
         return [
             item
             for item in self._scan("contains(PK, :suffix)", {":suffix": suffix})
-            if item["PK"].endswith(suffix)
+            if partition_key_of(item).endswith(suffix)
         ]
 
     def every_item(self) -> Iterator[dict[str, Any]]:
@@ -967,10 +795,7 @@ class CampaignTable:
         for start in range(0, len(keys), 100):
             request: dict[str, Any] = {
                 self.name: {
-                    "Keys": [
-                        to_item({"PK": key["PK"], "SK": key["SK"]})
-                        for key in keys[start : start + 100]
-                    ],
+                    "Keys": [to_item(key_of(key)) for key in keys[start : start + 100]],
                     "ConsistentRead": consistent,
                 }
             }
@@ -985,111 +810,11 @@ class CampaignTable:
                 _backoff(attempt)
         return found
 
-    # ------------------------------------------------ the single-partition layout (ops/migrate.py)
-    def migrate_item(self, old: Mapping[str, Any]) -> str:
-        """Write one item of the single-partition layout (every item under `CAMPAIGN#<sid>`,
-        outcomes as `NUMBER#<subscriber>`, GSI2, ten counter shards) through the processors'
-        conditional writes, so whatever this table holds from newer callbacks wins. Returns
-        what it was: `summaries`, `attempts`, `outcomes`, `kept` (this table's was as new or
-        newer) or `counters skipped` (the stream counts the items as they are written)."""
-        sk: str = old["SK"]
-        values = {name: value for name, value in old.items() if name not in _OLD_LAYOUT_KEYS}
-        if sk == SUMMARY_SK:
-            kept_names: tuple[str, ...] = ("report", "reconciliation")
-            keep = {name: values.pop(name) for name in kept_names if name in values}
-            version = values.pop("version", None)
-            if version is None:  # a summary the report fetcher created before any status
-                self.set(old["PK"], SUMMARY_SK, keep)
-                return "summaries"
-            values |= {"GSI1PK": old.get("GSI1PK"), "GSI1SK": old.get("GSI1SK")}
-            written = self.update_if_newer(
-                old["PK"], SUMMARY_SK, version, {k: v for k, v in values.items() if v}, keep
-            )
-            return "summaries" if written.applied else "kept"
-        if sk.startswith(ATTEMPT_SK_PREFIX):
-            keys = attempt_keys(old["campaign_sid"], old["number"], old["call_sid"])
-            family = "attempts"
-        elif sk.startswith("NUMBER#"):
-            keys = outcome_keys(old["campaign_sid"], sk.removeprefix("NUMBER#"))
-            family = "outcomes"
-        else:
-            return "counters skipped"
-        return family if self.write_versioned({**values, **keys}).applied else "kept"
-
 
 def _winner(error: ClientError) -> dict[str, Any] | None:
     """What a refused conditional write found (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     item: Mapping[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
     return from_item(item) if item else None
-
-
-def _counts(item: Mapping[str, Any]) -> list[str]:
-    """A counter item's counts (its attributes but the bookkeeping)."""
-    return [name for name in item if name not in COUNTER_BOOKKEEPING]
-
-
-def is_counter(item: Mapping[str, Any]) -> bool:
-    return str(item.get("SK", "")).startswith(COUNTER_SK_PREFIX)
-
-
-def status_deltas(
-    family: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
-) -> dict[str, int]:
-    """How an item's change moves its family's counters: its status out of `before`'s count and
-    into `after`'s, the total with its creation or deletion, and the reconciliation class."""
-    deltas: Counter[str] = Counter()
-    if before is not None:
-        deltas[f"{family}_status#{before['status']}"] -= 1
-        if reconciled := reconciliation_class(before):
-            deltas[f"{RECONCILED_PREFIX}{reconciled}"] -= 1
-    if after is not None:
-        deltas[f"{family}_status#{after['status']}"] += 1
-        if reconciled := reconciliation_class(after):
-            deltas[f"{RECONCILED_PREFIX}{reconciled}"] += 1
-    deltas[f"{family}_total"] += (after is not None) - (before is not None)
-    return {name: delta for name, delta in deltas.items() if delta}
-
-
-def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) -> dict[str, int]:
-    """The read API's `reconciliation`: what it was reconciled against (the report, or without
-    one the Campaign API's rows), that source's scan (rows, unparseable) and the counts its
-    numbers moved in the counters (`counters`: summed, as sum_counters gives them)."""
-    return {
-        "source": scan.get("source", "report"),
-        "report_rows": int(scan.get("report_rows", 0)),
-        **{name: counters.get(f"{RECONCILED_PREFIX}{name}", 0) for name in RECONCILED_CLASSES},
-        "unparseable": int(scan.get("unparseable", 0)),
-    }
-
-
-def report_reconciled(summary: Mapping[str, Any]) -> bool:
-    """A campaign report's reconciliation is stored (the Campaign API's rows are reconciled
-    against only without one, and a report's replaces theirs)."""
-    reconciliation = summary.get("reconciliation")
-    return reconciliation is not None and reconciliation.get("source", "report") == "report"
-
-
-def sum_counters(items: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Every counter of a campaign, summed over its counter items."""
-    totals: Counter[str] = Counter()
-    for item in items:
-        for name, value in item.items():
-            if name not in COUNTER_BOOKKEEPING:
-                totals[name] += int(value)
-    return dict(totals)
-
-
-def reconciliation_class(item: Mapping[str, Any]) -> str | None:
-    """How an outcome compares with the campaign's report, or without one with the Campaign
-    API's rows: backfilled (no callback told it: the report or the API wrote it), matched or
-    mismatched (a callback's status against the report's, else the API's), or None (neither
-    has said anything of the number)."""
-    said = item.get("report_status") or item.get("api_status")
-    if said is None:
-        return None
-    if item.get("source") in ("report", "api"):
-        return "backfilled"
-    return "matched" if item["status"] == said else "mismatched"
 
 
 def _backoff(attempt: int) -> None:

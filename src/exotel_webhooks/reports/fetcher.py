@@ -16,12 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exotel_webhooks.batches import LoggedBatchProcessor, SqsHandler
-from exotel_webhooks.ledger.table import (
-    SUMMARY_SK,
-    CampaignTable,
-    campaign_pk,
-    report_reconciled,
-)
+from exotel_webhooks.ledger.counting import report_reconciled
+from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.messages import ReportRequest, ReportRequestRecord
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import (

@@ -22,13 +22,10 @@ from typing import Any
 
 from exotel_webhooks.intake.callbacks import check_identifier
 from exotel_webhooks.intake.normalise import field_key, normalise_call_status, normalise_phone
+from exotel_webhooks.ledger.counting import RECONCILED_CLASSES, reconciliation_class
+from exotel_webhooks.ledger.keys import outcome_keys
 from exotel_webhooks.ledger.precedence import EARLIEST
-from exotel_webhooks.ledger.table import (
-    RECONCILED_CLASSES,
-    CampaignTable,
-    outcome_keys,
-    reconciliation_class,
-)
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.observability import logger, number_hash
 from exotel_webhooks.settings import NormalisationRules
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk
 from exotel_webhooks.ledger.precedence import (
     CAMPAIGN_STATUS_RANKS,
     EARLIEST,
     FINAL_CAMPAIGN_STATUSES,
     utc_text,
 )
-from exotel_webhooks.ledger.table import SUMMARY_SK, CampaignTable, campaign_pk
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.sweep.sweeper import STALLED_RUNS
 
 FINAL_LOOKBACK = timedelta(days=7)

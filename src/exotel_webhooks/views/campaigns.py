@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from exotel_webhooks.intake.normalise import normalise_call_status, normalise_phone
-from exotel_webhooks.ledger.table import (
+from exotel_webhooks.ledger.counting import reconciliation_view, sum_counters
+from exotel_webhooks.ledger.keys import (
     CALL_SHARDS,
-    CampaignTable,
     ForeignStartKey,
     calls_start_key,
     is_attempt,
@@ -19,9 +19,8 @@ from exotel_webhooks.ledger.table import (
     is_outcome,
     is_summary,
     masked_part,
-    reconciliation_view,
-    sum_counters,
 )
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 
 DEFAULT_PAGE_SIZE = 50
