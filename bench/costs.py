@@ -45,7 +45,7 @@ from bench.prices import (
     PRICES_REGION,
     SQS_STANDARD_PER_MILLION_REQUESTS,
 )
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import (
     REGION,
     deploy,

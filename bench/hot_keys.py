@@ -30,7 +30,7 @@ from bench.metering import (
     stream_poller,
     table_indexes,
 )
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, deploy, emulated_account_environment
 from localaws.runtime import function_environment, load_handler
 from localaws.sqs_events import sqs_event

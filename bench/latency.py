@@ -28,8 +28,9 @@ from typing import Any
 from bench import results
 from bench.aws_stub import answer
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import deploy, emulated_account_environment
 from localaws.runtime import function_environment
 from localaws.sqs_events import sqs_event

@@ -20,8 +20,9 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, Deployment
 from localaws.runtime import LocalLambdaContext
 from localaws.streams import StreamPoller, run_until_idle, streams_client

@@ -10,75 +10,29 @@ what came from the callbacks and what from the API.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import random
-import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import boto3
 
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
-from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.campaign_api import CampaignApi
 from exotel_webhooks.sweep.sweeper import CampaignSweeper
-from localaws.demo import get, print_checks, send_like_exotel, simulate, wait_for
 from localaws.emulation import REGION, STACK_NAME, attach
+from localaws.exotel_simulator import (
+    CREDENTIALS,
+    get,
+    print_checks,
+    send_like_exotel,
+    serve_campaign_api,
+    simulate,
+    wait_for,
+)
 from localaws.template import Template
-
-CREDENTIALS = ApiCredentials("demo-key", "demo-token", "demo-account")
-
-
-def serve_campaign_api(
-    campaigns: Mapping[str, list[dict[str, Any]]],
-) -> tuple[ThreadingHTTPServer, str]:
-    """Exotel's Campaign API on loopback, behind the demo's credentials: each campaign of
-    `campaigns` (read at each request: a caller may add campaigns) is Completed with those call
-    rows; any other is 404."""
-    secret = f"{CREDENTIALS.api_key}:{CREDENTIALS.api_token}".encode()
-    authorised = "Basic " + base64.b64encode(secret).decode()
-
-    class CampaignApiHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            sid = parts.path.split("/campaigns/", 1)[-1].split("/", 1)[0]
-            rows = campaigns.get(sid)
-            if self.headers.get("Authorization") != authorised:
-                self._answer(401, {"message": "authentication failed"})
-            elif rows is None:
-                self._answer(404, {"message": f"no campaign {sid}"})
-            elif parts.path.endswith("/call-details"):
-                query = parse_qs(parts.query)
-                offset, limit = int(query["offset"][0]), int(query["limit"][0])
-                newest_first = query.get("sort_by") == ["date_created:desc"]
-                ordered = sorted(rows, key=lambda row: row["date_created"], reverse=newest_first)
-                page = ordered[offset : offset + limit]
-                metadata = {"count": len(page), "offset": offset, "total": len(rows)}
-                self._answer(200, {"metadata": metadata, "response": page})
-            else:
-                data = {"id": sid, "status": "Completed", "date_updated": "2024-01-15 16:00:00"}
-                self._answer(200, {"response": [{"code": 200, "status": "success", "data": data}]})
-
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CampaignApiHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"127.0.0.1:{httpd.server_address[1]}"
 
 
 def play_lost_callbacks(base: str, token: str, endpoint: str, count: int, seed: int) -> bool:

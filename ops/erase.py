@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from exotel_webhooks.intake.normalise import normalise_phone
 from exotel_webhooks.ledger.keys import (
     SUMMARY_SK,
     campaign_pk,
@@ -26,6 +25,7 @@ from exotel_webhooks.ledger.keys import (
     subscriber_key,
 )
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.reports.fetcher import reports_prefix
 from exotel_webhooks.reports.scrub import remove_numbers
 from exotel_webhooks.settings import NormalisationRules

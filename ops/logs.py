@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from exotel_webhooks.intake.normalise import normalise_phone
+from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.observability import number_hash
 from exotel_webhooks.settings import NormalisationRules
 from localaws.template import Template

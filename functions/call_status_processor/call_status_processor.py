@@ -2,11 +2,11 @@
 
 from exotel_webhooks.aws import dynamodb_client
 from exotel_webhooks.batches import sqs_handler
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.recording import CampaignLedger
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.messages import CallStatusRecord
 from exotel_webhooks.settings import ProcessorSettings
+from exotel_webhooks.vocabulary import CallbackType
 
 settings = ProcessorSettings.from_environment()
 ledger = CampaignLedger(

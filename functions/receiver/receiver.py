@@ -1,24 +1,18 @@
 """Receiver Lambda: Exotel webhook (HTTP API, payload 2.0) -> its callback type's SQS queue."""
 
-from exotel_webhooks.aws import (
-    CachedWebhookSecrets,
-    CallbackQueues,
-    S3Quarantine,
-    s3_client,
-    secretsmanager_client,
-    sqs_client,
-)
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.aws import s3_client, secretsmanager_client, sqs_client
+from exotel_webhooks.intake.adapters import S3Quarantine, SecretsManagerSecretSource, SqsEventQueues
 from exotel_webhooks.intake.http import webhook_handler
 from exotel_webhooks.intake.receive import Receiver
 from exotel_webhooks.settings import ReceiverSettings
+from exotel_webhooks.vocabulary import CallbackType
 
 settings = ReceiverSettings.from_environment()
 receiver = Receiver(
-    secrets=CachedWebhookSecrets(
+    secrets=SecretsManagerSecretSource(
         secretsmanager_client(), settings.webhook_secret_arn, settings.secret_cache_seconds
     ),
-    queues=CallbackQueues(
+    queues=SqsEventQueues(
         sqs_client(),
         {
             CallbackType.CALL_STATUS: settings.call_status_queue_url,

@@ -11,15 +11,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
+    ExceptionInfo,
+    FailureResponse,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.batch.base import FailureResponse
-from aws_lambda_powertools.utilities.batch.exceptions import ExceptionInfo
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.recording import Outcome
 from exotel_webhooks.messages import QueuedCallback
 from exotel_webhooks.observability import (
@@ -31,6 +30,7 @@ from exotel_webhooks.observability import (
     logger,
     metrics,
 )
+from exotel_webhooks.vocabulary import CallbackType
 
 type SqsHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
@@ -39,7 +39,8 @@ RECORD_KEYS = ("event_id", "campaign_sid", "call_sid", "status", "receive_count"
 
 
 class LoggedBatchProcessor(BatchProcessor):
-    """Powertools' SQS batch processor that reports every failed record (all of them, even if
+    """Powertools' SQS batch processor (extended as its documentation shows: failure_handler
+    overridden) that reports every failed record (all of them, even if
     the whole batch fails: the queue redelivers exactly those) in one log line with its reason
     and the record's keys, and counts it."""
 

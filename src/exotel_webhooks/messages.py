@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from exotel_webhooks.intake.callbacks import (
+from exotel_webhooks.vocabulary import (
     MAX_URL_LENGTH,
     CallbackType,
     check_identifier,

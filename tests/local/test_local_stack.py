@@ -19,12 +19,14 @@ import boto3
 import pytest
 
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.demo import play
-from localaws.demo_sweep import CREDENTIALS, play_lost_callbacks, serve_campaign_api
+from localaws.demo_sweep import play_lost_callbacks
 from localaws.emulation import REGION, STACK_NAME
+from localaws.exotel_simulator import CREDENTIALS, serve_campaign_api
 from localaws.stack import LocalStack, write_state
 from localaws.template import PROJECT_ROOT, Template
 from ops.erase import erase_number

@@ -12,13 +12,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.ledger.api_records import ApiCall
 from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk, is_counter, outcome_keys, to_item
 from exotel_webhooks.ledger.recording import CampaignLedger
 from exotel_webhooks.ledger.table import CampaignTable
-from exotel_webhooks.sweep.campaign_api import ApiCall, CampaignApiRefused
+from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from exotel_webhooks.sweep.due import campaigns_to_sweep
 from exotel_webhooks.sweep.scheduled import sweep_handler
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.runtime import LocalLambdaContext
 from ops.__main__ import main as ops_main

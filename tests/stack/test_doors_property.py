@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 from tests.stack.test_doors import DAY, Ledger, call
 from tests.stack.test_doors import ledger as ledger  # noqa: PLC0414 - the fixture, by name
 from tests.support.campaigns import START, message

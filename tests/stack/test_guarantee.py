@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.keys import subscriber_key
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, Deployment
 from tests.stack.test_faults import waiting_event_ids
 from tests.stack.test_fuzz_receiver import ROUTES, bodies, json_values

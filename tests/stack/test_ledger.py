@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
 from tests.support.campaigns import QUEUE_OF, Campaign, Message, campaign_plans

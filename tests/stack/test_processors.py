@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.sqs_events import sqs_event

@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.messages import ReportRequest
 from exotel_webhooks.reports.fetcher import ReportFetcher
@@ -30,6 +29,7 @@ from exotel_webhooks.reports.safe_http import (
     resolve_target,
 )
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.net import free_port
 from localaws.sqs_events import sqs_event

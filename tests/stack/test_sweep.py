@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
+from exotel_webhooks.ledger.api_records import ApiCampaign
 from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk
 from exotel_webhooks.ledger.recording import CampaignLedger
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import (
-    ApiCampaign,
     ApiCredentials,
     CampaignApi,
     CampaignApiRefused,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from ops.erase import erase_number
 from ops.target import Target

@@ -12,10 +12,11 @@ from typing import Any
 from hypothesis import strategies as st
 
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.ledger.recording import version_of
 from exotel_webhooks.messages import CALLBACK_MODELS, Callback, QueuedCallback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 
 RULES = NormalisationRules()
 START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from exotel_webhooks.aws import MAX_STALE_SECONDS, CachedWebhookSecrets
+from exotel_webhooks.intake.adapters import MAX_STALE_SECONDS, SecretsManagerSecretSource
 from exotel_webhooks.intake.auth import WebhookSecrets, presented_tokens
 from exotel_webhooks.intake.errors import StorageUnavailable
 
@@ -87,8 +87,14 @@ class Clock:
         return self.now
 
 
-def cached(client: CountingSecretsClient, clock: Clock) -> CachedWebhookSecrets:
-    return CachedWebhookSecrets(client, "arn", max_age_seconds=300, clock=clock, pause=lambda: 45)  # type: ignore[arg-type]
+def cached(client: CountingSecretsClient, clock: Clock) -> SecretsManagerSecretSource:
+    return SecretsManagerSecretSource(
+        client,  # type: ignore[arg-type]
+        "arn",
+        max_age_seconds=300,
+        clock=clock,
+        pause=lambda: 45,
+    )
 
 
 def test_secret_is_read_once_per_max_age_and_rotation_lands_after_it() -> None:

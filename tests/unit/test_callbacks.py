@@ -12,9 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.intake.errors import UnusableCallback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 
 RULES = NormalisationRules()
 RECEIVED = datetime(2024, 1, 15, 4, 0, tzinfo=UTC)  # when API Gateway received the request

@@ -12,9 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CALLBACK_FIELDS, CallbackType, build_callback
+from exotel_webhooks.intake.callbacks import CALLBACK_FIELDS, build_callback
 from exotel_webhooks.messages import CALLBACK_MODELS, Callback, QueuedCallback
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
 
 RULES = NormalisationRules()
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from exotel_webhooks.intake.normalise import (
+from exotel_webhooks.normalise import (
     field_key,
     normalise_call_status,
     normalise_campaign_status,

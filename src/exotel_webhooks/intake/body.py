@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from exotel_webhooks.intake.errors import UnusableCallback
-from exotel_webhooks.intake.normalise import field_key, list_index
+from exotel_webhooks.normalise import field_key, list_index
 
 JSON_TYPES = ("application/json", "text/json")
 FORM_TYPE = "application/x-www-form-urlencoded"

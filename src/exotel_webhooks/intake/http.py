@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from exotel_webhooks.intake.callbacks import CallbackType
 from exotel_webhooks.intake.errors import PayloadTooLarge, StorageUnavailable, Unauthorised
 from exotel_webhooks.intake.receive import Accepted, Receiver
 from exotel_webhooks.intake.request import WebhookRequest
@@ -26,6 +25,7 @@ from exotel_webhooks.observability import (
     logger,
     metrics,
 )
+from exotel_webhooks.vocabulary import CallbackType
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -4,30 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from exotel_webhooks.intake.auth import WebhookSecrets, presented_tokens
+from exotel_webhooks.intake.auth import presented_tokens
 from exotel_webhooks.intake.body import decode_fields
-from exotel_webhooks.intake.callbacks import CallbackType, NormalisedCallback, build_callback
+from exotel_webhooks.intake.callbacks import NormalisedCallback, build_callback
 from exotel_webhooks.intake.errors import PayloadTooLarge, Unauthorised, UnusableCallback
+from exotel_webhooks.intake.ports import EventQueues, Quarantine, SecretSource
 from exotel_webhooks.intake.quarantine import QuarantineRecord
 from exotel_webhooks.intake.request import WebhookRequest
 from exotel_webhooks.observability import logger
 from exotel_webhooks.settings import NormalisationRules
 
 UNEXPECTED_ERROR_REASON = "the receiver failed while normalising this request (see its logs)"
-
-
-class SecretSource(Protocol):
-    def current(self) -> WebhookSecrets: ...
-
-
-class EventQueues(Protocol):
-    def send(self, callback_type: CallbackType, message: str) -> None: ...
-
-
-class Quarantine(Protocol):
-    def store(self, record: QuarantineRecord) -> None: ...
 
 
 @dataclass(frozen=True)

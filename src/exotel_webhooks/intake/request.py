@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from exotel_webhooks.intake.callbacks import CallbackType
+from exotel_webhooks.vocabulary import CallbackType
 
 
 @dataclass(frozen=True)

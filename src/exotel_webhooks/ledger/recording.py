@@ -47,8 +47,8 @@ from exotel_webhooks.messages import (
 from exotel_webhooks.notifications import ReportRequests
 from exotel_webhooks.observability import logger, number_hash
 
-if TYPE_CHECKING:  # the processors' cold start never loads the API client
-    from exotel_webhooks.sweep.campaign_api import ApiCall, ApiCampaign
+if TYPE_CHECKING:
+    from exotel_webhooks.ledger.api_records import ApiCall, ApiCampaign
 
 
 def version_of(queued: QueuedCallback[Any]) -> str:

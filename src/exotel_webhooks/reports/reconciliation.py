@@ -20,14 +20,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from exotel_webhooks.intake.callbacks import check_identifier
-from exotel_webhooks.intake.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.ledger.counting import RECONCILED_CLASSES, reconciliation_class
 from exotel_webhooks.ledger.keys import outcome_keys
 from exotel_webhooks.ledger.precedence import EARLIEST
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.normalise import field_key, normalise_call_status, normalise_phone
 from exotel_webhooks.observability import logger, number_hash
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import check_identifier
 
 # Header names, normalised (case and separators ignored), most specific first.
 PHONE_COLUMNS = (

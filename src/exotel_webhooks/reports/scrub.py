@@ -12,7 +12,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import IO, Any
 
-from exotel_webhooks.intake.normalise import normalise_phone
+from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.reports.reconciliation import delimited_rows, phone_column
 from exotel_webhooks.settings import NormalisationRules
 

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from exotel_webhooks.intake.callbacks import check_identifier, check_plausible
-from exotel_webhooks.intake.normalise import (
+from exotel_webhooks.ledger.api_records import ApiCall, ApiCampaign
+from exotel_webhooks.normalise import (
     field_key,
     normalise_call_status,
     normalise_campaign_status,
@@ -37,6 +37,7 @@ from exotel_webhooks.reports.safe_http import (
     resolve_target,
 )
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import check_identifier, check_plausible
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a page of 500 rows is about 250 KB
 RETRY_DELAYS = (1.0, 2.0, 4.0)  # then the sweep stops and resumes on its next run
@@ -64,25 +65,6 @@ class ApiCredentials:
             return cls(str(secret["api_key"]), str(secret["api_token"]), str(secret["account_sid"]))
         except KeyError as error:
             raise CampaignApiRefused(f"the API secret has no {error.args[0]}") from error
-
-
-@dataclass(frozen=True)
-class ApiCampaign:
-    campaign_sid: str
-    status: str | None  # normalised as the callbacks' (InProgress, Completed, ...)
-    date_updated: datetime | None
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One call attempt, as a call-details row tells it."""
-
-    call_sid: str
-    number: str  # E.164 where it parses, else as sent
-    number_raw: str
-    status: str  # normalised as the callbacks' (no-answer, completed, ...)
-    date_created: datetime | None
-    date_updated: datetime | None
 
 
 class RowRefused(ValueError):

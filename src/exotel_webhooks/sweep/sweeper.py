@@ -23,17 +23,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exotel_webhooks.ledger.api_records import ApiCall
 from exotel_webhooks.ledger.counting import report_reconciled
 from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk, is_e164, subscriber_key
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
 from exotel_webhooks.ledger.recording import ApiRowWritten, CampaignLedger, api_version
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.observability import logger
-from exotel_webhooks.sweep.campaign_api import (
-    ApiCall,
-    CampaignApi,
-    CampaignApiRefused,
-)
+from exotel_webhooks.sweep.campaign_api import CampaignApi, CampaignApiRefused
 
 PAGE_SIZE = 100
 WRITERS = 8  # rows of a page written at once

@@ -8,7 +8,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from exotel_webhooks.intake.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.ledger.counting import reconciliation_view, sum_counters
 from exotel_webhooks.ledger.keys import (
     CALL_SHARDS,
@@ -21,6 +20,7 @@ from exotel_webhooks.ledger.keys import (
     masked_part,
 )
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
 
 DEFAULT_PAGE_SIZE = 50
