@@ -1,2 +1,3 @@
-"""Operations commands (docs/operations.md, "Operations commands" and "Runbook"): logs, DLQ redrive,
-quarantine list and replay, report refetch."""
+"""Operations commands (docs/operations.md, "Operations commands" and "Runbook"), run as
+`python -m ops <command>` by the Makefile's targets: logs, redrive, quarantine and replay,
+refetch, erase, recount, migrate, smoke, number-hash and sweep."""

@@ -84,9 +84,7 @@ _TRANSIENT_CODES = frozenset(
 
 def aws_unavailable(error: BaseException) -> bool:
     """True if `error` is AWS being throttled, failing or unreachable: worth trying later."""
-    from exotel_webhooks.ledger.table import RaceLost  # noqa: PLC0415 - no import cycle
-
-    if isinstance(error, (*_UNREACHABLE, RaceLost)):
+    if isinstance(error, _UNREACHABLE):
         return True
     return isinstance(error, ClientError) and (
         error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES

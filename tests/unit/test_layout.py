@@ -111,3 +111,118 @@ def test_every_handler_is_wiring_and_one_adapter(handler: Path) -> None:
 
 def test_every_handler_directory_holds_one_module() -> None:
     assert len(HANDLERS) == len(list((ROOT / "functions").iterdir())) == 8
+
+
+def _package_imports(module: Path) -> set[str]:
+    """The package's top-level parts a module imports (`ledger`, `vocabulary`, ...)."""
+    tree = ast.parse(module.read_text())
+    names = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    return {name.split(".")[1] for name in names if name.startswith("exotel_webhooks.")}
+
+
+def _part(module: Path) -> str:
+    relative = module.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+# What each part of the package may import of the others (docs/architecture.md, "Code layout":
+# dependencies run one way). A part imports itself freely.
+MAY_IMPORT: dict[str, set[str]] = {
+    "vocabulary": set(),
+    "normalise": set(),
+    "settings": {"normalise"},
+    "observability": set(),
+    "messages": {"vocabulary"},
+    "notifications": {"messages", "observability"},
+    "aws": set(),
+    "intake": {"vocabulary", "normalise", "settings", "observability"},
+    "ledger": {"vocabulary", "normalise", "settings", "observability", "messages", "notifications"},
+    "batches": {"vocabulary", "observability", "messages", "ledger"},
+    "reports": {
+        "vocabulary",
+        "normalise",
+        "settings",
+        "observability",
+        "messages",
+        "notifications",
+        "ledger",
+        "batches",
+        "aws",
+    },
+    "sweep": {"vocabulary", "normalise", "settings", "observability", "ledger", "reports", "aws"},
+    "views": {"normalise", "settings", "observability", "ledger", "aws"},
+}
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE),
+    ids=lambda path: str(path.relative_to(PACKAGE)),
+)
+def test_dependencies_run_one_way(module: Path) -> None:
+    # Given a module of the package, and the part of it that it belongs to
+    part = _part(module)
+
+    # Then it imports only the parts below its own
+    assert _package_imports(module) - {part} <= MAY_IMPORT[part]
+
+
+DOCUMENTED_LAYOUT = re.compile(r"## Code layout\n\n```\n(.*?)```", re.S)
+
+
+def _documented_paths() -> list[str]:
+    """The files and folders docs/architecture.md's code layout names, from the project root."""
+    block = DOCUMENTED_LAYOUT.search((ROOT / "docs/architecture.md").read_text())
+    assert block is not None
+    folders: list[str] = []
+    paths = []
+    for line in block.group(1).splitlines():
+        indent = len(line) - len(line.lstrip())
+        if indent >= 20 or not line.strip():  # a description carried onto the next line
+            continue
+        depth = indent // 2
+        names = line.strip().split("  ")[0]
+        folders = folders[:depth]
+        for name in names.split(", "):
+            paths.append("".join(folders) + name)
+        if names.endswith("/"):
+            folders.append(names)
+    return paths
+
+
+def test_the_documented_code_layout_names_only_what_exists() -> None:
+    # Given the code layout docs/architecture.md shows
+    paths = _documented_paths()
+
+    # Then each file and folder it names exists (a <placeholder> stands for any folder there)
+    missing = [
+        path
+        for path in paths
+        if not (
+            list(ROOT.glob(re.sub(r"<\w+>", "*", path).rstrip("/")))
+            if "<" in path
+            else (ROOT / path).exists()
+        )
+    ]
+    assert missing == []
+    assert len(paths) > 40  # and it was read at all
+
+
+def test_the_documented_code_layout_names_every_module_of_the_package() -> None:
+    # Given the package's modules
+    documented = set(_documented_paths())
+    modules = {
+        str(path.relative_to(ROOT)) for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"
+    }
+
+    # Then each is named, alone or in its folder's line ("views/: campaigns.py, http.py")
+    text = (ROOT / "docs/architecture.md").read_text()
+    unnamed = [m for m in sorted(modules) if m not in documented and Path(m).name not in text]
+    assert unnamed == []

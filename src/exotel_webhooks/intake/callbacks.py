@@ -91,7 +91,7 @@ class NormalisedCallback:
         return hashlib.sha256(f"{self.callback_type}\n{canonical}".encode()).hexdigest()[:32]
 
     def queued_event(self, received_at: datetime) -> str:
-        """The queue message (models.QueuedCallback reads it), or UnusableCallback if it could not
+        """The queue message (messages.QueuedCallback reads it), or UnusableCallback if it could not
         be stored: text that is not Unicode, numbers JSON cannot carry, or too many bytes once
         escaped. ASCII-escaped, as SQS accepts only some characters, and as the table stores
         `extra`."""

@@ -1,2 +1,2 @@
-"""The campaign table (table.py owns every key and expression) and the writes that make each
-queued callback's effect exactly-once, whatever the delivery order."""
+"""The campaign table (keys.py owns every key, table.py every expression) and the writes that
+make each callback's, sweep row's and report row's effect exactly-once, whatever the order."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.aws import aws_unavailable
-from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.ledger.table import CampaignTable, RaceLost
 from exotel_webhooks.observability import LambdaHandler, Metric, count, lambda_handler, logger
 from exotel_webhooks.sweep.campaign_api import (
     CampaignApi,
@@ -57,9 +57,10 @@ def sweep_handler(
                 failed.append(f"{sid}: {error}")
                 break
             except Exception as error:  # one campaign's fault never stops the run
-                if aws_unavailable(error):
-                    # DynamoDB throttled or out of reach: not this campaign's fault, and the
-                    # next ones would meet it too; the next run resumes where this one saved
+                if aws_unavailable(error) or isinstance(error, RaceLost):
+                    # DynamoDB throttled, out of reach or contended: not this campaign's fault,
+                    # and the next ones would meet it too; the next run resumes where this one
+                    # saved
                     logger.warning("sweep stopped", campaign_sid=sid, reason=type(error).__name__)
                     failed.append(f"{sid}: {type(error).__name__}")
                     break
