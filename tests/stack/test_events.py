@@ -8,7 +8,8 @@ import pytest
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
 from localaws.template import Template
-from tests.support.stack import EVENTS, LoadFunction, body_of, events_of, http_get, load_event
+from tests.support.events import EVENTS, body_of, events_of, http_get, load_event
+from tests.support.stack import LoadFunction
 
 # What each receiver sample is for: (status code, body "status" or None for an error body).
 RECEIVER_OUTCOMES = {

@@ -22,9 +22,10 @@ from botocore.exceptions import EndpointConnectionError
 
 from localaws.emulation import REGION, Deployment
 from localaws.template import Template
+from tests.support.events import http_get
 from tests.support.pipeline import Pipeline
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import AwsCalls, LoadFunction, http_get
+from tests.support.stack import AwsCalls, LoadFunction
 
 CAMPAIGN = "camp_faults"
 REPORT = b"Phone Number,Final Status\n+919800000001,completed\n+919800000002,failed\n"

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from localaws.emulation import REGION, Deployment
-from tests.support.stack import TOKEN, Invoke, load_event
+from tests.support.events import TOKEN, load_event
+from tests.support.stack import Invoke
 
 ROUTES = ("call-status", "call-schedule", "campaign-status")
 QUEUES = {

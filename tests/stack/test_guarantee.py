@@ -21,8 +21,9 @@ from localaws.emulation import REGION, Deployment
 from tests.stack.test_faults import waiting_event_ids
 from tests.stack.test_fuzz_receiver import ROUTES, bodies, json_values
 from tests.stack.test_promise import UNSTORABLE
+from tests.support.events import http_get
 from tests.support.pipeline import Pipeline
-from tests.support.stack import AwsCalls, http_get
+from tests.support.stack import AwsCalls
 
 pytestmark = pytest.mark.enable_socket  # the report host is served on loopback
 

@@ -17,8 +17,9 @@ from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
 from tests.support.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
+from tests.support.events import http_get
 from tests.support.pipeline import LedgerStream
-from tests.support.stack import AwsCalls, Invoke, LoadFunction, http_get
+from tests.support.stack import AwsCalls, Invoke, LoadFunction
 
 PROCESSOR_OF = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",

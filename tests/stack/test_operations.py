@@ -17,9 +17,10 @@ from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.target import Target, TargetError
+from tests.support.events import http_get, load_event, with_token
 from tests.support.pipeline import LedgerStream
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import Invoke, LoadFunction, arrived_now, http_get, load_event, with_token
+from tests.support.stack import Invoke, LoadFunction, arrived_now
 
 CALLBACK = {
     "campaign_sid": "camp_ops",

@@ -15,8 +15,9 @@ from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.sqs_events import sqs_event
 from tests.support.campaigns import Message, message
+from tests.support.events import http_get
 from tests.support.pipeline import LedgerStream
-from tests.support.stack import AwsCalls, LoadFunction, http_get
+from tests.support.stack import AwsCalls, LoadFunction
 
 PROCESSORS = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",

@@ -12,14 +12,10 @@ import pytest
 
 from localaws.emulation import Deployment
 from tests.stack.test_faults import waiting_event_ids
+from tests.support.events import load_event, with_token
 from tests.support.pipeline import Pipeline
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import (
-    arrived_now,
-    load_event,
-    quarantined_objects,
-    with_token,
-)
+from tests.support.stack import arrived_now, quarantined_objects
 
 pytestmark = pytest.mark.enable_socket  # the report host is served on loopback
 

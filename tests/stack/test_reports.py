@@ -35,9 +35,10 @@ from localaws.net import free_port
 from localaws.sqs_events import sqs_event
 from tests.stack.test_processors import Processors, outcome
 from tests.support.campaigns import message
+from tests.support.events import http_get
 from tests.support.pipeline import LedgerStream
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import AwsCalls, LoadFunction, http_get
+from tests.support.stack import AwsCalls, LoadFunction
 
 DEFAULT_HOSTS = ("s3.amazonaws.com", "*.s3.amazonaws.com", "s3.*.amazonaws.com", "*.exotel.com")
 PUBLIC = "52.95.110.1"

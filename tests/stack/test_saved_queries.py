@@ -21,10 +21,11 @@ from localaws.template import Template
 from ops.erase import erase_number
 from ops.logs import logged_number_hash
 from ops.target import Target
+from tests.support.events import TOKEN
 from tests.support.logs_insights import Line, Query, has_type, parse, value_of
 from tests.support.pipeline import ACCESS_LOG, Pipeline
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import TOKEN, AwsCalls, LoadFunction
+from tests.support.stack import AwsCalls, LoadFunction
 
 CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
 CALL = "call_logs_1"

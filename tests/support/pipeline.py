@@ -19,16 +19,9 @@ from localaws.emulation import REGION, Deployment
 from localaws.event_sources import poll_once
 from localaws.streams import StreamPoller, run_until_idle, streams_client
 from localaws.template import Template
+from tests.support.events import TOKEN, http_get, load_event, with_token
 from tests.support.report_server import ReportServer, Route
-from tests.support.stack import (
-    TOKEN,
-    Invoke,
-    LoadFunction,
-    arrived_now,
-    http_get,
-    load_event,
-    with_token,
-)
+from tests.support.stack import Invoke, LoadFunction, arrived_now
 
 FUNCTIONS = (
     "ReceiverFunction",

@@ -13,9 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import boto3
 import pytest
@@ -24,15 +22,13 @@ from moto import mock_aws
 
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
-from localaws.template import PROJECT_ROOT, Template
+from localaws.template import Template
+from tests.support.events import ROTATED_TOKEN, TOKEN
 from tests.support.report_server import ReportServer, serve
 
 if TYPE_CHECKING:
     from tests.support.pipeline import Pipeline
 
-EVENTS = PROJECT_ROOT / "events"
-TOKEN = "test-token-current"
-ROTATED_TOKEN = "test-token-previous"
 
 # Powertools reads these when the shared package is first imported, before any function's
 # environment is applied; the template gives every function the same values.
@@ -40,11 +36,6 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exotel-webhooks-local")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ExotelWebhooks")
 
 _module_names = count()
-
-
-def load_event(relative_path: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / relative_path).read_text())
-    return event
 
 
 @pytest.fixture(scope="session")
@@ -211,34 +202,10 @@ def log_output() -> Iterator[io.StringIO]:
             handler.setStream(stream)
 
 
-def http_get(path: str, query: str = "") -> dict[str, Any]:
-    """An HTTP API (payload 2.0) GET event, as API Gateway sends it after IAM auth."""
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"accept": "application/json"},
-        "queryStringParameters": dict(parse_qsl(query)) if query else None,
-        "requestContext": {
-            "http": {"method": "GET", "path": path, "sourceIp": "203.0.113.20"},
-            "requestId": "read",
-            "routeKey": "$default",
-            "stage": "$default",
-        },
-        "isBase64Encoded": False,
-    }
-
-
 def arrived_now(event: dict[str, Any]) -> dict[str, Any]:
     """The event stamped as API Gateway would stamp it now (the samples are from 2024)."""
     event["requestContext"] = {**event["requestContext"], "timeEpoch": int(time.time() * 1000)}
     return event
-
-
-def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
-    """The same event carrying another ?token= value."""
-    return {**event, "rawQueryString": f"token={token}", "queryStringParameters": {"token": token}}
 
 
 def queued_messages(stack: Deployment, queue_logical_id: str) -> list[dict[str, Any]]:
@@ -260,12 +227,3 @@ def quarantined_objects(stack: Deployment) -> dict[str, dict[str, Any]]:
         item["Key"]: json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
         for item in listing
     }
-
-
-def body_of(response: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(response["body"])
-    return body
-
-
-def events_of(directory: str) -> list[Path]:
-    return sorted((EVENTS / directory).glob("*.json"))
