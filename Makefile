@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -89,7 +89,7 @@ invoke: $(RUNTIME) ## Run one function on one event, no Docker: FN=ReceiverFunct
 		$(PY) -c "from localaws.template import Template; print('FN is one of:', ', '.join(sorted(Template.load().resources_of_type('AWS::Serverless::Function'))))"; exit 2; }
 	@$(PY) -m localaws.invoke $(FN) $(EVENT) $(if $(LOCAL),--local)
 
-local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT; EXOTEL_API_URL (+ KEY/TOKEN/ACCOUNT_SID) to sweep on schedule
+local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT, BIND_ADDRESS (for sam local: Docker's bridge); EXOTEL_API_URL (+ KEY/TOKEN/ACCOUNT_SID) to sweep on schedule
 	@$(PY) -m localaws.stack
 
 demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
@@ -141,6 +141,12 @@ number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One nu
 
 sweep: $(RUNTIME) ## Sweep through Exotel's Campaign API now: CAMPAIGN=<sid> (default: every campaign due); EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL
 	@$(OPS) sweep $(if $(CAMPAIGN),'$(CAMPAIGN)')
+
+sam-env: $(RUNTIME) ## An --env-vars file for sam local invoke / start-api against a stack: CONFIG_ENV= STACK= LOCAL=1 [OUTPUT=.tools/tmp/sam-env.json]
+	@$(OPS) sam-env $(if $(OUTPUT),--output '$(OUTPUT)')
+
+sam-local-check: $(RUNTIME) $(SAM) ## Opt-in, needs Docker: every sample event through the real sam local invoke / start-api against make local's stack [SAM_LOCAL_IMAGE=<image>]
+	@$(PY) -m localaws.sam_local
 
 smoke: $(RUNTIME) ## Prove a deployed stack works (one webhook of each type, read back, erased): CONFIG_ENV= STACK= LOCAL=1
 	$(OPS) smoke

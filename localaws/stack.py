@@ -1,7 +1,8 @@
 """`make local`: the whole pipeline on this machine, without Docker or an AWS account.
 
 template.yaml is deployed into an AWS emulation (moto's server on loopback, or AWS_ENDPOINT);
-the HTTP API routes of the template are served on 127.0.0.1:$PORT as API Gateway (payload 2.0)
+the HTTP API routes of the template are served on 127.0.0.1:$PORT (or BIND_ADDRESS: Docker's
+bridge, for `sam local` containers to reach the emulated AWS) as API Gateway (payload 2.0)
 events for the real handlers; each SQS event source mapping of the template runs like Lambda's
 (batch size and window, ReportBatchItemFailures, the queue's visibility timeout and redrive).
 EventBridge events the functions publish are printed.
@@ -156,8 +157,10 @@ def start(
     port: int = 3000,
     tokens: tuple[str, ...] = (DEFAULT_WEBHOOK_TOKEN,),
     endpoint: str | None = None,
+    *,
     quiet: bool = False,
     log_level: str | None = None,
+    bind: str = "127.0.0.1",
 ) -> tuple[LocalStack, ThreadingHTTPServer, Callable[[], None]]:
     """Deploy, load the functions, start the pollers and the HTTP server; returns a stopper."""
     os.environ.update(EMULATED_ACCOUNT_ENVIRONMENT)
@@ -167,10 +170,10 @@ def start(
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
         moto_patches.apply()
-        moto_port = free_port()
-        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto_port = free_port(bind)
+        moto_server = ThreadedMotoServer(ip_address=bind, port=moto_port, verbose=False)
         moto_server.start()
-        endpoint = f"http://127.0.0.1:{moto_port}"
+        endpoint = f"http://{bind}:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint  # every client the functions create
     template = Template.load()
     # The template's parameters unless these variables override them (as
@@ -207,7 +210,7 @@ def start(
     pollers = _background_threads(stack, stack.logs)
     for poller in pollers:
         poller.start()
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class(stack))
+    httpd = ThreadingHTTPServer((bind, port), handler_class(stack))
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
@@ -314,8 +317,9 @@ def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
     endpoint = os.environ.get("AWS_ENDPOINT") or None
-    stack, _, stop = start(port, tuple(token.split(",")), endpoint)
-    base = f"http://127.0.0.1:{port}"
+    bind = os.environ.get("BIND_ADDRESS") or "127.0.0.1"
+    stack, _, stop = start(port, tuple(token.split(",")), endpoint, bind=bind)
+    base = f"http://{bind}:{port}"
     print(f"AWS emulation: {stack.endpoint}", flush=True)
     print(f"webhook secret (WEBHOOK_TOKEN): {token}", flush=True)
     for route in stack.routes:

@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke, number-hash and sweep targets.
+recount, migrate, smoke, number-hash, sweep and sam-env targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from localaws.template import Template
@@ -19,6 +20,7 @@ from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
+from ops.sam_env import DEFAULT_PATH, sam_environment, usage
 from ops.smoke import SmokeFailed, smoke
 from ops.sweep import SweepNotConfigured, sweep_campaign, sweep_due
 from ops.target import Target, TargetError
@@ -86,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         "smoke", help="one webhook of each type, read back through the read API, then erased"
     )
 
+    sam = commands.add_parser(
+        "sam-env", help="an --env-vars file for sam local invoke / start-api against the stack"
+    )
+    sam.add_argument("--output", type=Path, default=DEFAULT_PATH, help=f"default {DEFAULT_PATH}")
+
     arguments = parser.parse_args(argv)
     try:
         target = (
@@ -107,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(arguments: argparse.Namespace, target: Target) -> int:
     if arguments.command == "smoke":
         return _smoke(target)
+    if arguments.command == "sam-env":
+        return _sam_env(target, arguments.output)
     if arguments.command == "logs":
         for line in log_lines(
             target,
@@ -166,6 +175,19 @@ _ONE_LINE: dict[str, Callable[[Target, argparse.Namespace], str]] = {
         f" queued for {arguments.campaign_sid}"
     ),
 }
+
+
+def _sam_env(target: Target, path: Path) -> int:
+    environment = sam_environment(target, Template.load())
+    environment.write(path)
+    print(
+        f"{path}: the environment of {len(environment.variables)} functions of {target.stack_name}"
+    )
+    if environment.warning:
+        print(f"warning: {environment.warning}", file=sys.stderr)
+    for command in usage(environment, path):
+        print(f"  {command}")
+    return 0
 
 
 def _recount(target: Target, campaign_sid: str) -> str:

@@ -33,6 +33,7 @@ from ops.erase import erase_number
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import redrive
+from ops.sam_env import sam_environment
 from ops.smoke import smoke
 from ops.sweep import sweep_campaign
 from ops.target import Target
@@ -464,3 +465,51 @@ def test_make_local_sweeps_on_the_stacks_schedule(
     # Then the campaign was due and swept, and the ledger holds exactly the truth
     assert any(line.startswith(f"{sid}: 6 attempts and 6 numbers") for line in answer["swept"])
     assert_the_whole_truth(running, sid)
+
+
+# A function as SAM's container runs it: its module loaded from its code directory, the event
+# handed over, the answer printed (the package on the path, as the layer puts it).
+RUN_AS_SAM_DOES = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+class Context:
+    function_name, function_version, memory_limit_in_mb = "ReceiverFunction", "$LATEST", 512
+    aws_request_id = "sam"
+    invoked_function_arn = "arn:aws:lambda:ap-south-1:123456789012:function:ReceiverFunction"
+    def get_remaining_time_in_millis(self): return 10000
+print(json.dumps(module.handler(json.loads(sys.argv[2]), Context())))
+"""
+
+
+def test_make_sam_env_runs_a_function_as_sam_would_against_the_local_stack(
+    running: Running, tmp_path: Path
+) -> None:
+    # Given make sam-env LOCAL=1's file for the running stack
+    write_state(running.stack, running.base, TOKEN, tmp_path / "stack.json")
+    environment = sam_environment(Target.local(tmp_path / "stack.json"), Template.load())
+    environment.write(tmp_path / "env.json")
+    variables = json.loads((tmp_path / "env.json").read_text())["ReceiverFunction"]
+    assert variables["AWS_ENDPOINT_URL"] == running.stack.endpoint
+    assert environment.warning is not None  # on loopback: containers could not reach it
+
+    # When the receiver runs with only those variables, SAM's stand-in credentials, the region
+    # and AWS_SAM_LOCAL (what SAM hands a container), on a sample whose stamp is SAM's
+    event = json.loads((PROJECT_ROOT / "tests/data/sam/start-api-call-status.json").read_text())
+    event["rawQueryString"], event["queryStringParameters"] = f"token={TOKEN}", {"token": TOKEN}
+    event["body"] = event["body"].replace("camp_abc123", "camp_sam_env")
+    result = subprocess.run(  # noqa: S603 - this interpreter, the project's handler
+        [sys.executable, "-c", RUN_AS_SAM_DOES,
+         str(PROJECT_ROOT / "functions/receiver/receiver.py"), json.dumps(event)],
+        env={**variables, "AWS_ACCESS_KEY_ID": "defaultkey", "AWS_SECRET_ACCESS_KEY": "x",
+             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_SAM_LOCAL": "true",
+             "PYTHONPATH": str(PROJECT_ROOT / "src")},
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    # Then it answers accepted, and the callback reaches that stack's ledger
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (answer["statusCode"], json.loads(answer["body"])["status"]) == (200, "accepted")
+    running.eventually("/campaigns/camp_sam_env", lambda body: body["attempts"]["total"] == 1)

@@ -7,62 +7,19 @@ import json
 import pytest
 
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
+from localaws.samples import (
+    FUNCTION_OF,
+    PROCESSOR_FAILURES,
+    READ_API_STATUSES,
+    RECEIVER_OUTCOMES,
+    SHAPE_ONLY,
+    STREAM_ANSWER,
+    STREAM_SAMPLES,
+    SWEEP_SAMPLES,
+)
 from localaws.template import Template
 from tests.support.events import EVENTS, body_of, events_of, http_get, load_event
 from tests.support.stack import LoadFunction
-
-# What each receiver sample is for: (status code, body "status" or None for an error body).
-RECEIVER_OUTCOMES = {
-    "call-status.json": (200, "accepted"),
-    "call-status-form.json": (200, "accepted"),
-    "call-status-pascal-case.json": (200, "accepted"),
-    "call-status-basic-auth.json": (200, "accepted"),
-    "call-schedule.json": (200, "accepted"),
-    "call-schedule-form.json": (200, "accepted"),
-    "call-schedule-form-indexed.json": (200, "accepted"),
-    "campaign-status.json": (200, "accepted"),
-    "campaign-status-form.json": (200, "accepted"),
-    "campaign-status-in-progress.json": (200, "accepted"),
-    "no-secret.json": (401, None),
-    "wrong-secret.json": (401, None),
-    "oversized.json": (413, None),
-    "malformed-json.json": (200, "quarantined"),
-    "missing-call-sid.json": (200, "quarantined"),
-    "unparseable-timestamp.json": (200, "quarantined"),
-}
-
-
-# Processor samples: the indexes of the records that must be reported as failed.
-PROCESSOR_FAILURES = {
-    "call_status_processor/batch.json": [],
-    "call_status_processor/batch-with-poison.json": [1, 2],
-    "call_schedule_processor/batch.json": [],
-    "campaign_status_processor/in-progress.json": [],
-    "campaign_status_processor/completed.json": [],
-    "report_fetcher/forged-metadata-url.json": [],  # refused, recorded as failed, not retried
-}
-# Samples that need the internet (a real pre-signed report URL, Exotel's Campaign API): their
-# shape is checked only.
-SHAPE_ONLY = {"report_fetcher/report-request.json", "sweeper/one-campaign.json"}
-# The sweeper's scheduled run, on a table with no campaign due a sweep.
-SWEEP_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"swept": [], "failed": []}}
-PROCESSORS = {
-    "call_status_processor": "CallStatusProcessorFunction",
-    "call_schedule_processor": "CallScheduleProcessorFunction",
-    "campaign_status_processor": "CampaignStatusProcessorFunction",
-    "report_fetcher": "ReportFetcherFunction",
-}
-STREAM_SAMPLES = ("window.json", "window-end.json")
-# Read API samples, answered after the processor samples above have run.
-READ_API_STATUSES = {
-    "get-campaign.json": 200,
-    "get-campaign-number.json": 200,
-    "get-campaign-number-national.json": 200,
-    "list-calls.json": 200,
-    "list-calls-by-status.json": 200,
-    "unknown-campaign.json": 404,
-    "bad-limit.json": 400,
-}
 
 
 def event_directory(template: Template, logical_id: str) -> str:
@@ -140,7 +97,7 @@ def test_receiver_event_gives_its_documented_response(
 def test_processor_samples_fail_exactly_their_bad_records(load_function: LoadFunction) -> None:
     for sample, failed_indexes in PROCESSOR_FAILURES.items():
         # Given a processor and its sample batch
-        handler = load_function(PROCESSORS[sample.split("/")[0]])
+        handler = load_function(FUNCTION_OF[sample.split("/")[0]])
         event = load_event(sample)
 
         # When the batch is processed
@@ -157,7 +114,7 @@ def test_read_api_samples_answer_after_the_processor_samples(
 ) -> None:
     # Given the processor samples have been processed
     for processor_sample in PROCESSOR_FAILURES:
-        load_function(PROCESSORS[processor_sample.split("/")[0]])(load_event(processor_sample))
+        load_function(FUNCTION_OF[processor_sample.split("/")[0]])(load_event(processor_sample))
 
     # When a read API sample is invoked
     response = load_function("ReadApiFunction")(load_event(f"read_api/{sample}"))
@@ -174,9 +131,9 @@ def test_stream_samples_count_each_record_once(load_function: LoadFunction) -> N
 
     # When the records are handed to it, twice (Lambda retries an invocation whose answer was
     # lost), and the window ends
-    assert stream(window) == {"state": {}}
-    assert stream(window) == {"state": {}}
-    assert stream(window_end) == {"state": {}}
+    assert stream(window) == STREAM_ANSWER
+    assert stream(window) == STREAM_ANSWER
+    assert stream(window_end) == STREAM_ANSWER
 
     # Then the campaign counts one attempt (busy, then completed) and one number, once
     read_api = load_function("ReadApiFunction")

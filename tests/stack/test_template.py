@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from localaws.emulation import Deployment
+import pytest
+
+from localaws.emulation import REGION, Deployment
 from localaws.template import Template
 
 CONTRACT_ROUTES = {
@@ -276,3 +280,41 @@ def test_stored_reports_expire_after_the_report_retention(template: Template) ->
     assert fetcher["Environment"]["Variables"]["DATA_RETENTION_DAYS"] == {
         "Ref": "DataRetentionDays"
     }
+
+
+def test_functions_get_an_aws_endpoint_only_when_sam_local_asks_for_one(
+    template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the stack deployed as in AWS (LocalAwsEndpoint empty), and with it set
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    deployed = template.to_cloudformation("code", {})
+    local = template.to_cloudformation("code", {"LocalAwsEndpoint": "http://172.17.0.1:4566"})
+
+    def endpoints(cloudformation: dict[str, Any]) -> set[Any]:
+        return {
+            json.dumps(resource["Properties"]["Environment"]["Variables"].get("AWS_ENDPOINT_URL"))
+            for resource in cloudformation["Resources"].values()
+            if resource["Type"] == "AWS::Lambda::Function"
+        }
+
+    # Then every function's variable is the condition on that parameter (AWS::NoValue: absent
+    # unless set), and the parameter accepts only empty or an http:// endpoint
+    condition = {
+        "Fn::If": ["UsesLocalAwsEndpoint", {"Ref": "LocalAwsEndpoint"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert endpoints(deployed) == endpoints(local) == {json.dumps(condition)}
+    assert deployed["Conditions"]["UsesLocalAwsEndpoint"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "LocalAwsEndpoint"}, ""]}]
+    }
+    pattern = re.compile(template.parameter("LocalAwsEndpoint")["AllowedPattern"])
+    assert [bool(pattern.fullmatch(v)) for v in ("", "http://172.17.0.1:4566", "https://evil")] == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_a_deployment_without_the_local_endpoint_gives_no_function_one(stack: Deployment) -> None:
+    # Given the stack as deployed with the template's defaults (moto resolves the condition)
+    # Then no function has AWS_ENDPOINT_URL: in AWS, boto3 finds AWS's own endpoints
+    assert all("AWS_ENDPOINT_URL" not in f.environment for f in stack.functions.values())
