@@ -29,6 +29,7 @@ from typing import Any
 from localaws import samples
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, REGION
 from localaws.net import free_port
+from localaws.sam_env import local_sam_environment
 from localaws.template import PROJECT_ROOT, Template
 
 WORK = PROJECT_ROOT / ".tools/sam-local"
@@ -227,15 +228,10 @@ def main() -> int:
     bind = bridge_gateway()
     port = free_port(bind)
     stack, _, stop = start(port, (DEFAULT_WEBHOOK_TOKEN,), quiet=True, log_level="ERROR", bind=bind)
-    # the package is imported once the stack has loaded its functions with their environments
-    from ops.sam_env import sam_environment  # noqa: PLC0415
-    from ops.target import Target  # noqa: PLC0415
-
     try:
         say(f"local stack on {bind}: AWS at {stack.endpoint}")
-        target = Target("exotel-webhooks-local", REGION, endpoint=stack.endpoint)
         env_vars = WORK / "env.json"
-        sam_environment(target, Template.load()).write(env_vars)
+        local_sam_environment(Template.load(), stack.endpoint).write(env_vars)
         wrong = check_samples(Invoker(built, env_vars, image), say)
         stored = _ledger_holds(f"http://{bind}:{port}", "camp_abc123")
         say(f"{'ok' if stored else 'NO'}  the receiver's accepted samples reached the ledger")
