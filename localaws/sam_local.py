@@ -6,7 +6,8 @@ the local stack starts bound to Docker's bridge, so SAM's containers reach its e
 `make sam-env`'s file gives each function that stack's resources; then `sam local invoke` runs
 each sample (events/, their answers in localaws/samples.py) and `sam local start-api` takes a
 webhook. SAM_LOCAL_IMAGE names the image to invoke with (default: AWS's own, pulled by SAM);
-on a machine that cannot pull it, ../shared/tools/lambda-image builds a stand-in.
+where it cannot be pulled, name a stand-in built for the purpose (an x86_64 image with
+CPython 3.13 as /var/lang and awslambdaric as its bootstrap, as the managed runtime lays out).
 
 Not part of `make test`: it needs Docker and takes a few minutes.
 """

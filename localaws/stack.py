@@ -11,6 +11,7 @@ EventBridge events the functions publish are printed.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -313,11 +314,28 @@ def _show_published_events(stack: LocalStack) -> None:
     boto3.DEFAULT_SESSION.events.register("provide-client-params.events.PutEvents", published)
 
 
+def refused_bind_address(address: str) -> str | None:
+    """Why the stack may not listen on `address`, or None. The emulator holds the webhook token
+    and the read API is unsigned here: loopback or a private network (Docker's bridge) only."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "not an IP address"
+    if ip.is_unspecified:
+        return "every interface: the emulator (and its webhook token) would face the network"
+    if not (ip.is_loopback or ip.is_private):
+        return "a public address: the emulator (and its webhook token) would face the internet"
+    return None
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "3000"))
     token = os.environ.get("WEBHOOK_TOKEN", DEFAULT_WEBHOOK_TOKEN)
     endpoint = os.environ.get("AWS_ENDPOINT") or None
     bind = os.environ.get("BIND_ADDRESS") or "127.0.0.1"
+    if refused := refused_bind_address(bind):
+        print(f"BIND_ADDRESS {bind}: {refused}", file=sys.stderr)
+        return 2
     stack, _, stop = start(port, tuple(token.split(",")), endpoint, bind=bind)
     base = f"http://{bind}:{port}"
     print(f"AWS emulation: {stack.endpoint}", flush=True)

@@ -26,7 +26,7 @@ from exotel_webhooks.vocabulary import (
     check_plausible,
 )
 
-# The receiver's definition of storable (intake/callbacks.py), applied again to what is consumed.
+# The receiver's definition of storable (vocabulary.py), applied again to what is consumed.
 Identifier = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_identifier)]
 
 

@@ -290,3 +290,30 @@ def test_the_patches_refuse_a_moto_they_were_not_written_for(
     # When they are applied, Then they refuse with what to do
     with pytest.raises(moto_patches.UnexpectedMotoVersion, match=r"written for moto 5\.2\.5"):
         moto_patches.apply()
+
+
+def test_kms_keys_still_encrypt_and_sign_as_their_kind_allows() -> None:
+    # Given the emulator without private keys for symmetric KMS keys (localaws.moto_patches)
+    moto_patches.apply()
+    with emulated_account_environment(), mock_aws():
+        kms = boto3.client("kms", region_name=REGION)
+        symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+        signing = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]
+
+        # When each is used as its kind allows
+        blob = kms.encrypt(KeyId=symmetric, Plaintext=b"secret")["CiphertextBlob"]
+        signature = kms.sign(
+            KeyId=signing["KeyId"],
+            Message=b"m",
+            SigningAlgorithm="RSASSA_PSS_SHA_256",
+        )["Signature"]
+
+        # Then the symmetric key still round-trips and the asymmetric one still signs
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+        verified = kms.verify(
+            KeyId=signing["KeyId"],
+            Message=b"m",
+            Signature=signature,
+            SigningAlgorithm="RSASSA_PSS_SHA_256",
+        )
+        assert verified["SignatureValid"]

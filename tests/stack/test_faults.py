@@ -20,6 +20,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from exotel_webhooks.ledger.table import RaceLost
 from localaws.emulation import REGION, Deployment
 from localaws.template import Template
 from tests.support.events import http_get
@@ -259,4 +260,24 @@ def test_the_read_api_answers_503_with_a_message_when_aws_cannot_be_reached(
     # Then the answer is 503 with a JSON message and a Retry-After, not an unhandled error
     assert response["statusCode"] == 503
     assert "try again" in json.loads(response["body"])["message"]
+    assert response["headers"]["Retry-After"] == "5"
+
+
+def test_the_read_api_answers_503_when_dynamodb_keeps_a_read_unprocessed(
+    load_function: LoadFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the read API, and DynamoDB throttling a read until the table gives up (RaceLost:
+    # BatchGetItem's keys left unprocessed after every retry)
+    read_api = load_function("ReadApiFunction")
+
+    def throttled(*_: object, **__: object) -> None:
+        raise RaceLost("DynamoDB kept keys unprocessed")
+
+    monkeypatch.setattr("exotel_webhooks.ledger.table.CampaignTable.number_collection", throttled)
+
+    # When a number is asked for
+    response = read_api(http_get("/campaigns/camp_faults/numbers/+919800000001"))
+
+    # Then it is a 503 to try again, not an unhandled error
+    assert response["statusCode"] == 503
     assert response["headers"]["Retry-After"] == "5"

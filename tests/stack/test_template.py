@@ -306,6 +306,9 @@ def test_functions_get_an_aws_endpoint_only_when_sam_local_asks_for_one(
     assert deployed["Conditions"]["UsesLocalAwsEndpoint"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "LocalAwsEndpoint"}, ""]}]
     }
+    # and a deployment that sets it is refused by a rule (CloudFormation checks it)
+    [assertion] = template.sam["Rules"]["LocalAwsEndpointStaysEmptyInAws"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "LocalAwsEndpoint"}, ""]}
     pattern = re.compile(template.parameter("LocalAwsEndpoint")["AllowedPattern"])
     assert [bool(pattern.fullmatch(v)) for v in ("", "http://172.17.0.1:4566", "https://evil")] == [
         True,

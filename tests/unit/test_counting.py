@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 
 from exotel_webhooks.ledger.counting import (
     counts_of,
+    reconciliation_class,
     reconciliation_view,
     status_deltas,
     sum_counters,
 )
 
 STATUSES = ("completed", "busy", "no-answer", "failed")
+SOURCES = ("callback", "report", "api")
 
 
 def outcome(status: str, **said: str) -> dict[str, Any]:
@@ -85,24 +87,39 @@ def test_the_read_apis_reconciliation_names_its_source_and_classes() -> None:
     }
 
 
-@given(
-    st.lists(
-        st.one_of(st.none(), st.sampled_from(STATUSES)),
-        min_size=1,
-        max_size=12,
-    )
+# An outcome in any state the ledger can hold (its status, its source, what the report and the
+# Campaign API said of it), or None: absent.
+OUTCOMES = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {"status": st.sampled_from(STATUSES), "source": st.sampled_from(SOURCES)},
+        optional={
+            "report_status": st.sampled_from(STATUSES),
+            "api_status": st.sampled_from(STATUSES),
+        },
+    ),
 )
-def test_the_deltas_of_any_history_sum_to_its_last_state(history: list[str | None]) -> None:
-    # Given any sequence of states of one item (None: absent), starting absent
-    states = [None, *({"status": status} if status else None for status in history)]
+
+
+@given(st.lists(OUTCOMES, min_size=1, max_size=12))
+def test_the_deltas_of_any_history_sum_to_its_last_state(
+    history: list[dict[str, Any] | None],
+) -> None:
+    # Given any sequence of states of one outcome (None: absent; statuses, the report's and the
+    # API's word, its source), starting absent
+    states: list[dict[str, Any] | None] = [None, *history]
 
     # When every change's deltas are added up
     total: dict[str, int] = {}
     for before, after in pairwise(states):
-        for name, delta in status_deltas("attempts", before, after).items():
+        for name, delta in status_deltas("numbers", before, after).items():
             total[name] = total.get(name, 0) + delta
 
-    # Then what is left counts exactly the last state
+    # Then what is left counts exactly the last state: its status, its reconciliation class
     last = states[-1]
-    expected = {"attempts_total": 1, f"attempts_status#{last['status']}": 1} if last else {}
+    expected = {}
+    if last is not None:
+        expected = {"numbers_total": 1, f"numbers_status#{last['status']}": 1}
+        if reconciled := reconciliation_class(last):
+            expected[f"reconciled#{reconciled}"] = 1
     assert {name: n for name, n in total.items() if n} == expected

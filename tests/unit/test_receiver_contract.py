@@ -309,3 +309,29 @@ def test_a_receiver_bug_quarantines_the_request_instead_of_losing_it(
     stored = next(iter(intake.quarantined_objects().values()))
     assert stored["reason"] == UNEXPECTED_ERROR_REASON
     assert json.loads(stored["request"]["body"])["call_sid"] == "call_def456"
+
+
+@pytest.mark.parametrize(
+    ("broken", "event_file"),
+    [
+        ("queues", "call-status.json"),  # a valid callback cannot be queued
+        ("quarantine", "malformed-json.json"),  # an unusable one cannot be quarantined
+        ("secrets", "call-status.json"),  # the token cannot be checked
+    ],
+)
+def test_storage_unavailable_gets_503_so_exotel_retries(
+    intake: Intake, receiver: Receive, broken: str, event_file: str
+) -> None:
+    # Given one of the receiver's ports failing
+    if broken == "secrets":
+        intake.secrets.readable = False
+    else:
+        getattr(intake, broken).reachable = False
+
+    # When a request arrives
+    response = receiver(with_token(load_event(f"receiver/{event_file}")))
+
+    # Then the sender is told to try again, and nothing is stored
+    assert response["statusCode"] == 503
+    assert "message" in body_of(response)
+    assert_nothing_stored(intake)

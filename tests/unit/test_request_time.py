@@ -74,3 +74,13 @@ def test_a_missing_or_unusable_stamp_is_the_clock(time_epoch: object) -> None:
 
     # When it is read, Then it is the clock, without an error
     assert received_at(event, NOW, under_sam_local=False) == NOW
+
+
+@pytest.mark.parametrize("under_sam_local", [False, True])
+def test_a_stamp_ahead_of_the_clock_gives_way_to_the_clock(under_sam_local: bool) -> None:
+    # Given a stamp in 2999 (API Gateway never stamps the future; only a direct invocation can)
+    event = event_at(int(datetime(2999, 1, 1, tzinfo=UTC).timestamp() * 1000))
+
+    # When it is read, Then the clock is the request's time: a future stamp would widen the
+    # plausible dates and let a callback dated 2999 pin its record for ever
+    assert received_at(event, NOW, under_sam_local=under_sam_local) == NOW

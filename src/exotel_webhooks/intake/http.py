@@ -157,17 +157,21 @@ def webhook_request(event: dict[str, Any], callback_type: CallbackType) -> Webho
 
 # An epoch below this is in seconds: in milliseconds it would be before March 1973.
 _SECONDS_BELOW = 10**11
-# Under `sam local`, a request time further than this from the clock is SAM's, not the request's.
-SAM_CLOCK_TOLERANCE = timedelta(minutes=1)
+# A request time further ahead of the clock than this (or, under `sam local`, behind it) is not
+# API Gateway's.
+CLOCK_TOLERANCE = timedelta(minutes=1)
 
 
 def received_at(event: dict[str, Any], now: datetime, under_sam_local: bool) -> datetime:
-    """When API Gateway received the request (`requestContext.timeEpoch`, milliseconds), so a
-    replayed event keeps its time; `now` when there is none.
+    """When API Gateway received the request (`requestContext.timeEpoch`, milliseconds), so an
+    event invoked again (a Lambda retry, a saved event through `make invoke`) keeps the time it
+    first arrived; `now` when there is none.
 
-    SAM's local HTTP API stamps seconds (aws/aws-sam-cli#8020) and the time its server started
-    (#9279): a value that can only be seconds is read as seconds, and under SAM (AWS_SAM_LOCAL)
-    a stamp far from the clock gives way to the clock (docs/architecture.md, "Received at")."""
+    API Gateway never stamps the future: a stamp ahead of the clock (only a direct invocation
+    can hand one) gives way to the clock, or it would widen the plausible dates. SAM's local
+    HTTP API stamps seconds (aws/aws-sam-cli#8020) and the time its server started (#9279): a
+    value that can only be seconds is read as seconds, and under SAM (AWS_SAM_LOCAL) a stamp far
+    from the clock gives way to the clock (docs/architecture.md, "Received at")."""
     stamp = (event.get("requestContext") or {}).get("timeEpoch")
     if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not stamp > 0:
         return now
@@ -175,7 +179,7 @@ def received_at(event: dict[str, Any], now: datetime, under_sam_local: bool) -> 
         stamped = datetime.fromtimestamp(stamp if stamp < _SECONDS_BELOW else stamp / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return now
-    if under_sam_local and abs(stamped - now) > SAM_CLOCK_TOLERANCE:
+    if stamped - now > CLOCK_TOLERANCE or (under_sam_local and now - stamped > CLOCK_TOLERANCE):
         return now
     return stamped
 

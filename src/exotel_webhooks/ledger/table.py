@@ -543,12 +543,12 @@ class CampaignTable:
             counting = [item for item in counters if counts_of(item)]
             if len(counting) <= MAX_TRANSACTION_ITEMS:
                 expires_at = int(now) + EMPTY_COUNTERS_LINGER_SECONDS
-                updates = [self._takecounts_of(item, expires_at) for item in counting]
+                updates = [self._take_counts(item, expires_at) for item in counting]
             else:  # each fold leaves fewer items counting: this ends
                 chunk = [item for item in counting if sort_key_of(item) != RECOUNT_SK]
                 chunk = chunk[: MAX_TRANSACTION_ITEMS - 1]
                 folded = self._fold_into_recount(campaign_sid, chunk)
-                updates = [*(self._takecounts_of(item) for item in chunk), folded]
+                updates = [*(self._take_counts(item) for item in chunk), folded]
             if not updates or self._transact(updates):
                 if len(counting) <= MAX_TRANSACTION_ITEMS:
                     break
@@ -559,10 +559,10 @@ class CampaignTable:
             _backoff(cancelled)
         for item in counters:
             if item not in counting and "expires_at" not in item:
-                self._transact([self._takecounts_of(item, expires_at)])  # counts nothing either way
+                self._transact([self._take_counts(item, expires_at)])  # counts nothing either way
         return True
 
-    def _takecounts_of(self, item: Mapping[str, Any], expires_at: int | None = None) -> Any:  # noqa: ANN401
+    def _take_counts(self, item: Mapping[str, Any], expires_at: int | None = None) -> Any:  # noqa: ANN401
         """A transaction's Update removing a counter item's counts (and setting its expiry), on
         condition it is unchanged since it was read."""
         counts = counts_of(item)

@@ -69,8 +69,8 @@ class ApiCredentials:
 
 class RowRefused(ValueError):
     """A call-details row the ledger will not store: what a callback saying the same would get
-    quarantined for (intake/callbacks.py), or what it lacks. `reason` is its kind, counted on
-    the campaign (`sweep.rows_refused`); the message says which row and why."""
+    quarantined for (vocabulary.py), or what it lacks. `reason` is its kind, counted on the
+    campaign (`sweep.rows_refused`); the message says which row and why."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -161,7 +161,7 @@ class CampaignApi:
     # ---------------------------------------------------------------- reading answers
     def _call(self, row: object, campaign_sid: str, read_at: datetime) -> ApiCall:
         """One row as the attempt it reports, or RowRefused: the checks a call status callback
-        passes before it is accepted (intake/callbacks.py), against the time the page was read."""
+        passes before it is accepted (vocabulary.py), against the time the page was read."""
         data = row.get("data", row) if isinstance(row, dict) else row
         if not isinstance(data, dict):
             raise RowRefused("not_an_object", "a row that is not an object")

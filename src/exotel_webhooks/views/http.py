@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exotel_webhooks.aws import aws_unavailable
+from exotel_webhooks.ledger.table import RaceLost
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound, CampaignViews
 
@@ -23,9 +24,10 @@ def _error(status: int, error: Exception) -> Response[str]:
 
 
 def _unavailable(error: Exception) -> Response[str]:
-    """AWS throttled or unreachable: 503 and when to try again (any other AWS error is a
-    fault of the function: it is raised, so Lambda counts it and the alarm sees it)."""
-    if not aws_unavailable(error):
+    """AWS throttled or unreachable (or a read it kept unprocessed: RaceLost): 503 and when to
+    try again. Any other AWS error is a fault of the function: it is raised, so Lambda counts it
+    and the alarm sees it."""
+    if not (aws_unavailable(error) or isinstance(error, RaceLost)):
         raise error
     logger.warning("campaign table unavailable", error=type(error).__name__)
     message = "the campaign ledger cannot be reached just now; try again shortly"
@@ -38,7 +40,8 @@ def _unavailable(error: Exception) -> Response[str]:
 
 
 def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
-    """The read API Lambda: each route is one CampaignViews answer; typed errors become 404/400."""
+    """The read API Lambda: each route is one CampaignViews answer; typed errors become 404/400,
+    AWS throttled or out of reach 503."""
     app = APIGatewayHttpResolver()
 
     @app.get("/campaigns/<campaign_sid>")
@@ -69,6 +72,7 @@ def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
 
     app.exception_handler(BotoCoreError)(_unavailable)
     app.exception_handler(ClientError)(_unavailable)
+    app.exception_handler(RaceLost)(_unavailable)
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
