@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from localaws.demo_sweep import play_lost_callbacks
 from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, LOCAL_STATE
 from localaws.exotel_simulator import (
     RETRIED,
@@ -162,6 +161,10 @@ def _play(base: str, token: str, endpoint: str, count: int, seed: int) -> int:
         if not endpoint:
             print("make demo SWEEP=1 needs the stack's emulated AWS (its state file)")
             return 2
+        # imported here: it loads the package, which must wait for the stack to have set the
+        # functions' settings (tests/stack/test_tooling.py)
+        from localaws.demo_sweep import play_lost_callbacks  # noqa: PLC0415
+
         return 0 if play_lost_callbacks(base, token, endpoint, count, seed) else 1
     return 0 if play(base, token, count, seed).ok else 1
 

@@ -141,3 +141,23 @@ def test_make_demo_plays_against_the_stack_make_local_runs(tmp_path: Path) -> No
     assert running_stack(None, "default-token", state) == (None, "default-token")
     # And BASE_URL always wins
     assert running_stack("http://x:1", "t", state) == ("http://x:1", "t")
+
+
+@pytest.mark.parametrize(
+    "entry_point", ["localaws.stack", "localaws.demo", "localaws.sam_local", "localaws.invoke"]
+)
+def test_the_emulations_entry_points_load_the_functions_settings_first(
+    entry_point: str,
+) -> None:
+    # Given a command that starts a local stack: the package's metrics and logger
+    # (observability.py) read their settings (POWERTOOLS_*) when first imported, which the stack
+    # sets per function before loading it; imported earlier, every invocation's metrics flush
+    # fails and every record comes back for ever (make demo did, for one commit)
+    probe = f"import sys, {entry_point}; print('exotel_webhooks.observability' in sys.modules)"
+
+    # When the command's module is imported in a fresh interpreter
+    result = run([sys.executable, "-c", probe])
+
+    # Then the package's observability is not loaded yet
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
