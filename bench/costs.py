@@ -16,6 +16,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from bench.prices import (
     PRICES_AS_OF,
     PRICES_REGION,
     SQS_STANDARD_PER_MILLION_REQUESTS,
+    XRAY_PER_MILLION_TRACES_RECORDED,
 )
 from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import (
@@ -177,6 +179,64 @@ def main() -> None:
     results.append(report)
 
 
+# What the template turns on besides the handlers' own lines, per invocation or request.
+# Lambda's START, END and REPORT lines when SystemLogLevel lets them through (about 340 bytes
+# an invocation as text, REPORT most of it); X-Ray's default sampling rule (1 a second, then 5%)
+# taken as its 5% at volume; CloudWatch Logs bills each line's bytes plus 26.
+PLATFORM_LINE_BYTES = 340
+XRAY_SAMPLED_SHARE = 0.05
+LOG_EVENT_OVERHEAD_BYTES = 26
+# What API Gateway's access log format fills in for a typical accepted webhook.
+ACCESS_LOG_VALUES = {
+    "$context.requestId": "Xk2p0hQ3BcwEJbQ=",
+    "$context.identity.sourceIp": "203.0.113.10",
+    "$context.routeKey": "POST /webhooks/exotel/call-status",
+    "$context.status": "200",
+    "$context.responseLatency": "12",
+    "$context.integrationStatus": "200",
+    "$context.integrationErrorMessage": "-",
+    "$context.error.message": "-",
+    "$context.requestTimeEpoch": "1705289747000",
+    "$context.identity.userAgent": "Exotel-Webhook/1.0",
+}
+
+
+@dataclass(frozen=True)
+class TemplateLines:
+    """The billable lines the deployed template adds to every webhook, read from it."""
+
+    tracing: str  # the Tracing the stack deploys with by default
+    system_log_level: str
+    access_log_bytes: int  # one request's line, with CloudWatch's per-event overhead
+
+    @classmethod
+    def of(cls, template: Template) -> TemplateLines:
+        function = template.sam["Globals"]["Function"]
+        tracing = function["Tracing"]
+        if tracing == {"Ref": "Tracing"}:
+            tracing = template.parameter("Tracing")["Default"]
+        access_format = template.resources["WebhookApi"]["Properties"]["AccessLogSettings"]
+        line = access_format["Format"]
+        for variable, value in sorted(ACCESS_LOG_VALUES.items(), key=lambda v: -len(v[0])):
+            line = line.replace(variable, value)
+        if "$context" in line:
+            raise ValueError(f"an access log variable without a typical value: {line}")
+        return cls(
+            tracing=str(tracing),
+            system_log_level=str(function["LoggingConfig"]["SystemLogLevel"]),
+            access_log_bytes=len(line) + LOG_EVENT_OVERHEAD_BYTES,
+        )
+
+    def per_invocation(self, logs_per_byte: float) -> dict[str, float]:
+        """USD per million invocations: platform lines and X-Ray, as the template sets them."""
+        platform = 0 if self.system_log_level in {"WARN", "ERROR", "FATAL"} else PLATFORM_LINE_BYTES
+        traces = XRAY_SAMPLED_SHARE if self.tracing == "Active" else 0.0
+        return {
+            "platform lines": platform * 1_000_000 * logs_per_byte,
+            "X-Ray": traces * XRAY_PER_MILLION_TRACES_RECORDED,
+        }
+
+
 def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: float) -> float:
     """Per million webhooks: requests plus billed time (ASSUMED_MS_PER_AWS_CALL per call)."""
     seconds = max(1.0, calls_per_invocation * ASSUMED_MS_PER_AWS_CALL) / 1000
@@ -193,6 +253,10 @@ def cost_report(
     """What one million webhooks of each kind cost, part by part, and the direct integration."""
     memory_gb = 0.5
     logs_per_byte = CLOUDWATCH_LOGS_PER_GB_INGESTED / 1024**3
+    lines = TemplateLines.of(Template.load())
+    per_invocation = lines.per_invocation(logs_per_byte)
+    # invocations per webhook: the receiver's one, a processor's 1/BATCH, a window's 2/records
+    invocations = 1 + 1 / BATCH + 2 / STREAM_RECORDS
     # The event source mapping receives and deletes in batches of 10.
     queue_requests = received.calls["sqs.SendMessage"] + 2 / BATCH
     ingest = {
@@ -200,6 +264,8 @@ def cost_report(
         "receiver Lambda": lambda_cost(sum(received.calls.values()), 1, memory_gb),
         "SQS": queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS,
         "receiver logs": received.log_bytes * 1_000_000 * logs_per_byte,
+        "API access log": lines.access_log_bytes * 1_000_000 * logs_per_byte,
+        "platform lines, X-Ray": invocations * sum(per_invocation.values()),
     }
     direct = HTTP_API_PER_MILLION_REQUESTS + queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS
     rows, totals = [], {}
@@ -252,8 +318,17 @@ def cost_report(
         f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
         f"here), SQS receives and deletes in batches of {BATCH}, and a stream window shared by "
         f"{STREAM_RECORDS} records of a campaign (5 s of a campaign at 20 callbacks/s). "
-        f"Storage, the report fetch "
-        f"and custom metrics (USD 0.30 a month each, not per webhook) are left out.\n\n{table}\n\n"
+        f"From the template: the API's access log line ({lines.access_log_bytes} bytes with "
+        f"CloudWatch's {LOG_EVENT_OVERHEAD_BYTES} per event), Lambda's platform lines "
+        f"(SystemLogLevel {lines.system_log_level}: "
+        f"{'none written' if not per_invocation['platform lines'] else 'START, END, REPORT'}) "
+        f"and X-Ray (Tracing {lines.tracing}"
+        f"{'' if per_invocation['X-Ray'] else ': no trace'}; Active would add USD "
+        f"{invocations * XRAY_SAMPLED_SHARE * XRAY_PER_MILLION_TRACES_RECORDED:.2f} at the "
+        f"default sampling's 5%). Storage, the report fetch, the stream's polling at low volume, "
+        f"CloudWatch's 26 bytes per function log line "
+        f"and custom metrics (USD 0.30 a month each, not per webhook) are left out for now "
+        f"(issue 22).\n\n{table}\n\n"
         f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
         f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
         f"({ingest_total / direct:.2f}x), but it cannot check the token in constant time against "

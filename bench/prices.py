@@ -15,6 +15,7 @@ DYNAMODB_PER_MILLION_WRITE_UNITS = 0.625  # on-demand write request units
 DYNAMODB_PER_MILLION_READ_UNITS = 0.125  # on-demand read request units
 EVENTBRIDGE_PER_MILLION_EVENTS = 1.00  # custom events, 64 KiB each
 CLOUDWATCH_LOGS_PER_GB_INGESTED = 0.50  # standard log class
+XRAY_PER_MILLION_TRACES_RECORDED = 5.00
 
 # Not measurable here: how long an AWS API call takes from Lambda in the same region. Billed
 # Lambda time is taken as this per call, plus the handler's own CPU time measured warm.

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
 
 from localaws.emulation import REGION, Deployment
 from localaws.template import Template
@@ -255,9 +256,8 @@ def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
     assert alarmed == dead_letter_queues
 
 
-def test_functions_trace_and_log_at_the_configured_level(template: Template) -> None:
+def test_functions_log_at_the_configured_level(template: Template) -> None:
     globals_ = template.sam["Globals"]["Function"]
-    assert globals_["Tracing"] == "Active"
     variables = globals_["Environment"]["Variables"]
     assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
@@ -321,3 +321,33 @@ def test_a_deployment_without_the_local_endpoint_gives_no_function_one(stack: De
     # Given the stack as deployed with the template's defaults (moto resolves the condition)
     # Then no function has AWS_ENDPOINT_URL: in AWS, boto3 finds AWS's own endpoints
     assert all("AWS_ENDPOINT_URL" not in f.environment for f in stack.functions.values())
+
+
+def test_functions_log_json_without_platform_lines_at_the_stacks_level(
+    template: Template,
+) -> None:
+    # Given every function as SAM's globals and its own properties make it
+    functions = template.resources_of_type("AWS::Serverless::Function")
+    globals_ = template.sam["Globals"]["Function"]["LoggingConfig"]
+
+    # Then its lines are JSON, Lambda's START/END/REPORT lines (INFO) are not written, and the
+    # application's lines are filtered at the LogLevel parameter's level
+    assert globals_["LogFormat"] == "JSON"
+    assert globals_["SystemLogLevel"] == "WARN"
+    assert globals_["ApplicationLogLevel"] == {
+        "Fn::FindInMap": ["LambdaLogLevels", {"Ref": "LogLevel"}, "Level"]
+    }
+    assert all("LogFormat" not in f["Properties"]["LoggingConfig"] for f in functions.values())
+    # And each LogLevel maps to the Lambda level Powertools reads as the same level, so its
+    # logger and Lambda's filter agree (no mismatch warning, no line lost between them)
+    levels = template.sam["Mappings"]["LambdaLogLevels"]
+    assert set(levels) == set(template.parameter("LogLevel")["AllowedValues"])
+    for log_level, mapped in levels.items():
+        assert LAMBDA_ADVANCED_LOGGING_LEVELS[mapped["Level"]] == log_level
+
+
+def test_tracing_is_off_unless_asked_for(template: Template) -> None:
+    # Given the Tracing parameter, Then X-Ray traces nothing by default and Active is one choice
+    assert template.sam["Globals"]["Function"]["Tracing"] == {"Ref": "Tracing"}
+    assert template.parameter("Tracing")["Default"] == "PassThrough"
+    assert set(template.parameter("Tracing")["AllowedValues"]) == {"PassThrough", "Active"}
