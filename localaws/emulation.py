@@ -13,7 +13,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -49,6 +49,9 @@ class DeployedFunction:
     handler: str
     environment: dict[str, str]
     timeout_seconds: int = 3  # Lambda's default; the template sets each function's
+    # What Lambda itself adds to the environment for the function's LoggingConfig (moto keeps
+    # no LoggingConfig): AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL, which Powertools reads.
+    runtime_environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,11 @@ def _deployed_functions(
     cfn: dict[str, Any], resources: dict[str, str], endpoint_url: str | None
 ) -> dict[str, DeployedFunction]:
     lambda_client = boto3.client("lambda", region_name=REGION, endpoint_url=endpoint_url)
+    cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
+    stack = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    parameters = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
+    }
     functions: dict[str, DeployedFunction] = {}
     for logical_id, resource in cfn["Resources"].items():
         if resource["Type"] != "AWS::Lambda::Function" or logical_id not in resources:
@@ -337,5 +345,32 @@ def _deployed_functions(
             handler=config["Handler"],
             environment=environment,
             timeout_seconds=int(config.get("Timeout", 3)),
+            runtime_environment=_lambda_log_settings(resource, cfn, parameters),
         )
     return functions
+
+
+def _lambda_log_settings(
+    resource: dict[str, Any], cfn: dict[str, Any], parameters: dict[str, str]
+) -> dict[str, str]:
+    """The variables Lambda sets for a JSON LoggingConfig (advanced logging controls)."""
+    logging_config = resource["Properties"].get("LoggingConfig", {})
+    if logging_config.get("LogFormat") != "JSON":
+        return {}
+    settings = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    if "ApplicationLogLevel" in logging_config:
+        level = _resolved(logging_config["ApplicationLogLevel"], cfn, parameters)
+        settings["AWS_LAMBDA_LOG_LEVEL"] = level
+    return settings
+
+
+def _resolved(value: Any, cfn: dict[str, Any], parameters: dict[str, str]) -> str:  # noqa: ANN401
+    """A literal, a parameter's Ref, or a FindInMap over them, as CloudFormation resolves it."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        default = cfn["Parameters"][value["Ref"]].get("Default", "")
+        return str(parameters.get(value["Ref"], default))
+    mapping, top, second = value["Fn::FindInMap"]
+    keys = [_resolved(key, cfn, parameters) for key in (top, second)]
+    return str(cfn["Mappings"][mapping][keys[0]][keys[1]])

@@ -41,6 +41,7 @@ def function_environment(deployment: Deployment, logical_id: str) -> dict[str, s
     function = deployment.functions[logical_id]
     return {
         **function.environment,
+        **function.runtime_environment,
         "AWS_LAMBDA_FUNCTION_NAME": deployment.physical_id(logical_id),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,

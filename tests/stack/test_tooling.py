@@ -13,8 +13,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
-from localaws.template import PROJECT_ROOT
+from localaws.emulation import deploy, emulated_account_environment
+from localaws.runtime import function_environment
+from localaws.template import PROJECT_ROOT, Template
 
 INVOKE = [sys.executable, "-m", "localaws.invoke", "ReceiverFunction"]
 
@@ -161,3 +164,25 @@ def test_the_emulations_entry_points_load_the_functions_settings_first(
     # Then the package's observability is not loaded yet
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("log_level", ["INFO", "WARNING"])
+def test_powertools_and_lambdas_log_filter_agree_on_the_level(
+    template: Template, log_level: str
+) -> None:
+    # Given the stack deployed at a LogLevel, and the receiver's environment as Lambda gives it
+    # (with the AWS_LAMBDA_LOG_LEVEL its LoggingConfig sets)
+    with emulated_account_environment(), mock_aws():
+        deployment = deploy(template, parameters={"LogLevel": log_level})
+    environment = function_environment(deployment, "ReceiverFunction")
+    assert environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+
+    # When its handler module is imported, any warning an error
+    result = run(
+        [sys.executable, "-W", "error::UserWarning", "-c", "import receiver"],
+        PYTHONPATH=f"{PROJECT_ROOT / 'src'}:{PROJECT_ROOT / 'functions/receiver'}",
+        **environment,
+    )
+
+    # Then Powertools starts at the level Lambda filters at: no mismatch warning
+    assert result.returncode == 0, result.stderr
