@@ -25,10 +25,13 @@ import boto3
 from bench import results
 from bench.metering import (
     BATCH,
+    LOG_EVENT_OVERHEAD_BYTES,
     PROCESSORS,
+    Gsi,
     Ledger,
     Meter,
     invoke_logged,
+    item_size,
     queued,
     stream_poller,
     table_indexes,
@@ -38,6 +41,8 @@ from bench.prices import (
     CLOUDWATCH_LOGS_PER_GB_INGESTED,
     DYNAMODB_PER_MILLION_READ_UNITS,
     DYNAMODB_PER_MILLION_WRITE_UNITS,
+    DYNAMODB_PITR_PER_GB_MONTH,
+    DYNAMODB_STORAGE_PER_GB_MONTH,
     EVENTBRIDGE_PER_MILLION_EVENTS,
     HTTP_API_PER_MILLION_REQUESTS,
     LAMBDA_ARM_PER_GB_SECOND,
@@ -47,9 +52,11 @@ from bench.prices import (
     SQS_STANDARD_PER_MILLION_REQUESTS,
     XRAY_PER_MILLION_TRACES_RECORDED,
 )
+from exotel_webhooks.ledger.keys import attempt_keys, from_item, outcome_keys, to_item
 from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import (
     REGION,
+    Deployment,
     deploy,
     emulated_account_environment,
 )
@@ -157,6 +164,9 @@ def main() -> None:
                 f"{ledger.log_bytes} | {derived_calls or '-'} | {derived.write_units:g} | "
                 f"{derived.log_bytes} |"
             )
+        storage = storage_report(
+            {case: stored_bytes(deployment, indexes, keys) for case, keys in STORED_BY.items()}
+        )
     table_text = "\n".join(
         [
             "| callback | case | processor: DynamoDB requests | read units | table write units "
@@ -175,6 +185,8 @@ def main() -> None:
         f"record through its processor, then the stream's window for that record alone (the "
         f"ledger stream's invocations, counter write and events).\n\n{table_text}\n\n"
         + cost_report(received, measured, derivations)
+        + "\n\n"
+        + storage
     )
     results.append(report)
 
@@ -182,10 +194,9 @@ def main() -> None:
 # What the template turns on besides the handlers' own lines, per invocation or request.
 # Lambda's START, END and REPORT lines when SystemLogLevel lets them through (about 340 bytes
 # an invocation as text, REPORT most of it); X-Ray's default sampling rule (1 a second, then 5%)
-# taken as its 5% at volume; CloudWatch Logs bills each line's bytes plus 26.
+# taken as its 5% at volume.
 PLATFORM_LINE_BYTES = 340
 XRAY_SAMPLED_SHARE = 0.05
-LOG_EVENT_OVERHEAD_BYTES = 26
 # What API Gateway's access log format fills in for a typical accepted webhook.
 ACCESS_LOG_VALUES = {
     "$context.requestId": "Xk2p0hQ3BcwEJbQ=",
@@ -235,6 +246,48 @@ class TemplateLines:
             "platform lines": platform * 1_000_000 * logs_per_byte,
             "X-Ray": traces * XRAY_PER_MILLION_TRACES_RECORDED,
         }
+
+
+# The item each case creates, by its keys (CALL, OUTCOME below): what a month of keeping it costs.
+STORED_BY: dict[str, dict[str, str]] = {
+    "new attempt": attempt_keys(CALL["campaign_sid"], CALL["number"], CALL["call_sid"]),
+    "new outcome (+event)": outcome_keys(str(OUTCOME["campaign_sid"]), str(OUTCOME["to"])),
+}
+DYNAMODB_ITEM_OVERHEAD_BYTES = 100  # per item and per index entry, in DynamoDB's storage
+
+
+def stored_bytes(deployment: Deployment, indexes: list[Gsi], keys: dict[str, str]) -> int:
+    """An item's bytes in DynamoDB's storage: the item, each index entry, 100 bytes each."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    found = client.get_item(
+        TableName=deployment.physical_id("CampaignTable"), Key=to_item(keys)
+    ).get("Item")
+    item = from_item(found) if found else None
+    entries = [entry for index in indexes if (entry := index.entry(item)) is not None]
+    return sum(item_size(part) + DYNAMODB_ITEM_OVERHEAD_BYTES for part in [item, *entries] if part)
+
+
+def storage_report(sizes: dict[str, int]) -> str:
+    per_gb = DYNAMODB_STORAGE_PER_GB_MONTH + DYNAMODB_PITR_PER_GB_MONTH
+    rows = [
+        f"| {case} | {size:,} | {size * 1_000_000 / 1024**3 * per_gb:.2f} |"
+        for case, size in sizes.items()
+    ]
+    return "\n".join(
+        [
+            "### Storage: each month a million kept items cost",
+            "",
+            f"DynamoDB standard storage (USD {DYNAMODB_STORAGE_PER_GB_MONTH:.2f} per GB-month) "
+            f"and point-in-time recovery (USD {DYNAMODB_PITR_PER_GB_MONTH:.2f}), on each stored "
+            "item and "
+            f"index entry with DynamoDB's {DYNAMODB_ITEM_OVERHEAD_BYTES} bytes each; "
+            "`DataRetentionDays` says how many months (0: for ever).",
+            "",
+            "| item | bytes stored | USD per million, per month kept |",
+            "| --- | ---: | ---: |",
+            *rows,
+        ]
+    )
 
 
 def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: float) -> float:
@@ -325,10 +378,11 @@ def cost_report(
         f"and X-Ray (Tracing {lines.tracing}"
         f"{'' if per_invocation['X-Ray'] else ': no trace'}; Active would add USD "
         f"{invocations * XRAY_SAMPLED_SHARE * XRAY_PER_MILLION_TRACES_RECORDED:.2f} at the "
-        f"default sampling's 5%). Storage, the report fetch, the stream's polling at low volume, "
-        f"CloudWatch's 26 bytes per function log line "
-        f"and custom metrics (USD 0.30 a month each, not per webhook) are left out for now "
-        f"(issue 22).\n\n{table}\n\n"
+        f"default sampling's 5%). Every log line is billed with CloudWatch's "
+        f"{LOG_EVENT_OVERHEAD_BYTES} bytes per event. Storage is priced per month kept "
+        f"(below); the report fetch, the stream's polling at low volume and custom metrics "
+        f"(USD 0.30 a month each, not per webhook) are left out for now (issue 22)."
+        f"\n\n{table}\n\n"
         f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
         f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
         f"({ingest_total / direct:.2f}x), but it cannot check the token in constant time against "

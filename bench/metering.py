@@ -31,6 +31,8 @@ from localaws.template import Template
 # Queue records per processor invocation the cost model assumes (a batch's one metrics document
 # is shared by its records).
 BATCH = 10
+# What CloudWatch Logs adds to each log event's bytes when it bills ingestion.
+LOG_EVENT_OVERHEAD_BYTES = 26
 
 PROCESSORS = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
@@ -84,7 +86,7 @@ class Ledger:
     read_units: float = 0
     table_write_units: float = 0
     index_write_units: float = 0
-    log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs ingests them
+    log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs bills them (26 B a line more)
     event_entries: int = 0  # EventBridge entries published
 
     @property
@@ -240,7 +242,12 @@ def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str)
         for h, stream in zip(handlers, streams, strict=True):
             if stream is not None:
                 h.setStream(stream)
-    lines = captured.getvalue().encode().splitlines(keepends=True)
-    emf = sum(len(line) for line in lines if line.startswith(b'{"_aws"'))
+    # CloudWatch Logs bills each line's bytes plus LOG_EVENT_OVERHEAD_BYTES
+    lines = [
+        len(line) + LOG_EVENT_OVERHEAD_BYTES
+        for line in captured.getvalue().encode().splitlines(keepends=True)
+    ]
+    raw = captured.getvalue().encode().splitlines(keepends=True)
+    emf = sum(size for size, line in zip(lines, raw, strict=True) if line.startswith(b'{"_aws"'))
     share = BATCH if "Records" in event and event["Records"] and "messageId" in str(event) else 1
-    return result, sum(len(line) for line in lines) - emf + emf // share
+    return result, sum(lines) - emf + emf // share
