@@ -1,5 +1,6 @@
-"""AWS requests, DynamoDB capacity units and log bytes per callback, for each case the receiver
-and the processors meet, and what a million webhooks cost at AWS's list prices (bench/prices.py).
+"""AWS requests, DynamoDB capacity units, log bytes and CPU per callback, for each case the
+receiver and the processors meet, counted by running the real handlers on the emulated stack;
+then what AWS would bill for them (bench/cost_model.py) at bench/prices.py's prices.
 
 Every request is counted from botocore's own events; DynamoDB capacity follows its published
 sizing rules (moto does not report consumed capacity faithfully):
@@ -14,17 +15,35 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
+import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 
 from bench import results
+from bench.cost_model import (
+    LOAD_POINTS,
+    RECEIVER,
+    STREAM,
+    STREAM_SHARDS,
+    Bill,
+    Counted,
+    Deployed,
+    LoadPoint,
+    Received,
+    fixed_monthly,
+    per_webhook,
+    records_per_batch,
+    stream_share,
+)
+from bench.latency import BATCH_SIZE, comparisons, probe
+from bench.latency import PROCESSORS as LATENCY_PROCESSORS
 from bench.metering import (
-    BATCH,
     LOG_EVENT_OVERHEAD_BYTES,
     PROCESSORS,
     Gsi,
@@ -36,22 +55,7 @@ from bench.metering import (
     stream_poller,
     table_indexes,
 )
-from bench.prices import (
-    ASSUMED_MS_PER_AWS_CALL,
-    CLOUDWATCH_LOGS_PER_GB_INGESTED,
-    DYNAMODB_PER_MILLION_READ_UNITS,
-    DYNAMODB_PER_MILLION_WRITE_UNITS,
-    DYNAMODB_PITR_PER_GB_MONTH,
-    DYNAMODB_STORAGE_PER_GB_MONTH,
-    EVENTBRIDGE_PER_MILLION_EVENTS,
-    HTTP_API_PER_MILLION_REQUESTS,
-    LAMBDA_ARM_PER_GB_SECOND,
-    LAMBDA_PER_MILLION_REQUESTS,
-    PRICES_AS_OF,
-    PRICES_REGION,
-    SQS_STANDARD_PER_MILLION_REQUESTS,
-    XRAY_PER_MILLION_TRACES_RECORDED,
-)
+from bench.prices import ASSUMED_MS_PER_AWS_CALL, PRICES_AS_OF, US_EAST_1, Prices
 from exotel_webhooks.ledger.keys import attempt_keys, from_item, outcome_keys, to_item
 from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import (
@@ -108,10 +112,24 @@ CASES: list[tuple[str, CallbackType, dict[str, Any]]] = [
 ]
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Measurement:
+    """Everything running the code counted, for the model (bench/cost_model.py)."""
+
+    received: Received
+    receiver_calls: dict[str, int]
+    counted: dict[str, Counted]  # by case
+    rows: list[str]  # the counts table's rows
+    series: frozenset[tuple[str, str]]  # metric series the cases emitted
+    stored_bytes: dict[str, int]  # by case: an item and its index entries in storage
+
+
+def measure() -> Measurement:
+    """Run each case through the real handlers on the emulated stack and count."""
     warnings.filterwarnings("ignore")
     from moto import mock_aws  # noqa: PLC0415
 
+    cpu = cpu_ms_per_record()
     template = Template.load()
     indexes = table_indexes(template)
     with emulated_account_environment(), mock_aws():
@@ -129,123 +147,113 @@ def main() -> None:
             fields = next(f for _, k, f in CASES if k == kind) | {"campaign_sid": "camp_warm"}
             record = {"MessageId": "w", "ReceiptHandle": "r", "Body": queued(kind, fields)}
             invoke_logged(handlers[kind], sqs_event("arn:q", [record]), "warm-up")
-        os.environ.update(function_environment(deployment, "LedgerStreamFunction"))
-        stream_handler = load_handler(
-            template, deployment, "LedgerStreamFunction", "LedgerStreamFunction"
-        )
-        stream = stream_poller(deployment, stream_handler)
+        os.environ.update(function_environment(deployment, STREAM))
+        stream = stream_poller(deployment, load_handler(template, deployment, STREAM, STREAM))
         stream.drain()  # the warm-up callbacks' records
-        os.environ.update(function_environment(deployment, "ReceiverFunction"))
-        receiver = load_handler(template, deployment, "ReceiverFunction", "ReceiverFunction")
+        os.environ.update(function_environment(deployment, RECEIVER))
+        receiver = load_handler(template, deployment, RECEIVER, RECEIVER)
         webhook = json.loads((ROOT / "events/receiver/call-status.json").read_text())
         invoke_logged(receiver, webhook, "receiver")  # the cold start: the secret is fetched
         meter.current = Ledger()
-        answer, log_bytes = invoke_logged(receiver, webhook, "receiver")
-        assert answer["statusCode"] == 200, answer
-        received = meter.current
-        received.log_bytes = log_bytes
-        rows, measured, derivations = [], {}, {}
+        logged = invoke_logged(receiver, webhook, "receiver")
+        assert logged.result["statusCode"] == 200, logged.result
+        series = logged.series
+        received = Received(
+            aws_calls=sum(meter.current.calls.values()),
+            cpu_ms=cpu[RECEIVER],
+            log_bytes=logged.line_bytes,
+            emf_bytes=logged.emf_bytes,
+        )
+        receiver_calls = dict(meter.current.calls)
+        rows, counted = [], {}
         for case, kind, fields in CASES:
             meter.current = Ledger()
             record = {"MessageId": "m", "ReceiptHandle": "r", "Body": queued(kind, fields)}
-            result, log_bytes = invoke_logged(handlers[kind], sqs_event("arn:q", [record]), case)
-            assert result == {"batchItemFailures": []}, result
+            logged = invoke_logged(handlers[kind], sqs_event("arn:q", [record]), case)
+            assert logged.result == {"batchItemFailures": []}, logged.result
             ledger = meter.current
-            ledger.log_bytes = log_bytes
             meter.current = derived = Ledger()
-            derived.log_bytes = stream.drain()
-            measured[(kind, case)] = ledger
-            derivations[(kind, case)] = derived
+            window = stream.drain()
+            series |= logged.series | window.series
+            counted[case] = Counted(
+                function=PROCESSORS[kind],
+                aws_calls=sum(ledger.calls.values()),
+                cpu_ms=cpu[PROCESSORS[kind]],
+                read_units=ledger.read_units,
+                write_units=ledger.write_units,
+                log_bytes=logged.line_bytes,
+                emf_bytes=logged.emf_bytes,
+                event_entries=ledger.event_entries + derived.event_entries,
+                queue_sends=ledger.calls["sqs.SendMessage"],
+                stream_records=ledger.items_changed,
+                counter_write_units=derived.write_units,
+                stream_log_bytes=window.line_bytes + window.emf_bytes,
+            )
             requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
             derived_calls = ", ".join(f"{n} {op}" for op, n in sorted(derived.calls.items()))
             rows.append(
                 f"| {kind} | {case} | {requests} | {ledger.read_units:g} | "
                 f"{ledger.table_write_units:g} | {ledger.index_write_units:g} | "
-                f"{ledger.log_bytes} | {derived_calls or '-'} | {derived.write_units:g} | "
-                f"{derived.log_bytes} |"
+                f"{logged.line_bytes} | {logged.emf_bytes} | {derived_calls or '-'} | "
+                f"{derived.write_units:g} | {window.line_bytes + window.emf_bytes} |"
             )
-        storage = storage_report(
-            {case: stored_bytes(deployment, indexes, keys) for case, keys in STORED_BY.items()}
-        )
-    table_text = "\n".join(
+        stored = {case: stored_bytes(deployment, indexes, keys) for case, keys in STORED_BY.items()}
+    return Measurement(received, receiver_calls, counted, rows, frozenset(series), stored)
+
+
+def cpu_ms_per_record() -> dict[str, float]:
+    """Each handler's own CPU per webhook (receiver) or record (processors), on one core of this
+    machine: bench/latency.py's warm probe, AWS answered in-process by botocore's real work."""
+    found = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for title, candidates in comparisons(Path(directory)):
+            real = candidates[1]
+            per = 1 if title.startswith("receiver") else BATCH_SIZE
+            warm = probe(real, "warm", 300 // per, "http://127.0.0.1:9")["warm_s"]
+            function = next(
+                (name for kind, name, _ in LATENCY_PROCESSORS if title.startswith(str(kind))),
+                RECEIVER,
+            )
+            found[function] = statistics.median(warm) * 1000 / per
+    return found
+
+
+def main() -> None:
+    measurement = measure()
+    results.append(report(measurement, Deployed.of(Template.load(), LOG_EVENT_OVERHEAD_BYTES)))
+
+
+def report(measurement: Measurement, deployed: Deployed) -> str:
+    received = measurement.received
+    calls = ", ".join(f"{n} {op}" for op, n in sorted(measurement.receiver_calls.items()))
+    counts = "\n".join(
         [
             "| callback | case | processor: DynamoDB requests | read units | table write units "
-            "| GSI write units | log bytes | stream window: AWS requests | write units "
-            "| log bytes |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
-            *rows,
+            "| GSI write units | log bytes | EMF bytes (per invocation) | stream window: AWS "
+            "requests | write units | log bytes |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+            *measurement.rows,
         ]
     )
-    report = (
-        "## AWS requests, DynamoDB capacity and log bytes per callback\n\n"
-        f"{results.measured_on()} "
-        f"The receiver: {', '.join(f'{n} {op}' for op, n in sorted(received.calls.items()))} "
-        f"and {received.log_bytes} bytes of log and EMF per accepted webhook. A processor's "
-        f"EMF document is written once per invocation and counted at 1/{BATCH}. Each case is one "
-        f"record through its processor, then the stream's window for that record alone (the "
-        f"ledger stream's invocations, counter write and events).\n\n{table_text}\n\n"
-        + cost_report(received, measured, derivations)
-        + "\n\n"
-        + storage
+    cpu = ", ".join(
+        f"{name.removesuffix('Function')} {case.cpu_ms:.2f} ms"
+        for name, case in {c.function: c for c in measurement.counted.values()}.items()
     )
-    results.append(report)
-
-
-# What the template turns on besides the handlers' own lines, per invocation or request.
-# Lambda's START, END and REPORT lines when SystemLogLevel lets them through (about 340 bytes
-# an invocation as text, REPORT most of it); X-Ray's default sampling rule (1 a second, then 5%)
-# taken as its 5% at volume.
-PLATFORM_LINE_BYTES = 340
-XRAY_SAMPLED_SHARE = 0.05
-# What API Gateway's access log format fills in for a typical accepted webhook.
-ACCESS_LOG_VALUES = {
-    "$context.requestId": "Xk2p0hQ3BcwEJbQ=",
-    "$context.identity.sourceIp": "203.0.113.10",
-    "$context.routeKey": "POST /webhooks/exotel/call-status",
-    "$context.status": "200",
-    "$context.responseLatency": "12",
-    "$context.integrationStatus": "200",
-    "$context.integrationErrorMessage": "-",
-    "$context.error.message": "-",
-    "$context.requestTimeEpoch": "1705289747000",
-    "$context.identity.userAgent": "Exotel-Webhook/1.0",
-}
-
-
-@dataclass(frozen=True)
-class TemplateLines:
-    """The billable lines the deployed template adds to every webhook, read from it."""
-
-    tracing: str  # the Tracing the stack deploys with by default
-    system_log_level: str
-    access_log_bytes: int  # one request's line, with CloudWatch's per-event overhead
-
-    @classmethod
-    def of(cls, template: Template) -> TemplateLines:
-        function = template.sam["Globals"]["Function"]
-        tracing = function["Tracing"]
-        if tracing == {"Ref": "Tracing"}:
-            tracing = template.parameter("Tracing")["Default"]
-        access_format = template.resources["WebhookApi"]["Properties"]["AccessLogSettings"]
-        line = access_format["Format"]
-        for variable, value in sorted(ACCESS_LOG_VALUES.items(), key=lambda v: -len(v[0])):
-            line = line.replace(variable, value)
-        if "$context" in line:
-            raise ValueError(f"an access log variable without a typical value: {line}")
-        return cls(
-            tracing=str(tracing),
-            system_log_level=str(function["LoggingConfig"]["SystemLogLevel"]),
-            access_log_bytes=len(line) + LOG_EVENT_OVERHEAD_BYTES,
-        )
-
-    def per_invocation(self, logs_per_byte: float) -> dict[str, float]:
-        """USD per million invocations: platform lines and X-Ray, as the template sets them."""
-        platform = 0 if self.system_log_level in {"WARN", "ERROR", "FATAL"} else PLATFORM_LINE_BYTES
-        traces = XRAY_SAMPLED_SHARE if self.tracing == "Active" else 0.0
-        return {
-            "platform lines": platform * 1_000_000 * logs_per_byte,
-            "X-Ray": traces * XRAY_PER_MILLION_TRACES_RECORDED,
-        }
+    return (
+        "## AWS requests, DynamoDB capacity and log bytes per callback\n\n"
+        f"{results.measured_on()} The receiver: {calls}, {received.log_bytes} bytes of log "
+        f"lines and {received.emf_bytes} of metrics (EMF) per accepted webhook, "
+        f"{received.cpu_ms:.2f} ms of its own CPU on one core here; processors' CPU per record: "
+        f"{cpu}. Each case is one record through its processor, then the stream's window for "
+        f"that record alone (the ledger stream's counter write and events). Every log line "
+        f"is counted with CloudWatch's {LOG_EVENT_OVERHEAD_BYTES} bytes per event.\n\n"
+        f"{counts}\n\n"
+        + cost_report(measurement, deployed, US_EAST_1)
+        + "\n\n"
+        + fixed_report(measurement, deployed, US_EAST_1)
+        + "\n\n"
+        + storage_report(measurement.stored_bytes)
+    )
 
 
 # The item each case creates, by its keys (CALL, OUTCOME below): what a month of keeping it costs.
@@ -267,8 +275,8 @@ def stored_bytes(deployment: Deployment, indexes: list[Gsi], keys: dict[str, str
     return sum(item_size(part) + DYNAMODB_ITEM_OVERHEAD_BYTES for part in [item, *entries] if part)
 
 
-def storage_report(sizes: dict[str, int]) -> str:
-    per_gb = DYNAMODB_STORAGE_PER_GB_MONTH + DYNAMODB_PITR_PER_GB_MONTH
+def storage_report(sizes: dict[str, int], prices: Prices = US_EAST_1) -> str:
+    per_gb = prices.dynamodb_storage_per_gb_month + prices.dynamodb_pitr_per_gb_month
     rows = [
         f"| {case} | {size:,} | {size * 1_000_000 / 1024**3 * per_gb:.2f} |"
         for case, size in sizes.items()
@@ -277,9 +285,9 @@ def storage_report(sizes: dict[str, int]) -> str:
         [
             "### Storage: each month a million kept items cost",
             "",
-            f"DynamoDB standard storage (USD {DYNAMODB_STORAGE_PER_GB_MONTH:.2f} per GB-month) "
-            f"and point-in-time recovery (USD {DYNAMODB_PITR_PER_GB_MONTH:.2f}), on each stored "
-            "item and "
+            f"DynamoDB standard storage (USD {prices.dynamodb_storage_per_gb_month:.2f} per "
+            f"GB-month) and point-in-time recovery (USD {prices.dynamodb_pitr_per_gb_month:.2f}),"
+            " on each stored item and "
             f"index entry with DynamoDB's {DYNAMODB_ITEM_OVERHEAD_BYTES} bytes each; "
             "`DataRetentionDays` says how many months (0: for ever).",
             "",
@@ -290,116 +298,122 @@ def storage_report(sizes: dict[str, int]) -> str:
     )
 
 
-def lambda_cost(calls_per_invocation: float, invocations: float, memory_gb: float) -> float:
-    """Per million webhooks: requests plus billed time (ASSUMED_MS_PER_AWS_CALL per call)."""
-    seconds = max(1.0, calls_per_invocation * ASSUMED_MS_PER_AWS_CALL) / 1000
-    return invocations * (
-        LAMBDA_PER_MILLION_REQUESTS + 1_000_000 * seconds * memory_gb * LAMBDA_ARM_PER_GB_SECOND
-    )
-
-
-def cost_report(
-    received: Ledger,
-    measured: dict[tuple[CallbackType, str], Ledger],
-    derivations: dict[tuple[CallbackType, str], Ledger],
-) -> str:
-    """What one million webhooks of each kind cost, part by part, and the direct integration."""
-    memory_gb = 0.5
-    logs_per_byte = CLOUDWATCH_LOGS_PER_GB_INGESTED / 1024**3
-    lines = TemplateLines.of(Template.load())
-    per_invocation = lines.per_invocation(logs_per_byte)
-    # invocations per webhook: the receiver's one, a processor's 1/BATCH, a window's 2/records
-    invocations = 1 + 1 / BATCH + 2 / STREAM_RECORDS
-    # The event source mapping receives and deletes in batches of 10.
-    queue_requests = received.calls["sqs.SendMessage"] + 2 / BATCH
-    ingest = {
-        "API Gateway": HTTP_API_PER_MILLION_REQUESTS,
-        "receiver Lambda": lambda_cost(sum(received.calls.values()), 1, memory_gb),
-        "SQS": queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS,
-        "receiver logs": received.log_bytes * 1_000_000 * logs_per_byte,
-        "API access log": lines.access_log_bytes * 1_000_000 * logs_per_byte,
-        "platform lines, X-Ray": invocations * sum(per_invocation.values()),
+def bills(
+    measurement: Measurement, deployed: Deployed, prices: Prices, load: LoadPoint
+) -> dict[str, Bill]:
+    return {
+        case: per_webhook(measurement.received, measurement.counted[case], load, deployed, prices)
+        for _, case in COSTED
     }
-    direct = HTTP_API_PER_MILLION_REQUESTS + queue_requests * SQS_STANDARD_PER_MILLION_REQUESTS
-    rows, totals = [], {}
-    for kind, case in COSTED:
-        ledger, derived = measured[(kind, case)], derivations[(kind, case)]
-        aws_calls = sum(ledger.calls.values())
-        events = derived.event_entries
-        sends = ledger.calls["sqs.SendMessage"]
-        # A window's invocations, counter write and log lines serve every record of a campaign
-        # in it: STREAM_RECORDS of them (events are billed per entry, not shared).
-        window_calls = sum(n for call, n in derived.calls.items() if call != "events.PutEvents")
-        processing = {
-            "processor Lambda": lambda_cost(aws_calls * BATCH, 1 / BATCH, memory_gb),
-            "DynamoDB": ledger.read_units * DYNAMODB_PER_MILLION_READ_UNITS
-            + ledger.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS,
-            "EventBridge, report queue": events * EVENTBRIDGE_PER_MILLION_EVENTS
-            + sends * SQS_STANDARD_PER_MILLION_REQUESTS,
-            "processor logs": ledger.log_bytes * 1_000_000 * logs_per_byte,
-            "ledger stream": (
-                lambda_cost(window_calls, 2, memory_gb)  # two invocations a window
-                + derived.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
-                + derived.log_bytes * 1_000_000 * logs_per_byte
+
+
+def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
+    """Each costed case at each load point, line by line, and the targets."""
+    sections, totals = [], {}
+    for load in LOAD_POINTS:
+        priced = bills(measurement, deployed, prices, load)
+        names = list(next(iter(priced.values())).lines)
+        rows = []
+        for kind, case in COSTED:
+            bill = priced[case]
+            totals[(load.name, case)] = bill.total
+            rows.append(
+                f"| {kind} | {case} | "
+                + " | ".join(f"{bill.lines[name]:.2f}" for name in names)
+                + f" | **{bill.total:.2f}** |"
             )
-            / STREAM_RECORDS,
-        }
-        total = totals[(kind, case)] = sum(ingest.values()) + sum(processing.values())
-        parts = " + ".join(
-            f"{name} {value:.2f}" for name, value in {**ingest, **processing}.items()
+        counter = measurement.counted["new attempt"].function
+        batch = records_per_batch(deployed.queues[counter], load.queue_rate(counter))
+        share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
+        sections.append(
+            "\n".join(
+                [
+                    f"**{load.name}**: call-status batches of {batch:.1f} records; the ledger "
+                    f"stream invoked {share.invocations:.3f} times and writes "
+                    f"{share.counter_writes:.3f} counters per record "
+                    f"({share.records_per_invocation:.0f} records an invocation per shard).",
+                    "",
+                    "| callback | case | " + " | ".join(names) + " | USD per million |",
+                    "| --- | --- | " + " | ".join("---:" for _ in names) + " | ---: |",
+                    *rows,
+                ]
+            )
         )
-        rows.append(f"| {kind} | {case} | {total:.2f} | {parts} |")
-    table = "\n".join(
-        ["| callback | case | USD per million | parts (USD) |", "| --- | --- | ---: | --- |", *rows]
+    target_rows = []
+    for (kind, case), limits in TARGETS.items():
+        cells = []
+        for load, limit in zip(LOAD_POINTS, limits, strict=True):
+            total = round(totals[(load.name, case)], 2)
+            cells.append(f"{total:.2f} (<= {limit:.2f}: {'met' if total <= limit else 'not met'})")
+        target_rows.append(f"| {kind} | {case} | " + " | ".join(cells) + " |")
+    tracing = replace(deployed, tracing="Active")
+    traced = {
+        load.name: per_webhook(
+            measurement.received, measurement.counted["new attempt"], load, tracing, prices
+        ).lines["X-Ray"]
+        for load in LOAD_POINTS
+    }
+    return (
+        f"### Cost per million webhooks, all in\n\nAt {prices.region} list prices as of "
+        f"{PRICES_AS_OF} (bench/prices.py), the template as deployed by default (Ingress "
+        f"{deployed.ingress}, Tracing {deployed.tracing}, SystemLogLevel "
+        f"{deployed.system_log_level}: Lambda's START, END and REPORT lines not written), "
+        f"functions of {deployed.memory_mb[RECEIVER]} MB arm64 billed for "
+        f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
+        f"here) plus the handler's CPU measured here, scaled to its memory's share of a vCPU "
+        f"({deployed.vcpu(RECEIVER):.2f}). Batch fill, stream invocations and counter writes "
+        f"follow from each load point and the template's mappings (bench/cost_model.py: "
+        f"{STREAM_SHARDS} stream shards, an on-demand table's first partitions; "
+        f"{ATTEMPTS_NOTE}). The API's access log line is {deployed.access_log_bytes} bytes. "
+        f"Tracing Active would add "
+        + " and ".join(f"USD {usd:.2f} ({name})" for name, usd in traced.items())
+        + " per million new attempts (X-Ray's default sampling: 1 a second, then 5%).\n\n"
+        + "\n\n".join(sections)
+        + "\n\nTargets (issue 22), USD per million webhooks:\n\n"
+        + "\n".join(
+            [
+                "| callback | case | " + " | ".join(load.name for load in LOAD_POINTS) + " |",
+                "| --- | --- | " + " | ".join("---" for _ in LOAD_POINTS) + " |",
+                *target_rows,
+            ]
+        )
+        + "\n\nLeft out, each for a reason: the report fetch and its reconciliation "
+        "(per campaign, in the report section), data transfer out (a few hundred bytes a "
+        "response), KMS requests for the log groups' key (CloudWatch Logs caches data keys; AWS "
+        "does not publish how often it asks) and the free tiers."
     )
-    ingest_total = sum(ingest.values())
-    target_rows = [
-        f"| {kind} | {case} | {before:.2f} | <= {target:.2f} | {round(totals[(kind, case)], 2):.2f}"
-        f" | {'yes' if round(totals[(kind, case)], 2) <= target else 'no'} |"
-        for (kind, case), (target, before) in TARGETS.items()
-    ]
-    targets = "\n".join(
+
+
+def fixed_report(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
+    series = len(measurement.series)
+    rows = []
+    for label, hours in (("idle: no traffic", 0), ("campaigns every hour", 720)):
+        lines = fixed_monthly(deployed, prices, series, hours)
+        parts = " + ".join(f"{name} {usd:.2f}" for name, usd in lines.items())
+        rows.append(f"| {label} | {sum(lines.values()):.2f} | {parts} |")
+    return "\n".join(
         [
-            "| callback | case | before (USD) | target | measured | met |",
-            "| --- | --- | ---: | ---: | ---: | --- |",
-            *target_rows,
+            "### Every month, whatever the traffic",
+            "",
+            f"What the stack costs before its first webhook ({prices.region}). Custom metrics "
+            "are billed by the hour for the hours they receive data: the series counted are "
+            f"those the cases above emitted ({series}); failures' series add theirs only in the "
+            f"hours they occur. Target (issue 22): idle <= USD {IDLE_TARGET:.2f} a month.",
+            "",
+            "| stack | USD a month | lines |",
+            "| --- | ---: | --- |",
+            *rows,
         ]
     )
-    return (
-        f"### Cost per million webhooks\n\nAt {PRICES_REGION} list prices as of {PRICES_AS_OF} "
-        f"(bench/prices.py), {memory_gb * 1024:.0f} MB arm64 functions, billed time taken as "
-        f"{ASSUMED_MS_PER_AWS_CALL:g} ms per AWS call (an assumption: it cannot be measured "
-        f"here), SQS receives and deletes in batches of {BATCH}, and a stream window shared by "
-        f"{STREAM_RECORDS} records of a campaign (5 s of a campaign at 20 callbacks/s). "
-        f"From the template: the API's access log line ({lines.access_log_bytes} bytes with "
-        f"CloudWatch's {LOG_EVENT_OVERHEAD_BYTES} per event), Lambda's platform lines "
-        f"(SystemLogLevel {lines.system_log_level}: "
-        f"{'none written' if not per_invocation['platform lines'] else 'START, END, REPORT'}) "
-        f"and X-Ray (Tracing {lines.tracing}"
-        f"{'' if per_invocation['X-Ray'] else ': no trace'}; Active would add USD "
-        f"{invocations * XRAY_SAMPLED_SHARE * XRAY_PER_MILLION_TRACES_RECORDED:.2f} at the "
-        f"default sampling's 5%). Every log line is billed with CloudWatch's "
-        f"{LOG_EVENT_OVERHEAD_BYTES} bytes per event. Storage is priced per month kept "
-        f"(below); the report fetch, the stream's polling at low volume and custom metrics "
-        f"(USD 0.30 a month each, not per webhook) are left out for now (issue 22)."
-        f"\n\n{table}\n\n"
-        f"Receiving alone (API Gateway, receiver, SQS, its logs) is USD {ingest_total:.2f} per "
-        f"million; an API Gateway -> SQS direct integration would be USD {direct:.2f} "
-        f"({ingest_total / direct:.2f}x), but it cannot check the token in constant time against "
-        f"a rotating secret, normalise, bound the body or quarantine: every malformed callback "
-        f"would reach the processors, and one type per queue would need three integrations.\n\n"
-        f"Issue 12's targets (the campaign status's: unchanged or cheaper):\n\n{targets}\n"
-    )
 
 
-STREAM_RECORDS = 100
-# Issue 12's targets (USD per million webhooks), beside the figures before it (2026-11-27).
+ATTEMPTS_NOTE = "2.2 call-status callbacks per call-schedule callback"
+IDLE_TARGET = 10.0
+# Issue 22's targets (USD per million webhooks): sustained, one campaign at 20/s.
 TARGETS: dict[tuple[CallbackType, str], tuple[float, float]] = {
-    (CallbackType.CALL_STATUS, "new attempt"): (3.50, 6.56),
-    (CallbackType.CALL_STATUS, "status change"): (4.00, 7.2),  # 1 GSI unit over a new one
-    (CallbackType.CALL_STATUS, "duplicate attempt"): (2.40, 2.75),
-    (CallbackType.CALL_SCHEDULE, "new outcome (+event)"): (4.50, 7.64),
-    (CallbackType.CAMPAIGN_STATUS, "non-final status"): (3.89, 3.89),
+    (CallbackType.CALL_STATUS, "new attempt"): (3.00, 3.50),
+    (CallbackType.CALL_STATUS, "duplicate attempt"): (2.00, 2.40),
+    (CallbackType.CALL_SCHEDULE, "new outcome (+event)"): (3.50, 4.00),
 }
 # The case that prices each callback type: what most deliveries of it do.
 COSTED: list[tuple[CallbackType, str]] = [

@@ -169,7 +169,7 @@ def main() -> None:
 
 
 def _process(handler: Callable[..., Any], batch: list[dict[str, Any]]) -> None:
-    result, _ = invoke_logged(handler, sqs_event("arn:q", batch), "burst")
+    result = invoke_logged(handler, sqs_event("arn:q", batch), "burst").result
     assert result == {"batchItemFailures": []}, result
     batch.clear()
 

@@ -28,9 +28,6 @@ from localaws.runtime import LocalLambdaContext
 from localaws.streams import StreamPoller, run_until_idle, streams_client
 from localaws.template import Template
 
-# Queue records per processor invocation the cost model assumes (a batch's one metrics document
-# is shared by its records).
-BATCH = 10
 # What CloudWatch Logs adds to each log event's bytes when it bills ingestion.
 LOG_EVENT_OVERHEAD_BYTES = 26
 
@@ -86,8 +83,10 @@ class Ledger:
     read_units: float = 0
     table_write_units: float = 0
     index_write_units: float = 0
-    log_bytes: int = 0  # log lines and EMF, as CloudWatch Logs bills them (26 B a line more)
+    log_bytes: int = 0  # log lines, as CloudWatch Logs bills them (26 B a line more)
+    emf_bytes: int = 0  # the invocation's metrics document(s), shared by a batch's records
     event_entries: int = 0  # EventBridge entries published
+    items_changed: int = 0  # items a write changed: each is a record on the table's stream
 
     @property
     def write_units(self) -> float:
@@ -136,6 +135,8 @@ class Meter:
             self.current.read_units += units if self._consistent else units / 2
         multiplier = 2 if operation == "TransactWriteItems" else 1
         failed = "Error" in parsed
+        if not failed:
+            self.current.items_changed += len(self._before)
         for key_text, before in self._before.items():
             after = self.stored(json.loads(key_text))
             size = max(item_size(before), item_size(after))
@@ -187,18 +188,19 @@ class StreamWindows:
     """The ledger stream function fed from the table's stream, a window per drain."""
 
     def __init__(self, poller: StreamPoller, handler: Callable[..., Any]) -> None:
-        self.poller, self.handler, self.log_bytes = poller, handler, 0
+        self.poller, self.handler = poller, handler
+        self.written = Logged(None)
 
     def invoke(self, event: dict[str, Any]) -> Any:  # noqa: ANN401
-        result, log_bytes = invoke_logged(self.handler, event, "LedgerStreamFunction")
-        self.log_bytes += log_bytes
-        return result
+        logged = invoke_logged(self.handler, event, "LedgerStreamFunction")
+        self.written = self.written.plus(logged)
+        return logged.result
 
-    def drain(self) -> int:
-        """Hand every new record over and close the window; the log bytes written."""
-        self.log_bytes = 0
+    def drain(self) -> Logged:
+        """Hand every new record over and close the window; what it logged."""
+        self.written = Logged(None)
         run_until_idle([self.poller])
-        return self.log_bytes
+        return self.written
 
 
 def stream_poller(deployment: Deployment, handler: Callable[..., Any]) -> StreamWindows:
@@ -222,10 +224,26 @@ def queued(callback_type: CallbackType, fields: dict[str, Any]) -> str:
     return callback.queued_event(received_at)
 
 
-def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> tuple[Any, int]:
-    """The handler's result and how many bytes of log lines it wrote, counting its EMF metrics
-    document (written once per invocation, whatever the batch) at 1/BATCH when the event is a
-    batch of queue records."""
+@dataclass(frozen=True)
+class Logged:
+    """A handler's answer and what it wrote to its log, as CloudWatch Logs bills it."""
+
+    result: Any
+    line_bytes: int = 0  # log lines, each with LOG_EVENT_OVERHEAD_BYTES
+    emf_bytes: int = 0  # metrics documents (EMF), each with LOG_EVENT_OVERHEAD_BYTES
+    series: frozenset[tuple[str, str]] = frozenset()  # (metric, its dimensions) emitted
+
+    def plus(self, other: Logged) -> Logged:
+        return Logged(
+            other.result,
+            self.line_bytes + other.line_bytes,
+            self.emf_bytes + other.emf_bytes,
+            self.series | other.series,
+        )
+
+
+def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> Logged:
+    """Run the handler, capturing its log lines and metrics documents apart."""
     from exotel_webhooks.observability import logger  # noqa: PLC0415
 
     captured = io.StringIO()
@@ -242,12 +260,16 @@ def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str)
         for h, stream in zip(handlers, streams, strict=True):
             if stream is not None:
                 h.setStream(stream)
-    # CloudWatch Logs bills each line's bytes plus LOG_EVENT_OVERHEAD_BYTES
-    lines = [
-        len(line) + LOG_EVENT_OVERHEAD_BYTES
-        for line in captured.getvalue().encode().splitlines(keepends=True)
-    ]
-    raw = captured.getvalue().encode().splitlines(keepends=True)
-    emf = sum(size for size, line in zip(lines, raw, strict=True) if line.startswith(b'{"_aws"'))
-    share = BATCH if "Records" in event and event["Records"] and "messageId" in str(event) else 1
-    return result, sum(lines) - emf + emf // share
+    lines, emf, series = 0, 0, set()
+    for line in captured.getvalue().encode().splitlines(keepends=True):
+        size = len(line) + LOG_EVENT_OVERHEAD_BYTES
+        if not line.startswith(b'{"_aws"'):
+            lines += size
+            continue
+        emf += size
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for dimensions in directive["Dimensions"] or [[]]:
+                labels = ",".join(f"{d}={document[d]}" for d in dimensions)
+                series |= {(metric["Name"], labels) for metric in directive["Metrics"]}
+    return Logged(result, lines, emf, frozenset(series))

@@ -1,23 +1,97 @@
-"""AWS list prices used by `make bench` to turn measured requests and bytes into money.
+"""AWS list prices the cost model turns measured requests, units and bytes into money with.
 
-us-east-1, on-demand, after the free tier; PRICES_AS_OF is when they were read. DynamoDB's are
-the on-demand prices after AWS's 2024-11-01 cut. Check the pricing pages before quoting them.
+On-demand, after the free tier (which the model ignores), per region; PRICES_AS_OF is when they
+were read. DynamoDB's are the on-demand prices after AWS's 2024-11-01 cut. ap-south-1's SQS,
+EventBridge, point-in-time recovery, dashboard and Secrets Manager request prices were not found
+in a published Mumbai table and are taken equal to us-east-1's (PITR at storage's 1.14 ratio):
+check them with `aws pricing get-products` before quoting a Mumbai bill to the cent.
 """
 
-PRICES_AS_OF = "2025-07-21"
-PRICES_REGION = "us-east-1"
+from __future__ import annotations
 
-HTTP_API_PER_MILLION_REQUESTS = 1.00  # API Gateway HTTP API, first 300 million a month
-LAMBDA_PER_MILLION_REQUESTS = 0.20
-LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
-SQS_STANDARD_PER_MILLION_REQUESTS = 0.40  # each 64 KiB of a request is one request
-DYNAMODB_PER_MILLION_WRITE_UNITS = 0.625  # on-demand write request units
-DYNAMODB_PER_MILLION_READ_UNITS = 0.125  # on-demand read request units
-DYNAMODB_STORAGE_PER_GB_MONTH = 0.25  # standard table class
-DYNAMODB_PITR_PER_GB_MONTH = 0.20  # continuous backups
-EVENTBRIDGE_PER_MILLION_EVENTS = 1.00  # custom events, 64 KiB each
-CLOUDWATCH_LOGS_PER_GB_INGESTED = 0.50  # standard log class
-XRAY_PER_MILLION_TRACES_RECORDED = 5.00
+from dataclasses import dataclass
+
+PRICES_AS_OF = "2026-09-20"
+
+
+@dataclass(frozen=True)
+class Prices:
+    region: str
+    http_api_per_million: float  # API Gateway HTTP API, first 300 million a month
+    lambda_per_million: float  # requests (a function URL adds nothing to them)
+    lambda_arm_per_gb_second: float
+    sqs_per_million: float  # standard queue; each 64 KiB of a request is one request
+    dynamodb_write_per_million: float  # on-demand write request units
+    dynamodb_read_per_million: float  # on-demand read request units
+    dynamodb_storage_per_gb_month: float  # standard table class
+    dynamodb_pitr_per_gb_month: float  # continuous backups
+    eventbridge_per_million: float  # custom events, 64 KiB each
+    logs_ingested_per_gb: float  # CloudWatch Logs, standard class
+    logs_stored_per_gb_month: float
+    metric_per_month: float  # a custom metric series, prorated by the hour it has data
+    alarm_metric_per_month: float  # standard resolution, per metric an alarm reads
+    dashboard_per_month: float
+    xray_per_million_traces: float
+    kms_key_per_month: float
+    kms_per_10k_requests: float
+    secret_per_month: float
+    secrets_per_10k_requests: float
+    s3_per_gb_month: float  # S3 Standard, first 50 TB
+    s3_put_per_thousand: float
+    s3_get_per_thousand: float
+
+
+US_EAST_1 = Prices(
+    region="us-east-1",
+    http_api_per_million=1.00,
+    lambda_per_million=0.20,
+    lambda_arm_per_gb_second=0.0000133334,
+    sqs_per_million=0.40,
+    dynamodb_write_per_million=0.625,
+    dynamodb_read_per_million=0.125,
+    dynamodb_storage_per_gb_month=0.25,
+    dynamodb_pitr_per_gb_month=0.20,
+    eventbridge_per_million=1.00,
+    logs_ingested_per_gb=0.50,
+    logs_stored_per_gb_month=0.03,
+    metric_per_month=0.30,
+    alarm_metric_per_month=0.10,
+    dashboard_per_month=3.00,
+    xray_per_million_traces=5.00,
+    kms_key_per_month=1.00,
+    kms_per_10k_requests=0.03,
+    secret_per_month=0.40,
+    secrets_per_10k_requests=0.05,
+    s3_per_gb_month=0.023,
+    s3_put_per_thousand=0.005,
+    s3_get_per_thousand=0.0004,
+)
+AP_SOUTH_1 = Prices(
+    region="ap-south-1",
+    http_api_per_million=1.05,
+    lambda_per_million=0.20,
+    lambda_arm_per_gb_second=0.0000133334,
+    sqs_per_million=0.40,
+    dynamodb_write_per_million=0.71,
+    dynamodb_read_per_million=0.1425,
+    dynamodb_storage_per_gb_month=0.285,
+    dynamodb_pitr_per_gb_month=0.228,
+    eventbridge_per_million=1.00,
+    logs_ingested_per_gb=0.67,
+    logs_stored_per_gb_month=0.03,
+    metric_per_month=0.30,
+    alarm_metric_per_month=0.10,
+    dashboard_per_month=3.00,
+    xray_per_million_traces=5.00,
+    kms_key_per_month=1.00,
+    kms_per_10k_requests=0.03,
+    secret_per_month=0.40,
+    secrets_per_10k_requests=0.05,
+    s3_per_gb_month=0.025,
+    s3_put_per_thousand=0.005,
+    s3_get_per_thousand=0.0004,
+)
+PRICES = {prices.region: prices for prices in (US_EAST_1, AP_SOUTH_1)}
 
 # Not measurable here: how long an AWS API call takes from Lambda in the same region. Billed
 # Lambda time is taken as this per call, plus the handler's own CPU time measured warm.

@@ -15,8 +15,9 @@ everything beside a baseline in the same run and rewrites this file:
 - Latency: a fresh interpreter per cold start, with AWS over HTTP to a loopback stub; warm
   invocations with AWS answered in-process, so only the handlers' own work is compared.
 - Costs: AWS requests counted from botocore's events, DynamoDB units by its sizing rules, log
-  bytes per line as written (a processor's EMF document shared by its batch), the ledger
-  stream's invocation shared by 100 records, priced per million webhooks.
+  and metrics bytes as written, the handlers' CPU measured warm; batch fill, stream
+  invocations and counter writes from two load points and the template's own settings
+  (bench/cost_model.py); the whole bill per million webhooks, per month kept and per month.
 - Hot keys: one campaign's 10,000-callback burst through the processors and the stream, each
   partition key's writes per second, table and index.
 - Reports: a fresh process per fetch, S3 emulated in another process, beside a plain

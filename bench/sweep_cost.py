@@ -25,13 +25,7 @@ import boto3
 from bench import results
 from bench.aws_stub import answer_in_process
 from bench.metering import Meter, table_indexes
-from bench.prices import (
-    ASSUMED_MS_PER_AWS_CALL,
-    DYNAMODB_PER_MILLION_READ_UNITS,
-    DYNAMODB_PER_MILLION_WRITE_UNITS,
-    LAMBDA_ARM_PER_GB_SECOND,
-    PRICES_AS_OF,
-)
+from bench.prices import ASSUMED_MS_PER_AWS_CALL, PRICES_AS_OF, US_EAST_1
 from exotel_webhooks.ledger.keys import attempt_keys, outcome_keys
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
@@ -161,10 +155,10 @@ def main() -> None:
             calls = sum(ledger.calls.values())
             seconds = (calls + pages) * ASSUMED_MS_PER_AWS_CALL / 1000
             dynamodb = (
-                ledger.read_units * DYNAMODB_PER_MILLION_READ_UNITS
-                + ledger.write_units * DYNAMODB_PER_MILLION_WRITE_UNITS
+                ledger.read_units * US_EAST_1.dynamodb_read_per_million
+                + ledger.write_units * US_EAST_1.dynamodb_write_per_million
             ) / 1_000_000
-            lambda_usd = seconds * MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
+            lambda_usd = seconds * MEMORY_GB * US_EAST_1.lambda_arm_per_gb_second
             requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
             lines.append(
                 f"| {case} | {report.attempts_recovered} / {report.numbers_recovered} | "

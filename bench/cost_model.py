@@ -1,0 +1,362 @@
+"""The bill AWS would send for template.yaml as deployed: every billable line, per webhook at a
+load point, per month kept, and per month whatever the traffic (docs/benchmarks.md, "Cost").
+
+Three inputs, and nothing assumed that one of them can say:
+- what running the code counted per callback (bench/costs.py: requests, DynamoDB units by its
+  sizing rules, log and metrics bytes, stream records, metric series, the handlers' CPU time);
+- the template's own settings (`Deployed.of`): batch sizes and windows, memory, log format and
+  level, tracing, the access log's format, alarms, keys, secrets, log retention;
+- a load point: callbacks a second, campaigns running at once and the campaigns' mix, from
+  which batch fill, stream invocations and X-Ray's sampling follow.
+Prices are per region (bench/prices.py). Free tiers are ignored; data transfer in is free and
+out is a response of a few hundred bytes (not priced).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bench.prices import ASSUMED_MS_PER_AWS_CALL, Prices
+from localaws.template import Template
+
+# Lambda gives a function one vCPU at 1,769 MB and a share in proportion below it.
+MB_PER_VCPU = 1769
+# DynamoDB streams have a shard per table partition; an on-demand table starts with capacity
+# for 4,000 writes a second, 4 partitions. Lambda polls each shard 4 times a second.
+STREAM_SHARDS = 4
+STREAM_POLLS_PER_SECOND = 4
+# X-Ray's default sampling rule: the first request each second, then 5% of the rest.
+XRAY_RESERVOIR_PER_SECOND = 1
+XRAY_RATE = 0.05
+# Lambda keeps five long-polling receives open on each SQS event source mapping, each waiting
+# up to 20 seconds: an idle mapping makes about 5 / 20 s receives (AWS does not publish it).
+IDLE_SQS_RECEIVES_PER_SECOND = 5 / 20
+# Lambda's START, END and REPORT lines when SystemLogLevel lets them through (REPORT most).
+PLATFORM_LINE_BYTES = 340
+SECONDS_PER_MONTH = 30 * 24 * 3600
+# What API Gateway's access log format fills in for a typical accepted webhook.
+ACCESS_LOG_VALUES = {
+    "$context.requestId": "Xk2p0hQ3BcwEJbQ=",
+    "$context.identity.sourceIp": "203.0.113.10",
+    "$context.routeKey": "POST /webhooks/exotel/call-status",
+    "$context.status": "200",
+    "$context.responseLatency": "12",
+    "$context.integrationStatus": "200",
+    "$context.integrationErrorMessage": "-",
+    "$context.error.message": "-",
+    "$context.requestTimeEpoch": "1705289747000",
+    "$context.identity.userAgent": "Exotel-Webhook/1.0",
+}
+RECEIVER = "ReceiverFunction"
+STREAM = "LedgerStreamFunction"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """An event source mapping's batching, as the template sets it."""
+
+    batch_size: int
+    window_seconds: float
+    tumbling_seconds: float = 0
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What the template turns on that the bill depends on."""
+
+    memory_mb: dict[str, int]  # per function
+    queues: dict[str, Mapping]  # per SQS-fed function
+    stream: Mapping
+    tracing: str  # the Tracing parameter's value
+    system_log_level: str
+    access_log_bytes: int  # one request's line, with CloudWatch's per-event overhead
+    alarm_metrics: int  # what alarms bill: each metric an alarm reads
+    dashboards: int
+    kms_keys: int
+    secrets: int
+    log_retention_days: int
+    ingress: str = "HttpApi"
+
+    @classmethod
+    def of(cls, template: Template, overhead: int) -> Deployed:
+        sam, resources = template.sam, template.resources
+        function_globals = sam["Globals"]["Function"]
+        memory, queues, stream = {}, {}, None
+        for name, resource in sam["Resources"].items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            properties = resource["Properties"]
+            memory[name] = int(properties.get("MemorySize", function_globals["MemorySize"]))
+            for event in properties.get("Events", {}).values():
+                settings = event["Properties"]
+                if event["Type"] == "SQS":
+                    queues[name] = Mapping(
+                        int(settings.get("BatchSize", 10)),
+                        float(settings.get("MaximumBatchingWindowInSeconds", 0)),
+                    )
+                elif event["Type"] == "DynamoDB":
+                    stream = Mapping(
+                        int(settings["BatchSize"]),
+                        float(settings.get("MaximumBatchingWindowInSeconds", 0)),
+                        float(settings.get("TumblingWindowInSeconds", 0)),
+                    )
+        if stream is None:
+            raise ValueError("the template has no stream mapping")
+        line = resources["WebhookApi"]["Properties"]["AccessLogSettings"]["Format"]
+        for variable, value in sorted(ACCESS_LOG_VALUES.items(), key=lambda v: -len(v[0])):
+            line = line.replace(variable, value)
+        if "$context" in line:
+            raise ValueError(f"an access log variable without a typical value: {line}")
+        alarms = [r["Properties"] for r in resources.values() if r["Type"] == _ALARM]
+        return cls(
+            memory_mb=memory,
+            queues=queues,
+            stream=stream,
+            tracing=_default(template, function_globals["Tracing"]),
+            system_log_level=str(function_globals["LoggingConfig"]["SystemLogLevel"]),
+            access_log_bytes=len(line) + overhead,
+            alarm_metrics=sum(_metrics_read(alarm) for alarm in alarms),
+            dashboards=_count(resources, "AWS::CloudWatch::Dashboard"),
+            kms_keys=_count(resources, "AWS::KMS::Key"),
+            secrets=_count(resources, "AWS::SecretsManager::Secret"),
+            log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
+        )
+
+    def memory_gb(self, function: str) -> float:
+        return self.memory_mb[function] / 1024
+
+    def vcpu(self, function: str) -> float:
+        return min(1.0, self.memory_mb[function] / MB_PER_VCPU)
+
+
+_ALARM = "AWS::CloudWatch::Alarm"
+
+
+def _default(template: Template, value: Any) -> str:  # noqa: ANN401
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return str(template.parameter(value["Ref"])["Default"])
+    return str(value)
+
+
+def _count(resources: dict[str, Any], kind: str) -> int:
+    return sum(1 for resource in resources.values() if resource["Type"] == kind)
+
+
+def _metrics_read(alarm: dict[str, Any]) -> int:
+    """CloudWatch bills an alarm per metric it reads (a metric math alarm: each MetricStat)."""
+    if "Metrics" in alarm:
+        return sum(1 for query in alarm["Metrics"] if "MetricStat" in query)
+    return 1
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one callback cost where it went, counted by running the code (bench/costs.py)."""
+
+    function: str  # the processor that stored it
+    aws_calls: int  # its requests to AWS (each priced at ASSUMED_MS_PER_AWS_CALL)
+    cpu_ms: float  # the processor's own CPU per record, on one vCPU
+    read_units: float
+    write_units: float
+    log_bytes: int
+    emf_bytes: int  # one invocation's metrics document
+    event_entries: int  # EventBridge entries, its own and its stream record's
+    queue_sends: int  # messages it sent (the report request)
+    stream_records: int  # items its write changed
+    counter_write_units: float  # its stream window's counter write, alone in the window
+    stream_log_bytes: int
+
+
+@dataclass(frozen=True)
+class Received:
+    """One accepted webhook in the receiver, counted by running it."""
+
+    aws_calls: int
+    cpu_ms: float
+    log_bytes: int
+    emf_bytes: int
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    name: str
+    callbacks_per_second: float
+    campaigns: int  # running at once, each with its share of the callbacks
+    attempts_per_number: float = 2.2  # call-status callbacks per call-schedule callback
+
+    def queue_rate(self, function: str) -> float:
+        """Callbacks a second into this processor's queue."""
+        per_number = self.attempts_per_number + 1
+        share = {
+            "CallStatusProcessorFunction": self.attempts_per_number / per_number,
+            "CallScheduleProcessorFunction": 1 / per_number,
+        }.get(function, 0.0)
+        return self.callbacks_per_second * share
+
+
+SUSTAINED = LoadPoint("sustained: 500 callbacks/s across 25 campaigns", 500, 25)
+ONE_CAMPAIGN = LoadPoint("one campaign at 20 callbacks/s", 20, 1)
+LOAD_POINTS = (SUSTAINED, ONE_CAMPAIGN)
+
+
+def records_per_batch(mapping: Mapping, rate: float) -> float:
+    """How full an SQS batch is: the poller gathers for the batching window (or hands over what
+    one receive finds), up to the batch size; at least the one record that woke it."""
+    gathered = rate * mapping.window_seconds if mapping.window_seconds else rate / 20
+    return min(float(mapping.batch_size), max(1.0, gathered))
+
+
+@dataclass(frozen=True)
+class StreamShare:
+    """The ledger stream's invocations and counter writes, per record on the table's stream."""
+
+    invocations: float
+    counter_writes: float
+    records_per_invocation: float
+
+
+def stream_share(mapping: Mapping, records_per_second: float, campaigns: int) -> StreamShare:
+    """Per shard, Lambda gathers for the batching window (at least a poll's quarter second),
+    and closes each tumbling window with one more invocation; each invocation writes one
+    counter per campaign among its records (campaigns spread over every shard)."""
+    per_shard = records_per_second / STREAM_SHARDS
+    gather = max(mapping.window_seconds, 1 / STREAM_POLLS_PER_SECOND)
+    batch = min(float(mapping.batch_size), max(1.0, per_shard * gather))
+    window_ends = min(per_shard, 1 / mapping.tumbling_seconds) if mapping.tumbling_seconds else 0
+    distinct = campaigns * (1 - (1 - 1 / campaigns) ** batch)
+    return StreamShare(
+        invocations=1 / batch + window_ends / per_shard,
+        counter_writes=distinct / batch,
+        records_per_invocation=batch,
+    )
+
+
+def traced_share(invocations_per_second: float) -> float:
+    """X-Ray's default rule: the reservoir's one a second, then 5% of the rest."""
+    rate = invocations_per_second
+    return (min(rate, XRAY_RESERVOIR_PER_SECOND) + XRAY_RATE * max(0.0, rate - 1)) / rate
+
+
+@dataclass
+class Bill:
+    """USD per million webhooks of one case, line by line."""
+
+    lines: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.lines.values())
+
+
+def lambda_usd(prices: Prices, gb: float, calls: float, cpu_ms: float) -> float:
+    """One invocation's request and billed time: AWS calls at ASSUMED_MS_PER_AWS_CALL each plus
+    the handler's CPU, 1 ms at least."""
+    seconds = max(1.0, calls * ASSUMED_MS_PER_AWS_CALL + cpu_ms) / 1000
+    return prices.lambda_per_million / 1e6 + seconds * gb * prices.lambda_arm_per_gb_second
+
+
+def per_webhook(
+    received: Received,
+    counted: Counted,
+    load: LoadPoint,
+    deployed: Deployed,
+    prices: Prices,
+) -> Bill:
+    """What a million webhooks of this case cost at this load point, each line in USD."""
+    per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
+    million = 1e6
+    platform = 0 if deployed.system_log_level in {"WARN", "ERROR", "FATAL"} else 1
+    batch = records_per_batch(deployed.queues[counted.function], load.queue_rate(counted.function))
+    share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
+    stream_records = counted.stream_records
+    receiver_cpu = received.cpu_ms / deployed.vcpu(RECEIVER)
+    processor_cpu = counted.cpu_ms / deployed.vcpu(counted.function)
+    bill = Bill()
+    lines = bill.lines
+    lines["API Gateway"] = prices.http_api_per_million if deployed.ingress == "HttpApi" else 0.0
+    lines["receiver Lambda"] = million * lambda_usd(
+        prices, deployed.memory_gb(RECEIVER), received.aws_calls, receiver_cpu
+    )
+    lines["receiver logs"] = (received.log_bytes + received.emf_bytes) * per_byte
+    lines["API access log"] = (
+        deployed.access_log_bytes * per_byte if deployed.ingress == "HttpApi" else 0.0
+    )
+    lines["SQS"] = (1 + counted.queue_sends + 2 / batch) * prices.sqs_per_million
+    # a batch's invocation: its request once, each record's calls and CPU
+    processor_seconds = (counted.aws_calls * ASSUMED_MS_PER_AWS_CALL + processor_cpu) / 1000
+    lines["processor Lambda"] = prices.lambda_per_million / batch + million * (
+        processor_seconds * deployed.memory_gb(counted.function) * prices.lambda_arm_per_gb_second
+    )
+    lines["processor logs"] = (counted.log_bytes + counted.emf_bytes / batch) * per_byte
+    lines["DynamoDB"] = (
+        counted.read_units * prices.dynamodb_read_per_million
+        + counted.write_units * prices.dynamodb_write_per_million
+    )
+    lines["EventBridge"] = counted.event_entries * prices.eventbridge_per_million
+    counter_writes = stream_records * share.counter_writes * counted.counter_write_units
+    stream_invocations = stream_records * share.invocations
+    stream_time = (
+        share.counter_writes * ASSUMED_MS_PER_AWS_CALL * stream_records / 1000
+        + stream_invocations * 0.001  # a window's close: its 1 ms
+    )
+    lines["ledger stream"] = (
+        stream_invocations * prices.lambda_per_million
+        + million * stream_time * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
+        + counter_writes * prices.dynamodb_write_per_million
+        + counted.stream_log_bytes * per_byte
+    )
+    invocations = 1 + 1 / batch + stream_invocations
+    lines["platform lines"] = platform * invocations * PLATFORM_LINE_BYTES * per_byte
+    traces = 0.0
+    if deployed.tracing == "Active":  # the receiver's traces (its queue's processor joins
+        # them) and the stream's own
+        traces = traced_share(load.callbacks_per_second) + stream_invocations * traced_share(
+            load.callbacks_per_second * share.invocations
+        )
+    lines["X-Ray"] = traces * prices.xray_per_million_traces
+    return bill
+
+
+def with_settings(deployed: Deployed, *, ingress: str | None, tracing: str | None) -> Deployed:
+    return replace(
+        deployed, ingress=ingress or deployed.ingress, tracing=tracing or deployed.tracing
+    )
+
+
+# ------------------------------------------------------------------------- per month
+def fixed_monthly(
+    deployed: Deployed, prices: Prices, metric_series: int, active_hours: float
+) -> dict[str, float]:
+    """A month of the stack whatever its traffic: custom metrics are billed for the hours they
+    have data (`active_hours` of the month's 720), the rest for every hour."""
+    return {
+        f"custom metrics ({metric_series} series, {active_hours:.0f} h with data)": (
+            metric_series * prices.metric_per_month * active_hours / 720
+        ),
+        f"alarms ({deployed.alarm_metrics} metrics read)": (
+            deployed.alarm_metrics * prices.alarm_metric_per_month
+        ),
+        f"dashboards ({deployed.dashboards})": deployed.dashboards * prices.dashboard_per_month,
+        f"KMS keys ({deployed.kms_keys})": deployed.kms_keys * prices.kms_key_per_month,
+        f"secrets ({deployed.secrets})": deployed.secrets * prices.secret_per_month,
+        f"idle SQS polling ({len(deployed.queues)} mappings)": (
+            len(deployed.queues)
+            * IDLE_SQS_RECEIVES_PER_SECOND
+            * SECONDS_PER_MONTH
+            * prices.sqs_per_million
+            / 1e6
+        ),
+    }
+
+
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+
+
+def positive_number(name: str, text: str) -> float:
+    """A command's number argument, or a one-line error naming it."""
+    if not _NUMBER.match(text.strip()) or float(text) <= 0 or math.isinf(float(text)):
+        raise ValueError(f"{name} must be a positive number, not {text!r}")
+    return float(text)

@@ -1,0 +1,137 @@
+"""The cost model's arithmetic: what follows from a load point and the template's settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cost_model import (
+    ONE_CAMPAIGN,
+    SUSTAINED,
+    Counted,
+    Deployed,
+    Mapping,
+    Received,
+    fixed_monthly,
+    per_webhook,
+    positive_number,
+    records_per_batch,
+    stream_share,
+    traced_share,
+    with_settings,
+)
+from bench.metering import LOG_EVENT_OVERHEAD_BYTES
+from bench.prices import AP_SOUTH_1, US_EAST_1
+from localaws.template import Template
+
+RECEIVED = Received(aws_calls=1, cpu_ms=0.7, log_bytes=250, emf_bytes=300)
+NEW_ATTEMPT = Counted(
+    function="CallStatusProcessorFunction",
+    aws_calls=3,
+    cpu_ms=1.2,
+    read_units=1,
+    write_units=2,
+    log_bytes=240,
+    emf_bytes=380,
+    event_entries=0,
+    queue_sends=0,
+    stream_records=1,
+    counter_write_units=1,
+    stream_log_bytes=0,
+)
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Deployed:
+    return Deployed.of(Template.load(), LOG_EVENT_OVERHEAD_BYTES)
+
+
+def test_the_template_settings_the_bill_depends_on_are_read_from_it(deployed: Deployed) -> None:
+    # Given the template as deployed, then the model reads its functions, mappings and alarms
+    assert deployed.queues["CallStatusProcessorFunction"].batch_size == 10
+    assert deployed.stream.tumbling_seconds > 0
+    assert deployed.memory_mb["ReceiverFunction"] >= 128
+    assert deployed.tracing in {"PassThrough", "Active"}
+    # a metric math alarm is billed per metric it reads: more alarm metrics than alarms
+    alarms = sum(
+        1 for r in Template.load().resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    )
+    assert deployed.alarm_metrics > alarms
+    assert deployed.access_log_bytes > LOG_EVENT_OVERHEAD_BYTES
+
+
+def test_a_batch_fills_with_what_arrives_in_its_window_up_to_its_size() -> None:
+    one_second = Mapping(batch_size=10, window_seconds=1)
+    assert records_per_batch(one_second, 100) == 10
+    assert records_per_batch(one_second, 4) == 4
+    assert records_per_batch(one_second, 0.2) == 1  # the record that woke the poller
+
+
+def test_the_stream_shares_its_invocations_and_counters_among_a_windows_records() -> None:
+    mapping = Mapping(batch_size=1000, window_seconds=1, tumbling_seconds=5)
+    # Given one campaign at 20/s over 4 shards: 5 records an invocation, one counter write
+    one = stream_share(mapping, 20, 1)
+    assert one.records_per_invocation == 5
+    assert one.counter_writes == pytest.approx(1 / 5)
+    # a window's close is one more invocation a shard every 5 s
+    assert one.invocations == pytest.approx(1 / 5 + (1 / 5) / 5)
+    # When the window is longer, fewer invocations and counter writes per record
+    longer = stream_share(Mapping(1000, 5, 5), 20, 1)
+    assert longer.invocations < one.invocations
+    assert longer.counter_writes < one.counter_writes
+    # When 25 campaigns share the stream, each invocation writes a counter for most of them
+    many = stream_share(mapping, 500, 25)
+    assert 0.15 < many.counter_writes < 25 / 125
+
+
+def test_xray_traces_the_reservoirs_first_request_a_second_then_five_percent() -> None:
+    assert traced_share(1) == 1
+    assert traced_share(21) == pytest.approx(2 / 21)
+    assert traced_share(0.5) == 1
+
+
+def test_the_ingress_and_tracing_change_only_their_own_lines(deployed: Deployed) -> None:
+    http = per_webhook(RECEIVED, NEW_ATTEMPT, SUSTAINED, deployed, US_EAST_1)
+    url = per_webhook(
+        RECEIVED,
+        NEW_ATTEMPT,
+        SUSTAINED,
+        with_settings(deployed, ingress="FunctionUrl", tracing=None),
+        US_EAST_1,
+    )
+    assert http.lines["API Gateway"] == US_EAST_1.http_api_per_million
+    assert url.lines["API Gateway"] == url.lines["API access log"] == 0
+    assert http.total - url.total == pytest.approx(
+        http.lines["API Gateway"] + http.lines["API access log"]
+    )
+    traced = per_webhook(
+        RECEIVED,
+        NEW_ATTEMPT,
+        ONE_CAMPAIGN,
+        with_settings(deployed, ingress=None, tracing="Active"),
+        US_EAST_1,
+    )
+    assert traced.lines["X-Ray"] > 0
+    assert http.lines["X-Ray"] == 0 or deployed.tracing == "Active"
+
+
+def test_a_dearer_region_bills_more_for_the_same_counts(deployed: Deployed) -> None:
+    east = per_webhook(RECEIVED, NEW_ATTEMPT, SUSTAINED, deployed, US_EAST_1)
+    mumbai = per_webhook(RECEIVED, NEW_ATTEMPT, SUSTAINED, deployed, AP_SOUTH_1)
+    assert mumbai.lines["DynamoDB"] > east.lines["DynamoDB"]
+    assert mumbai.total > east.total
+
+
+def test_metrics_are_billed_only_for_hours_with_data(deployed: Deployed) -> None:
+    idle = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=0)
+    busy = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=720)
+    assert sum(busy.values()) - sum(idle.values()) == pytest.approx(10 * 0.30)
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "abc", "", "1e400", "nan", "2.2.2"])
+def test_a_number_that_is_not_positive_is_refused_by_name(text: str) -> None:
+    with pytest.raises(ValueError, match="NUMBERS must be a positive number"):
+        positive_number("NUMBERS", text)
+
+
+def test_a_positive_number_is_read() -> None:
+    assert positive_number("ATTEMPTS", "2.2") == 2.2
