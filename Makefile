@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -103,6 +103,10 @@ bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campai
 	$(PY) -m bench.sweep_cost 2>/dev/null
 	$(PY) -m bench.local_e2e
 	$(PY) -m bench.sizes
+
+cost: $(SYNCED) ## A month's AWS bill for your campaigns: NUMBERS= ATTEMPTS= CAMPAIGNS= [RETENTION_DAYS=] [REGION=ap-south-1|us-east-1] [INGRESS=] [TRACING=]
+	@NUMBERS="$(NUMBERS)" ATTEMPTS="$(ATTEMPTS)" CAMPAIGNS="$(CAMPAIGNS)" RETENTION_DAYS="$(RETENTION_DAYS)" \
+		REGION="$(REGION)" INGRESS="$(INGRESS)" TRACING="$(TRACING)" $(PY) -m bench.bill
 
 # Operations (docs/operations.md): on samconfig.toml's environment (CONFIG_ENV, default
 # "default") or a stack named STACK; LOCAL=1 acts on the stack `make local` is running.

@@ -245,6 +245,7 @@ class Bill:
     """USD per million webhooks of one case, line by line."""
 
     lines: dict[str, float] = field(default_factory=dict)
+    log_bytes: float = 0  # ingested into CloudWatch Logs per webhook (what retention stores)
 
     @property
     def total(self) -> float:
@@ -309,6 +310,14 @@ def per_webhook(
         + counted.stream_log_bytes * per_byte
     )
     invocations = 1 + 1 / batch + stream_invocations
+    bill.log_bytes = (
+        received.log_bytes
+        + received.emf_bytes
+        + (deployed.access_log_bytes if deployed.ingress == "HttpApi" else 0)
+        + counted.log_bytes
+        + counted.emf_bytes / batch
+        + counted.stream_log_bytes
+    )
     lines["platform lines"] = platform * invocations * PLATFORM_LINE_BYTES * per_byte
     traces = 0.0
     if deployed.tracing == "Active":  # the receiver's traces (its queue's processor joins

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bench.bill import Campaigns, monthly, read_arguments
 from bench.cost_model import (
     ONE_CAMPAIGN,
     SUSTAINED,
+    Bill,
     Counted,
     Deployed,
     Mapping,
@@ -135,3 +137,37 @@ def test_a_number_that_is_not_positive_is_refused_by_name(text: str) -> None:
 
 def test_a_positive_number_is_read() -> None:
     assert positive_number("ATTEMPTS", "2.2") == 2.2
+
+
+def test_make_cost_refuses_a_bad_argument_in_one_line() -> None:
+    good = {"NUMBERS": "1000", "ATTEMPTS": "2", "CAMPAIGNS": "3"}
+    for bad, message in [
+        ({"NUMBERS": ""}, "NUMBERS is required"),
+        ({"ATTEMPTS": "two"}, "ATTEMPTS must be a positive number"),
+        ({"REGION": "eu-west-1"}, "REGION must be one of us-east-1, ap-south-1"),
+        ({"INGRESS": "Alb"}, "INGRESS must be one of HttpApi, FunctionUrl"),
+        ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS must be a positive number"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            read_arguments({**good, **bad})
+    campaigns, prices, ingress, tracing = read_arguments(good)
+    assert (campaigns.retention_days, prices.region, ingress, tracing) == (
+        0,
+        "ap-south-1",
+        None,
+        None,
+    )
+
+
+def test_a_months_bill_is_each_webhooks_price_times_how_many(deployed: Deployed) -> None:
+    # Given 1,000 numbers of 2 attempts in 3 campaigns, each webhook priced at USD 1 a million
+    campaigns = Campaigns(numbers=1000, attempts=2, campaigns=3, retention_days=30)
+    bills = {case: Bill({"line": 1.0}, log_bytes=0) for case in campaigns.webhooks}
+    stored = {"new attempt": 1024**3 // 4000, "new outcome (+event)": 0}
+    # When the month is priced
+    lines = monthly(campaigns, bills, deployed, US_EAST_1, stored_bytes=stored, metric_series=0)
+    # Then the per-webhook line is 2,000 + 1,000 + 6 webhooks at a millionth of a dollar each
+    assert lines["line"] == pytest.approx(3006 / 1e6)
+    # and 2,000 attempts of a 4,000th of a GB, kept a month, are half a GB-month
+    storage = next(usd for name, usd in lines.items() if name.startswith("DynamoDB storage"))
+    assert storage == pytest.approx(0.5 * (0.25 + 0.20), rel=1e-3)
