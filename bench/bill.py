@@ -28,8 +28,6 @@ from bench.metering import LOG_EVENT_OVERHEAD_BYTES
 from bench.prices import PRICES, PRICES_AS_OF, Prices
 from localaws.template import Template
 
-INGRESSES = ("HttpApi", "FunctionUrl")
-TRACINGS = ("PassThrough", "Active")
 KEPT_FOR_EVER_MONTHS = 12  # what DataRetentionDays 0 has stored after a year
 HOURS_PER_MONTH = 720
 
@@ -70,13 +68,21 @@ def read_arguments(environ: dict[str, str]) -> tuple[Campaigns, Prices, str | No
     region = environ.get("REGION", "") or "ap-south-1"
     if region not in PRICES:
         raise ValueError(f"REGION must be one of {', '.join(PRICES)}, not {region!r}")
-    ingress = environ.get("INGRESS") or None
-    if ingress and ingress not in INGRESSES:
-        raise ValueError(f"INGRESS must be one of {', '.join(INGRESSES)}, not {ingress!r}")
-    tracing = environ.get("TRACING") or None
-    if tracing and tracing not in TRACINGS:
-        raise ValueError(f"TRACING must be one of {', '.join(TRACINGS)}, not {tracing!r}")
-    return campaigns, PRICES[region], ingress, tracing
+    return campaigns, PRICES[region], offered("INGRESS", environ), offered("TRACING", environ)
+
+
+def offered(name: str, environ: dict[str, str]) -> str | None:
+    """A setting the template offers (INGRESS: its Ingress parameter, HttpApi until it has
+    one; TRACING: its Tracing parameter), or None for the template's default."""
+    value = environ.get(name) or None
+    parameter = {"INGRESS": "Ingress", "TRACING": "Tracing"}[name]
+    try:
+        allowed = Template.load().parameter(parameter)["AllowedValues"]
+    except KeyError:
+        allowed = ["HttpApi"]
+    if value and value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def monthly(

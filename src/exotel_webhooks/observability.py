@@ -43,9 +43,9 @@ _FAILURE_ONLY_KEYS = ("level", "function_request_id")
 class Metric(StrEnum):
     """Every metric the functions emit (namespace POWERTOOLS_METRICS_NAMESPACE, dimension
     `service` = the stack name, plus `callback_type` where one applies). The template's alarms
-    and dashboard name these; a test checks both sides agree."""
+    and dashboard name these; a test checks both sides agree. Accepted webhooks have no metric
+    of ours: SQS counts the messages sent to each type's queue, free."""
 
-    WEBHOOKS_ACCEPTED = "WebhooksAccepted"
     WEBHOOKS_QUARANTINED = "WebhooksQuarantined"
     WEBHOOKS_UNAUTHORISED = "WebhooksUnauthorised"
     WEBHOOKS_REJECTED = "WebhooksRejected"  # 404, 405, 413

@@ -145,7 +145,8 @@ def test_make_cost_refuses_a_bad_argument_in_one_line() -> None:
         ({"NUMBERS": ""}, "NUMBERS is required"),
         ({"ATTEMPTS": "two"}, "ATTEMPTS must be a positive number"),
         ({"REGION": "eu-west-1"}, "REGION must be one of us-east-1, ap-south-1"),
-        ({"INGRESS": "Alb"}, "INGRESS must be one of HttpApi, FunctionUrl"),
+        ({"INGRESS": "Alb"}, "INGRESS must be one of HttpApi"),
+        ({"TRACING": "On"}, "TRACING must be one of PassThrough, Active"),
         ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS must be a positive number"),
     ]:
         with pytest.raises(ValueError, match=message):

@@ -335,3 +335,28 @@ def test_storage_unavailable_gets_503_so_exotel_retries(
     assert response["statusCode"] == 503
     assert "message" in body_of(response)
     assert_nothing_stored(intake)
+
+
+def test_an_accepted_webhook_adds_no_custom_metric_sqs_counts_it_free(
+    intake: Intake, receiver: Receive
+) -> None:
+    # Given a valid webhook (the millions): AWS/SQS NumberOfMessagesSent on its type's queue
+    # already counts it, at no charge; a metrics document would add about 300 bytes of log
+    response = receiver(with_token(load_event("receiver/call-status.json")))
+    assert body_of(response)["status"] == "accepted"
+
+    # Then the receiver has recorded no metric for it
+    assert metrics.metric_set == {}
+
+
+def test_a_quarantined_webhook_is_counted_by_type(intake: Intake, receiver: Receive) -> None:
+    # Given an authenticated request that cannot be used (rare: its metric costs only then)
+    event = with_token(load_event("receiver/call-status.json"))
+    event["body"] = "not a callback"
+    event["isBase64Encoded"] = False
+    response = receiver(event)
+    assert body_of(response)["status"] == "quarantined"
+
+    # Then it is counted, by its callback type
+    assert "WebhooksQuarantined" in metrics.metric_set
+    assert metrics.dimension_set.get("callback_type") == "call-status"
