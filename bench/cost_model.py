@@ -123,6 +123,7 @@ class Deployed:
             kms_keys=_count(resources, "AWS::KMS::Key"),
             secrets=_count(resources, "AWS::SecretsManager::Secret"),
             log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
+            ingress=_default(template, {"Ref": "Ingress"}),
         )
 
     def memory_gb(self, function: str) -> float:

@@ -309,14 +309,13 @@ def bills(
 
 def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
     """Each costed case at each load point, line by line, and the targets."""
-    sections, totals = [], {}
+    sections = []
     for load in LOAD_POINTS:
         priced = bills(measurement, deployed, prices, load)
         names = list(next(iter(priced.values())).lines)
         rows = []
         for kind, case in COSTED:
             bill = priced[case]
-            totals[(load.name, case)] = bill.total
             rows.append(
                 f"| {kind} | {case} | "
                 + " | ".join(f"{bill.lines[name]:.2f}" for name in names)
@@ -340,12 +339,18 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
             )
         )
     target_rows = []
-    for (kind, case), limits in TARGETS.items():
-        cells = []
-        for load, limit in zip(LOAD_POINTS, limits, strict=True):
-            total = round(totals[(load.name, case)], 2)
-            cells.append(f"{total:.2f} (<= {limit:.2f}: {'met' if total <= limit else 'not met'})")
-        target_rows.append(f"| {kind} | {case} | " + " | ".join(cells) + " |")
+    for ingress in INGRESSES:
+        by_ingress = replace(deployed, ingress=ingress)
+        for (kind, case), limits in TARGETS.items():
+            cells = []
+            for load, limit in zip(LOAD_POINTS, limits, strict=True):
+                bill = per_webhook(
+                    measurement.received, measurement.counted[case], load, by_ingress, prices
+                )
+                total = round(bill.total, 2)
+                met = "met" if total <= limit else "not met"
+                cells.append(f"{total:.2f} (<= {limit:.2f}: {met})")
+            target_rows.append(f"| {kind} | {case} | {ingress} | " + " | ".join(cells) + " |")
     tracing = replace(deployed, tracing="Active")
     traced = {
         load.name: per_webhook(
@@ -372,8 +377,10 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
         + "\n\nTargets (issue 22), USD per million webhooks:\n\n"
         + "\n".join(
             [
-                "| callback | case | " + " | ".join(load.name for load in LOAD_POINTS) + " |",
-                "| --- | --- | " + " | ".join("---" for _ in LOAD_POINTS) + " |",
+                "| callback | case | Ingress | "
+                + " | ".join(load.name for load in LOAD_POINTS)
+                + " |",
+                "| --- | --- | --- | " + " | ".join("---" for _ in LOAD_POINTS) + " |",
                 *target_rows,
             ]
         )
@@ -409,6 +416,7 @@ def fixed_report(measurement: Measurement, deployed: Deployed, prices: Prices) -
 
 ATTEMPTS_NOTE = "2.2 call-status callbacks per call-schedule callback"
 IDLE_TARGET = 10.0
+INGRESSES = ("HttpApi", "FunctionUrl")
 # Issue 22's targets (USD per million webhooks): sustained, one campaign at 20/s.
 TARGETS: dict[tuple[CallbackType, str], tuple[float, float]] = {
     (CallbackType.CALL_STATUS, "new attempt"): (3.00, 3.50),

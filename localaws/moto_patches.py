@@ -47,6 +47,7 @@ def apply() -> None:
         _serialise_dynamodb_requests()
         _count_queues_only_when_asked()
         _list_moto_services_once()
+        _create_function_urls()
         _done = True
 
 
@@ -244,3 +245,56 @@ def _count_queues_only_when_asked() -> None:
     Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
     SQSBackend.send_message = cheap(SQSBackend.send_message)  # type: ignore[method-assign]
     SQSBackend.receive_message = cheap(SQSBackend.receive_message)  # type: ignore[method-assign]
+
+
+def _create_function_urls() -> None:
+    """moto's CloudFormation has no AWS::Lambda::Url (its Lambda API has function URLs): give
+    it one, so that a stack deployed with Ingress FunctionUrl has the receiver's URL and its
+    outputs (`FunctionUrl`, `FunctionArn`) as AWS would."""
+    from moto.awslambda.models import lambda_backends  # noqa: PLC0415
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
+
+    class FunctionUrl(CloudFormationModel):
+        def __init__(self, url: str, function_arn: str) -> None:
+            self.url, self.function_arn = url, function_arn
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Url"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in {"FunctionUrl", "FunctionArn"}
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,  # noqa: ANN401 - moto's signature
+        ) -> FunctionUrl:
+            properties = cloudformation_json["Properties"]
+            backend = lambda_backends[account_id][region_name]
+            config = backend.create_function_url_config(
+                properties["TargetFunctionArn"],
+                {"AuthType": properties["AuthType"], "InvokeMode": properties.get("InvokeMode")},
+            )
+            # AWS's URL ends with "/"; moto's does not
+            return cls(config.url.rstrip("/") + "/", config.function.function_arn)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.function_arn
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.url if attribute_name == "FunctionUrl" else self.function_arn
+
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()

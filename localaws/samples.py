@@ -10,6 +10,7 @@ RECEIVER_OUTCOMES = {
     "call-status-form.json": (200, "accepted"),
     "call-status-pascal-case.json": (200, "accepted"),
     "call-status-basic-auth.json": (200, "accepted"),
+    "call-status-function-url.json": (200, "accepted"),  # Ingress FunctionUrl's event
     "call-schedule.json": (200, "accepted"),
     "call-schedule-form.json": (200, "accepted"),
     "call-schedule-form-indexed.json": (200, "accepted"),

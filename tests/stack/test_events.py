@@ -35,7 +35,11 @@ def test_every_function_has_sample_events(template: Template) -> None:
 
 
 def test_every_event_file_fits_how_its_function_is_triggered(template: Template) -> None:
-    # Given each function's triggers in the template
+    # Given each function's triggers in the template, a function URL among them
+    function_urls = {
+        url["Properties"]["TargetFunctionArn"]["Fn::GetAtt"][0]
+        for url in template.resources_of_type("AWS::Lambda::Url").values()
+    }
     for logical_id, function in template.resources_of_type("AWS::Serverless::Function").items():
         triggers = function["Properties"].get("Events", {}).values()
         routes = {
@@ -58,10 +62,15 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
             elif stream:  # tumbling windows: the shard, the state, whether the window ends
                 assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
                 assert {r["eventSource"] for r in event["Records"]} <= {"aws:dynamodb"}, path
-            else:
+            else:  # the HTTP API's route, or the function URL's $default one to a route's path
                 assert event["version"] == "2.0", path
-                assert event["routeKey"] in routes, path
-                assert event["requestContext"]["http"]["method"] == event["routeKey"].split()[0]
+                http = event["requestContext"]["http"]
+                if event["routeKey"] == "$default":
+                    assert logical_id in function_urls, path
+                    assert f"{http['method']} {event['rawPath']}" in routes, path
+                else:
+                    assert event["routeKey"] in routes, path
+                    assert http["method"] == event["routeKey"].split()[0]
 
 
 def test_every_event_is_listed_with_its_outcome() -> None:

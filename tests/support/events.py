@@ -38,6 +38,37 @@ def http_get(path: str, query: str = "") -> dict[str, Any]:
     }
 
 
+FUNCTION_URL_ID = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"
+
+
+def as_function_url(event: dict[str, Any]) -> dict[str, Any]:
+    """The same request as Lambda delivers it from the receiver's function URL (Ingress
+    FunctionUrl): payload 2.0 with the `$default` route, the path only in rawPath and
+    requestContext.http, the URL's own host."""
+    method, _, path = (event.get("routeKey") or "").partition(" ")
+    context = dict(event.get("requestContext") or {})
+    http = dict(context.get("http") or {})
+    if path:
+        http.update(method=method, path=path)
+    host = f"{FUNCTION_URL_ID}.lambda-url.ap-south-1.on.aws"
+    context.update(
+        http=http,
+        routeKey="$default",
+        stage="$default",
+        apiId=FUNCTION_URL_ID,
+        domainName=host,
+        domainPrefix=FUNCTION_URL_ID,
+    )
+    headers = {**(event.get("headers") or {}), "host": host}
+    return {
+        **event,
+        "routeKey": "$default",
+        "rawPath": http.get("path") or event.get("rawPath"),
+        "headers": headers,
+        "requestContext": context,
+    }
+
+
 def with_token(event: dict[str, Any], token: str = TOKEN) -> dict[str, Any]:
     """The same event carrying another ?token= value."""
     return {**event, "rawQueryString": f"token={token}", "queryStringParameters": {"token": token}}

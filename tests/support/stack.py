@@ -54,11 +54,15 @@ def cloudformation(template: Template) -> dict[str, Any]:
 @pytest.fixture
 def stack(template: Template, request: pytest.FixtureRequest) -> Iterator[Deployment]:
     """A fresh emulated account holding the whole stack, with two valid webhook tokens
-    (or those a `webhook_tokens` marker names)."""
+    (or those a `webhook_tokens` marker names), deployed with the template's parameters'
+    defaults (or those a `stack_parameters` marker sets)."""
     marker = request.node.get_closest_marker("webhook_tokens")
     tokens = marker.args if marker else (TOKEN, ROTATED_TOKEN)
+    parameters = request.node.get_closest_marker("stack_parameters")
     with emulated_account_environment(), mock_aws(), pytest.MonkeyPatch.context() as patch:
-        deployment = deploy(template, webhook_tokens=tokens)
+        deployment = deploy(
+            template, webhook_tokens=tokens, parameters=parameters.kwargs if parameters else None
+        )
         # what tests that reach the table themselves hash numbers with, as its functions do
         receiver = deployment.functions["ReceiverFunction"].environment
         patch.setenv("NUMBER_HASH_KEY", receiver["NUMBER_HASH_KEY"])

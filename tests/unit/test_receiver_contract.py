@@ -1,6 +1,7 @@
 """The webhook contract (docs/architecture.md, "The webhook contract"), row by row, on the
-receiver wired to in-memory fakes of its ports (tests/support/fakes.py). The same receiver on
-the stack deployed from the template: tests/stack/test_receiver_contract.py."""
+receiver wired to in-memory fakes of its ports (tests/support/fakes.py), for each ingress: every
+request as the HTTP API delivers it and as the receiver's function URL does. The same receiver
+on the stack deployed from the template: tests/stack/test_receiver_contract.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import pytest
 
 from exotel_webhooks.intake.receive import UNEXPECTED_ERROR_REASON
 from exotel_webhooks.observability import metrics
-from tests.support.events import ROTATED_TOKEN, TOKEN, body_of, load_event, with_token
+from tests.support.events import (
+    ROTATED_TOKEN,
+    TOKEN,
+    as_function_url,
+    body_of,
+    load_event,
+    with_token,
+)
 from tests.support.fakes import QUEUE_OF, Intake
 
 type Receive = Callable[[dict[str, Any]], dict[str, Any]]
@@ -25,9 +33,12 @@ def intake() -> Iterator[Intake]:
     metrics.clear_metrics()  # what a Lambda invocation's flush would do
 
 
-@pytest.fixture
-def receiver(intake: Intake) -> Receive:
-    return intake.receiver()
+@pytest.fixture(params=["HttpApi", "FunctionUrl"])
+def receiver(intake: Intake, request: pytest.FixtureRequest) -> Receive:
+    receive = intake.receiver()
+    if request.param == "HttpApi":
+        return receive
+    return lambda event: receive(as_function_url(event))
 
 
 def assert_queues_empty(intake: Intake) -> None:

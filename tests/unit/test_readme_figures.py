@@ -1,0 +1,33 @@
+"""The README's cost figures are docs/benchmarks.md's, as `make bench` last measured them: a
+figure in the README that no longer holds is a bug."""
+
+from __future__ import annotations
+
+import re
+
+from localaws.template import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+BENCHMARKS = (PROJECT_ROOT / "docs/benchmarks.md").read_text()
+
+
+def readme_figure(pattern: str) -> str:
+    found = re.search(pattern, " ".join(README.split()))
+    assert found, pattern
+    return found.group(1)
+
+
+def test_the_readmes_cost_per_new_attempt_is_the_benchmarks() -> None:
+    # Given the benchmark's new attempt at one campaign's 20 callbacks a second, by ingress
+    row = r"\| call-status \| new attempt \| (\w+) \| [^|]+ \| ([\d.]+) \("
+    targets = dict(re.findall(row, BENCHMARKS))
+    # Then the README quotes those figures
+    quoted = readme_figure(r"USD ([\d.]+) per million new call attempts at one campaign's 20")
+    assert quoted == targets["HttpApi"]
+    assert readme_figure(r"\(([\d.]+) with `Ingress=FunctionUrl`") == targets["FunctionUrl"]
+
+
+def test_the_readmes_idle_month_is_the_benchmarks() -> None:
+    idle = re.search(r"\| idle: no traffic \| ([\d.]+) \|", BENCHMARKS)
+    assert idle
+    assert readme_figure(r"USD ([\d.]+) a month before the first webhook") == idle.group(1)
