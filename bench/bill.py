@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from bench.cost_model import (
     ONE_CAMPAIGN,
     Bill,
+    Counted,
     Deployed,
     fixed_monthly,
+    per_report_row,
     per_webhook,
     positive_number,
     with_settings,
@@ -91,6 +93,7 @@ def monthly(
     deployed: Deployed,
     prices: Prices,
     *,
+    report_row: Counted,
     stored_bytes: dict[str, int],
     metric_series: int,
 ) -> dict[str, float]:
@@ -101,6 +104,10 @@ def monthly(
         for name, usd in bills[case].lines.items():
             lines[name] += usd * count / 1e6
         log_bytes += bills[case].log_bytes * count
+    rows = per_report_row(report_row, ONE_CAMPAIGN, deployed, prices)
+    for name, usd in rows.lines.items():  # every number is a row of its campaign's report
+        lines[name] += usd * campaigns.numbers / 1e6
+    log_bytes += rows.log_bytes * campaigns.numbers
     webhooks = sum(campaigns.webhooks.values())
     busy_hours = min(HOURS_PER_MONTH, webhooks / ONE_CAMPAIGN.callbacks_per_second / 3600)
     lines.update(fixed_monthly(deployed, prices, metric_series, busy_hours))
@@ -131,7 +138,7 @@ def main() -> int:
     except ValueError as error:
         print(f"make cost: {error}", file=sys.stderr)
         return 2
-    from bench.costs import measure  # noqa: PLC0415 - a bad argument answers at once
+    from bench.costs import REPORT_ROW, measure  # noqa: PLC0415 - a bad argument answers at once
 
     with contextlib.redirect_stderr(io.StringIO()):  # the emulated stack's warnings
         measurement = measure()
@@ -148,6 +155,7 @@ def main() -> int:
         bills,
         deployed,
         prices,
+        report_row=measurement.counted[REPORT_ROW],
         stored_bytes=measurement.stored_bytes,
         metric_series=len(measurement.series),
     )
@@ -174,8 +182,9 @@ def render(
             *(f"  {name:<{width}} USD {usd:9.2f}" for name, usd in lines.items()),
             f"  {'total':<{width}} USD {total:9.2f}",
             "",
-            f"USD {total / campaigns.numbers * 1000:.2f} per 1,000 numbers. Free tiers, data "
-            "transfer out and the report fetch are not in it (docs/benchmarks.md).",
+            f"USD {total / campaigns.numbers * 1000:.2f} per 1,000 numbers, each number a row of "
+            "its campaign's report. Free tiers and data transfer out are not in it "
+            "(docs/benchmarks.md).",
         ]
     )
 

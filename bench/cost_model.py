@@ -158,17 +158,17 @@ class Counted:
     """What one callback cost where it went, counted by running the code (bench/costs.py)."""
 
     function: str  # the processor that stored it
-    aws_calls: int  # its requests to AWS (each priced at ASSUMED_MS_PER_AWS_CALL)
+    aws_calls: float  # its requests to AWS (each priced at ASSUMED_MS_PER_AWS_CALL)
     cpu_ms: float  # the processor's own CPU per record, on one vCPU
     read_units: float
     write_units: float
-    log_bytes: int
+    log_bytes: float
     emf_bytes: int  # one invocation's metrics document
     event_entries: int  # EventBridge entries, its own and its stream record's
     queue_sends: int  # messages it sent (the report request)
-    stream_records: int  # items its write changed
+    stream_records: float  # items its write changed
     counter_write_units: float  # its stream window's counter write, alone in the window
-    stream_log_bytes: int
+    stream_log_bytes: float
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,6 @@ def per_webhook(
     platform = 0 if deployed.system_log_level in {"WARN", "ERROR", "FATAL"} else 1
     batch = records_per_batch(deployed.queues[counted.function], load.queue_rate(counted.function))
     share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
-    stream_records = counted.stream_records
     receiver_cpu = received.cpu_ms / deployed.vcpu(RECEIVER)
     processor_cpu = counted.cpu_ms / deployed.vcpu(counted.function)
     bill = Bill()
@@ -298,18 +297,8 @@ def per_webhook(
         + counted.write_units * prices.dynamodb_write_per_million
     )
     lines["EventBridge"] = counted.event_entries * prices.eventbridge_per_million
-    counter_writes = stream_records * share.counter_writes * counted.counter_write_units
-    stream_invocations = stream_records * share.invocations
-    stream_time = (
-        share.counter_writes * ASSUMED_MS_PER_AWS_CALL * stream_records / 1000
-        + stream_invocations * 0.001  # a window's close: its 1 ms
-    )
-    lines["ledger stream"] = (
-        stream_invocations * prices.lambda_per_million
-        + million * stream_time * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
-        + counter_writes * prices.dynamodb_write_per_million
-        + counted.stream_log_bytes * per_byte
-    )
+    stream_invocations = counted.stream_records * share.invocations
+    lines["ledger stream"] = stream_usd(counted, share, deployed, prices)
     invocations = 1 + 1 / batch + stream_invocations
     bill.log_bytes = (
         received.log_bytes
@@ -327,6 +316,47 @@ def per_webhook(
             load.callbacks_per_second * share.invocations
         )
     lines["X-Ray"] = traces * prices.xray_per_million_traces
+    return bill
+
+
+def stream_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices: Prices) -> float:
+    """Per million callbacks (or rows): the stream invocations, counter writes and lines their
+    records take a share of."""
+    per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
+    records = counted.stream_records
+    invocations = records * share.invocations
+    seconds = (
+        records * share.counter_writes * ASSUMED_MS_PER_AWS_CALL / 1000
+        + invocations * 0.001  # a window's close: its 1 ms
+    )
+    return (
+        invocations * prices.lambda_per_million
+        + 1e6 * seconds * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
+        + records * share.counter_writes * counted.counter_write_units
+        * prices.dynamodb_write_per_million
+        + counted.stream_log_bytes * per_byte
+    )  # fmt: skip
+
+
+def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices: Prices) -> Bill:
+    """What a million rows of campaign reports cost to reconcile: the report fetcher's calls
+    (its invocation is the campaign's, not the row's), DynamoDB, its lines and the stream."""
+    per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
+    share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
+    seconds = counted.aws_calls * ASSUMED_MS_PER_AWS_CALL / 1000
+    bill = Bill(log_bytes=counted.log_bytes + counted.stream_log_bytes)
+    bill.lines.update(
+        {
+            "report fetcher Lambda": 1e6
+            * seconds
+            * deployed.memory_gb(counted.function)
+            * prices.lambda_arm_per_gb_second,
+            "report fetcher logs": counted.log_bytes * per_byte,
+            "DynamoDB": counted.read_units * prices.dynamodb_read_per_million
+            + counted.write_units * prices.dynamodb_write_per_million,
+            "ledger stream": stream_usd(counted, share, deployed, prices),
+        }
+    )
     return bill
 
 

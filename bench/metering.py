@@ -10,7 +10,7 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -114,7 +114,10 @@ class Meter:
         if service != "dynamodb":
             return
         self.current.requests[operation] += 1
-        self._consistent = bool(params.get("ConsistentRead"))
+        self._consistent = bool(params.get("ConsistentRead")) or any(
+            isinstance(request, dict) and request.get("ConsistentRead")
+            for request in params.get("RequestItems", {}).values()
+        )
         for key in _written_keys(operation, params):
             self._before[json.dumps(key, sort_keys=True)] = self.stored(key)
 
@@ -126,6 +129,12 @@ class Meter:
             item = {k: _deserializer.deserialize(v) for k, v in parsed.get("Item", {}).items()}
             units = max(1, math.ceil(item_size(item) / 4096))
             self.current.read_units += units if self._consistent else units / 2
+        if operation == "BatchGetItem":  # each item read as a GetItem would be
+            for found in parsed.get("Responses", {}).values():
+                for raw in found:
+                    item = {k: _deserializer.deserialize(v) for k, v in raw.items()}
+                    units = max(1, math.ceil(item_size(item) / 4096))
+                    self.current.read_units += units if self._consistent else units / 2
         if operation == "Query":  # the items' total size, a unit at least (an empty answer too)
             items = [
                 {k: _deserializer.deserialize(v) for k, v in found.items()}
@@ -242,34 +251,52 @@ class Logged:
         )
 
 
-def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> Logged:
-    """Run the handler, capturing its log lines and metrics documents apart."""
+class Captured:
+    """Log lines and metrics documents written inside `capture_logs`, as CloudWatch bills them."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.line_bytes = self.emf_bytes = 0
+        self.series: set[tuple[str, str]] = set()
+
+    def close(self) -> None:
+        for line in self.buffer.getvalue().encode().splitlines(keepends=True):
+            size = len(line) + LOG_EVENT_OVERHEAD_BYTES
+            if not line.startswith(b'{"_aws"'):
+                self.line_bytes += size
+                continue
+            self.emf_bytes += size
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                for dimensions in directive["Dimensions"] or [[]]:
+                    labels = ",".join(f"{d}={document[d]}" for d in dimensions)
+                    self.series |= {(metric["Name"], labels) for metric in directive["Metrics"]}
+
+
+@contextlib.contextmanager
+def capture_logs() -> Iterator[Captured]:
+    """Everything the package logs (and prints: EMF) inside the block."""
     from exotel_webhooks.observability import logger  # noqa: PLC0415
 
-    captured = io.StringIO()
+    captured = Captured()
     handlers = [
         h
         for h in logging.getLogger(logger.service).handlers
         if isinstance(h, logging.StreamHandler)
     ]
-    streams = [h.setStream(captured) for h in handlers]
+    streams = [h.setStream(captured.buffer) for h in handlers]
     try:
-        with contextlib.redirect_stdout(captured):
-            result = handler(event, LocalLambdaContext(name))
+        with contextlib.redirect_stdout(captured.buffer):
+            yield captured
     finally:
         for h, stream in zip(handlers, streams, strict=True):
             if stream is not None:
                 h.setStream(stream)
-    lines, emf, series = 0, 0, set()
-    for line in captured.getvalue().encode().splitlines(keepends=True):
-        size = len(line) + LOG_EVENT_OVERHEAD_BYTES
-        if not line.startswith(b'{"_aws"'):
-            lines += size
-            continue
-        emf += size
-        document = json.loads(line)
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            for dimensions in directive["Dimensions"] or [[]]:
-                labels = ",".join(f"{d}={document[d]}" for d in dimensions)
-                series |= {(metric["Name"], labels) for metric in directive["Metrics"]}
-    return Logged(result, lines, emf, frozenset(series))
+        captured.close()
+
+
+def invoke_logged(handler: Callable[..., Any], event: dict[str, Any], name: str) -> Logged:
+    """Run the handler, capturing its log lines and metrics documents apart."""
+    with capture_logs() as captured:
+        result = handler(event, LocalLambdaContext(name))
+    return Logged(result, captured.line_bytes, captured.emf_bytes, frozenset(captured.series))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bench.bill import Campaigns, monthly, read_arguments
@@ -14,6 +16,7 @@ from bench.cost_model import (
     Mapping,
     Received,
     fixed_monthly,
+    per_report_row,
     per_webhook,
     positive_number,
     records_per_batch,
@@ -161,14 +164,39 @@ def test_make_cost_refuses_a_bad_argument_in_one_line() -> None:
 
 
 def test_a_months_bill_is_each_webhooks_price_times_how_many(deployed: Deployed) -> None:
-    # Given 1,000 numbers of 2 attempts in 3 campaigns, each webhook priced at USD 1 a million
+    # Given 1,000 numbers of 2 attempts in 3 campaigns, each webhook priced at USD 1 a million,
+    # and report rows that cost nothing
     campaigns = Campaigns(numbers=1000, attempts=2, campaigns=3, retention_days=30)
     bills = {case: Bill({"line": 1.0}, log_bytes=0) for case in campaigns.webhooks}
+    free_row = replace(NEW_ATTEMPT, aws_calls=0, read_units=0, write_units=0, log_bytes=0,
+                       stream_records=0)  # fmt: skip
     stored = {"new attempt": 1024**3 // 4000, "new outcome (+event)": 0}
     # When the month is priced
-    lines = monthly(campaigns, bills, deployed, US_EAST_1, stored_bytes=stored, metric_series=0)
+    lines = monthly(
+        campaigns,
+        bills,
+        deployed,
+        US_EAST_1,
+        report_row=free_row,
+        stored_bytes=stored,
+        metric_series=0,
+    )
     # Then the per-webhook line is 2,000 + 1,000 + 6 webhooks at a millionth of a dollar each
     assert lines["line"] == pytest.approx(3006 / 1e6)
+    assert lines["DynamoDB"] == 0
     # and 2,000 attempts of a 4,000th of a GB, kept a month, are half a GB-month
     storage = next(usd for name, usd in lines.items() if name.startswith("DynamoDB storage"))
     assert storage == pytest.approx(0.5 * (0.25 + 0.20), rel=1e-3)
+
+
+def test_a_report_row_pays_its_calls_units_and_stream_share_not_an_invocation(
+    deployed: Deployed,
+) -> None:
+    # Given a row that reads one unit, writes one and changes one stream record
+    row = replace(NEW_ATTEMPT, function="ReportFetcherFunction", aws_calls=1.01)
+    bill = per_report_row(row, ONE_CAMPAIGN, deployed, US_EAST_1)
+    # Then DynamoDB is its units, and there is no per-row request charge
+    assert bill.lines["DynamoDB"] == pytest.approx(1 * 0.125 + 2 * 0.625)
+    assert "API Gateway" not in bill.lines
+    assert 0 < bill.lines["report fetcher Lambda"] < US_EAST_1.lambda_per_million
+    assert bill.lines["ledger stream"] > 0

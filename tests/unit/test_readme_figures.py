@@ -1,5 +1,6 @@
 """The README's cost figures are docs/benchmarks.md's, as `make bench` last measured them: a
-figure in the README that no longer holds is a bug."""
+figure in the README that no longer holds is a bug. "About" allows the cent or two by which the
+handlers' measured CPU moves between runs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from localaws.template import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 BENCHMARKS = (PROJECT_ROOT / "docs/benchmarks.md").read_text()
+ABOUT = 0.02  # USD per million
 
 
 def readme_figure(pattern: str) -> str:
@@ -22,9 +24,10 @@ def test_the_readmes_cost_per_new_attempt_is_the_benchmarks() -> None:
     row = r"\| call-status \| new attempt \| (\w+) \| [^|]+ \| ([\d.]+) \("
     targets = dict(re.findall(row, BENCHMARKS))
     # Then the README quotes those figures
-    quoted = readme_figure(r"USD ([\d.]+) per million new call attempts at one campaign's 20")
-    assert quoted == targets["HttpApi"]
-    assert readme_figure(r"\(([\d.]+) with `Ingress=FunctionUrl`") == targets["FunctionUrl"]
+    quoted = readme_figure(r"about USD ([\d.]+) per million new call attempts at one campaign's 20")
+    assert abs(float(quoted) - float(targets["HttpApi"])) <= ABOUT
+    function_url = readme_figure(r"\(about ([\d.]+) with `Ingress=FunctionUrl`")
+    assert abs(float(function_url) - float(targets["FunctionUrl"])) <= ABOUT
 
 
 def test_the_readmes_idle_month_is_the_benchmarks() -> None:
