@@ -104,7 +104,7 @@ bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campai
 	$(PY) -m bench.local_e2e
 	$(PY) -m bench.sizes
 
-cost: $(SYNCED) ## A month's AWS bill for your campaigns: NUMBERS= ATTEMPTS= CAMPAIGNS= [RETENTION_DAYS=] [REGION=ap-south-1|us-east-1] [TRACING=PassThrough|Active]
+cost: $(SYNCED) ## A month's AWS bill for your campaigns: NUMBERS= ATTEMPTS= CAMPAIGNS= [RETENTION_DAYS=] [REGION=ap-south-1|us-east-1] [INGRESS=HttpApi|FunctionUrl] [TRACING=PassThrough|Active]
 	@NUMBERS="$(NUMBERS)" ATTEMPTS="$(ATTEMPTS)" CAMPAIGNS="$(CAMPAIGNS)" RETENTION_DAYS="$(RETENTION_DAYS)" \
 		REGION="$(REGION)" INGRESS="$(INGRESS)" TRACING="$(TRACING)" $(PY) -m bench.bill
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from bench.cost_model import (
     ONE_CAMPAIGN,
@@ -31,6 +33,7 @@ from bench.prices import PRICES, PRICES_AS_OF, Prices
 from localaws.template import Template
 
 KEPT_FOR_EVER_MONTHS = 12  # what DataRetentionDays 0 has stored after a year
+REPORT_BYTES_PER_ROW = 150  # a campaign report's row: number, status, times, duration
 HOURS_PER_MONTH = 720
 
 
@@ -52,7 +55,9 @@ class Campaigns:
         }
 
 
-def read_arguments(environ: dict[str, str]) -> tuple[Campaigns, Prices, str | None, str | None]:
+def read_arguments(
+    environ: dict[str, str], template: Template
+) -> tuple[Campaigns, Prices, str | None, str | None]:
     def number(name: str, default: str | None = None) -> float:
         text = environ.get(name, "") or default
         if text is None:
@@ -70,18 +75,15 @@ def read_arguments(environ: dict[str, str]) -> tuple[Campaigns, Prices, str | No
     region = environ.get("REGION", "") or "ap-south-1"
     if region not in PRICES:
         raise ValueError(f"REGION must be one of {', '.join(PRICES)}, not {region!r}")
-    return campaigns, PRICES[region], offered("INGRESS", environ), offered("TRACING", environ)
+    ingress = offered(environ, "INGRESS", template.parameter("Ingress"))
+    tracing = offered(environ, "TRACING", template.parameter("Tracing"))
+    return campaigns, PRICES[region], ingress, tracing
 
 
-def offered(name: str, environ: dict[str, str]) -> str | None:
-    """A setting the template offers (INGRESS: its Ingress parameter, HttpApi until it has
-    one; TRACING: its Tracing parameter), or None for the template's default."""
+def offered(environ: dict[str, str], name: str, parameter: dict[str, Any]) -> str | None:
+    """A value the template's parameter allows, or None for its default."""
     value = environ.get(name) or None
-    parameter = {"INGRESS": "Ingress", "TRACING": "Tracing"}[name]
-    try:
-        allowed = Template.load().parameter(parameter)["AllowedValues"]
-    except KeyError:
-        allowed = ["HttpApi"]
+    allowed = parameter["AllowedValues"]
     if value and value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
@@ -108,9 +110,17 @@ def monthly(
     for name, usd in rows.lines.items():  # every number is a row of its campaign's report
         lines[name] += usd * campaigns.numbers / 1e6
     log_bytes += rows.log_bytes * campaigns.numbers
-    webhooks = sum(campaigns.webhooks.values())
-    busy_hours = min(HOURS_PER_MONTH, webhooks / ONE_CAMPAIGN.callbacks_per_second / 3600)
+    # metrics are billed for each hour with data: each campaign's hours, one at least
+    per_campaign = sum(campaigns.webhooks.values()) / campaigns.campaigns
+    hours = math.ceil(per_campaign / ONE_CAMPAIGN.callbacks_per_second / 3600)
+    busy_hours = min(HOURS_PER_MONTH, campaigns.campaigns * hours)
     lines.update(fixed_monthly(deployed, prices, metric_series, busy_hours))
+    # each campaign's report: stored once in S3 (a PUT), kept ReportRetentionDays
+    report_bytes = campaigns.numbers * REPORT_BYTES_PER_ROW
+    lines[f"report storage ({deployed.report_retention_days} days)"] = (
+        report_bytes * deployed.report_retention_days / 30 / 1024**3 * prices.s3_per_gb_month
+        + campaigns.campaigns * prices.s3_put_per_thousand / 1000
+    )
     months_kept = (
         campaigns.retention_days / 30 if campaigns.retention_days else KEPT_FOR_EVER_MONTHS
     )
@@ -133,8 +143,9 @@ def monthly(
 
 
 def main() -> int:
+    template = Template.load()
     try:
-        campaigns, prices, ingress, tracing = read_arguments(dict(os.environ))
+        campaigns, prices, ingress, tracing = read_arguments(dict(os.environ), template)
     except ValueError as error:
         print(f"make cost: {error}", file=sys.stderr)
         return 2
@@ -143,10 +154,11 @@ def main() -> int:
     with contextlib.redirect_stderr(io.StringIO()):  # the emulated stack's warnings
         measurement = measure()
     deployed = with_settings(
-        Deployed.of(Template.load(), LOG_EVENT_OVERHEAD_BYTES), ingress=ingress, tracing=tracing
+        Deployed.of(template, LOG_EVENT_OVERHEAD_BYTES), ingress=ingress, tracing=tracing
     )
+    load = replace(ONE_CAMPAIGN, attempts_per_number=campaigns.attempts)
     bills = {
-        case: per_webhook(measurement.received, counted, ONE_CAMPAIGN, deployed, prices)
+        case: per_webhook(measurement.received, counted, load, deployed, prices)
         for case, counted in measurement.counted.items()
         if case in campaigns.webhooks
     }

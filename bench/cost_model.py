@@ -78,6 +78,8 @@ class Deployed:
     kms_keys: int
     secrets: int
     log_retention_days: int
+    secret_cache_seconds: int  # how often a warm receiver reads the webhook secret
+    report_retention_days: int
     ingress: str = "HttpApi"
 
     @classmethod
@@ -110,7 +112,10 @@ class Deployed:
             line = line.replace(variable, value)
         if "$context" in line:
             raise ValueError(f"an access log variable without a typical value: {line}")
-        alarms = [r["Properties"] for r in resources.values() if r["Type"] == _ALARM]
+        # what the defaults create: a resource under a condition (sweeps, an alarm e-mail, the
+        # function URL's alarm) is left out
+        created = {name: r for name, r in resources.items() if "Condition" not in r}
+        alarms = [r["Properties"] for r in created.values() if r["Type"] == _ALARM]
         return cls(
             memory_mb=memory,
             queues=queues,
@@ -119,9 +124,11 @@ class Deployed:
             system_log_level=str(function_globals["LoggingConfig"]["SystemLogLevel"]),
             access_log_bytes=len(line) + overhead,
             alarm_metrics=sum(_metrics_read(alarm) for alarm in alarms),
-            dashboards=_count(resources, "AWS::CloudWatch::Dashboard"),
-            kms_keys=_count(resources, "AWS::KMS::Key"),
-            secrets=_count(resources, "AWS::SecretsManager::Secret"),
+            dashboards=_count(created, "AWS::CloudWatch::Dashboard"),
+            kms_keys=_count(created, "AWS::KMS::Key"),
+            secrets=_count(created, "AWS::SecretsManager::Secret"),
+            secret_cache_seconds=int(template.parameter("SecretCacheSeconds")["Default"]),
+            report_retention_days=int(template.parameter("ReportRetentionDays")["Default"]),
             log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
             ingress=_default(template, {"Ref": "Ingress"}),
         )
@@ -168,7 +175,7 @@ class Counted:
     queue_sends: int  # messages it sent (the report request)
     stream_records: float  # items its write changed
     counter_write_units: float  # its stream window's counter write, alone in the window
-    stream_log_bytes: float
+    stream_log_bytes: float  # what its window (an invocation) logged
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,8 @@ def stream_share(mapping: Mapping, records_per_second: float, campaigns: int) ->
 def traced_share(invocations_per_second: float) -> float:
     """X-Ray's default rule: the reservoir's one a second, then 5% of the rest."""
     rate = invocations_per_second
-    return (min(rate, XRAY_RESERVOIR_PER_SECOND) + XRAY_RATE * max(0.0, rate - 1)) / rate
+    reservoir = min(rate, XRAY_RESERVOIR_PER_SECOND)
+    return (reservoir + XRAY_RATE * max(0.0, rate - XRAY_RESERVOIR_PER_SECOND)) / rate
 
 
 @dataclass
@@ -306,7 +314,7 @@ def per_webhook(
         + (deployed.access_log_bytes if deployed.ingress == "HttpApi" else 0)
         + counted.log_bytes
         + counted.emf_bytes / batch
-        + counted.stream_log_bytes
+        + counted.stream_log_bytes * share.invocations
     )
     lines["platform lines"] = platform * invocations * PLATFORM_LINE_BYTES * per_byte
     traces = 0.0
@@ -325,17 +333,18 @@ def stream_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices:
     per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
     records = counted.stream_records
     invocations = records * share.invocations
+    counter_writes = records * share.counter_writes if counted.counter_write_units else 0.0
     seconds = (
-        records * share.counter_writes * ASSUMED_MS_PER_AWS_CALL / 1000
-        + invocations * 0.001  # a window's close: its 1 ms
+        counter_writes * ASSUMED_MS_PER_AWS_CALL / 1000
+        + invocations * 0.001  # the least an invocation is billed
     )
     return (
         invocations * prices.lambda_per_million
         + 1e6 * seconds * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
-        + records * share.counter_writes * counted.counter_write_units
-        * prices.dynamodb_write_per_million
-        + counted.stream_log_bytes * per_byte
-    )  # fmt: skip
+        + counter_writes * counted.counter_write_units * prices.dynamodb_write_per_million
+        # measured in a window of its own: an invocation's lines, shared by its records
+        + counted.stream_log_bytes * share.invocations * per_byte
+    )
 
 
 def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices: Prices) -> Bill:
@@ -344,7 +353,7 @@ def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices
     per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
     share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
     seconds = counted.aws_calls * ASSUMED_MS_PER_AWS_CALL / 1000
-    bill = Bill(log_bytes=counted.log_bytes + counted.stream_log_bytes)
+    bill = Bill(log_bytes=counted.log_bytes + counted.stream_log_bytes * share.invocations)
     bill.lines.update(
         {
             "report fetcher Lambda": 1e6
@@ -382,6 +391,13 @@ def fixed_monthly(
         f"dashboards ({deployed.dashboards})": deployed.dashboards * prices.dashboard_per_month,
         f"KMS keys ({deployed.kms_keys})": deployed.kms_keys * prices.kms_key_per_month,
         f"secrets ({deployed.secrets})": deployed.secrets * prices.secret_per_month,
+        "webhook secret reads (a warm receiver)": (
+            active_hours
+            * 3600
+            / deployed.secret_cache_seconds
+            * prices.secrets_per_10k_requests
+            / 1e4
+        ),
         f"idle SQS polling ({len(deployed.queues)} mappings)": (
             len(deployed.queues)
             * IDLE_SQS_RECEIVES_PER_SECOND

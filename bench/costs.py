@@ -472,10 +472,41 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
                 *target_rows,
             ]
         )
+        + "\n\n"
+        + floor_note(measurement, deployed, prices)
         + "\n\nLeft out, each for a reason: the report fetch's own invocation, S3 requests "
         "and events (per campaign: a few millionths of a dollar), data transfer out (a few "
         "hundred bytes a response), KMS requests for the log groups' key (CloudWatch Logs "
-        "caches data keys; AWS does not publish how often it asks) and the free tiers."
+        "caches data keys; AWS does not publish how often it asks) and the free tiers. A "
+        "real bill could still add what someone does with the stack: Logs Insights queries "
+        "(USD 0.005 per GB scanned), read API requests, quarantined requests and reports kept "
+        "in S3 (USD 0.023 per GB-month); and data transfer out beyond AWS's free 100 GB a "
+        "month (USD 0.09 per GB: a few hundred bytes an answer, about 0.03 per million)."
+    )
+
+
+def floor_note(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
+    """What a new attempt pays on the HTTP API before a byte of log or a millisecond of work."""
+    attempt = measurement.counted["new attempt"]
+    batch = deployed.queues[attempt.function].batch_size
+    parts = {
+        "the API's request": prices.http_api_per_million,
+        "the SQS send and its share of a receive and a delete": (1 + 2 / batch)
+        * prices.sqs_per_million,
+        f"its {attempt.write_units:g} write units (the item and its calls-index entry)": (
+            attempt.write_units * prices.dynamodb_write_per_million
+        ),
+        "the receiver's and its share of a processor's Lambda request": (1 + 1 / batch)
+        * prices.lambda_per_million,
+    }
+    floor = sum(parts.values())
+    listed = ", ".join(f"{name} {usd:.2f}" for name, usd in parts.items())
+    return (
+        f"The HTTP API's floor: {listed}; USD {floor:.2f} per million new attempts before a "
+        f"byte of log or a millisecond of work. A sustained target of 3.00 leaves "
+        f"{3.00 - floor:.2f} for the rest, so it is met without the API's charge (Ingress "
+        "FunctionUrl), not on the HTTP API; dropping the calls-index entry instead would take "
+        "away the read API's `/calls` listing."
     )
 
 

@@ -33,12 +33,10 @@ class Prices:
     dashboard_per_month: float
     xray_per_million_traces: float
     kms_key_per_month: float
-    kms_per_10k_requests: float
     secret_per_month: float
     secrets_per_10k_requests: float
     s3_per_gb_month: float  # S3 Standard, first 50 TB
     s3_put_per_thousand: float
-    s3_get_per_thousand: float
 
 
 US_EAST_1 = Prices(
@@ -59,12 +57,10 @@ US_EAST_1 = Prices(
     dashboard_per_month=3.00,
     xray_per_million_traces=5.00,
     kms_key_per_month=1.00,
-    kms_per_10k_requests=0.03,
     secret_per_month=0.40,
     secrets_per_10k_requests=0.05,
     s3_per_gb_month=0.023,
     s3_put_per_thousand=0.005,
-    s3_get_per_thousand=0.0004,
 )
 AP_SOUTH_1 = Prices(
     region="ap-south-1",
@@ -84,12 +80,10 @@ AP_SOUTH_1 = Prices(
     dashboard_per_month=3.00,
     xray_per_million_traces=5.00,
     kms_key_per_month=1.00,
-    kms_per_10k_requests=0.03,
     secret_per_month=0.40,
     secrets_per_10k_requests=0.05,
     s3_per_gb_month=0.025,
     s3_put_per_thousand=0.005,
-    s3_get_per_thousand=0.0004,
 )
 PRICES = {prices.region: prices for prices in (US_EAST_1, AP_SOUTH_1)}
 

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from localaws.emulation import REGION, Deployment
+from localaws.template import Template
 from tests.support.events import TOKEN, as_function_url, body_of, load_event, with_token
 from tests.support.stack import Invoke, arrived_now, queued_messages
 
@@ -70,7 +71,7 @@ def test_function_url_ingress_gives_the_campaigns_the_receivers_public_url(
     assert concurrency["ReservedConcurrentExecutions"] == 10
 
 
-@pytest.mark.stack_parameters(Ingress="FunctionUrl")
+@pytest.mark.stack_parameters(Ingress="FunctionUrl", ReceiverReservedConcurrency="10")
 def test_a_webhook_through_the_function_url_is_accepted_and_queued(
     stack: Deployment, receiver: Invoke
 ) -> None:
@@ -87,10 +88,57 @@ def test_a_webhook_through_the_function_url_is_accepted_and_queued(
     assert json.loads(message["Body"])["callback"]["call_sid"] == "call_def456"
 
 
-@pytest.mark.stack_parameters(Ingress="FunctionUrl")
+@pytest.mark.stack_parameters(Ingress="FunctionUrl", ReceiverReservedConcurrency="10")
 def test_a_request_without_the_token_is_refused_at_the_function_url(
     stack: Deployment, receiver: Invoke
 ) -> None:
     event = as_function_url(load_event("receiver/no-secret.json"))
     assert receiver(event)["statusCode"] == 401
     assert queued_messages(stack, "CallStatusQueue") == []
+
+
+def evaluate(expression: Any, parameters: dict[str, str]) -> Any:
+    """CloudFormation's rule functions this template's rules use, as CloudFormation reads them."""
+    if isinstance(expression, dict):
+        [(function, argument)] = expression.items()
+        if function == "Ref":
+            return parameters[argument]
+        if function == "Fn::Equals":
+            left, right = (evaluate(side, parameters) for side in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not evaluate(argument[0], parameters)
+        raise ValueError(function)
+    return expression
+
+
+@pytest.mark.parametrize(
+    ("ingress", "cap", "allowed"),
+    [("HttpApi", "0", True), ("FunctionUrl", "0", False), ("FunctionUrl", "10", True)],
+)
+def test_a_function_url_without_a_concurrency_cap_is_refused(
+    template: Template, ingress: str, cap: str, allowed: bool
+) -> None:
+    # Given the template's rule on the function URL's cap
+    rule = template.sam["Rules"]["FunctionUrlNeedsAConcurrencyCap"]
+    parameters = {"Ingress": ingress, "ReceiverReservedConcurrency": cap}
+
+    # When CloudFormation checks a deployment's parameters against it
+    applies = evaluate(rule["RuleCondition"], parameters)
+    passes = all(evaluate(a["Assert"], parameters) for a in rule["Assertions"])
+
+    # Then only a public URL without a cap is refused
+    assert (not applies or passes) is allowed
+
+
+def test_the_function_urls_5xx_answers_raise_an_alarm(template: Template) -> None:
+    # Given the alarm the function URL ingress adds (the API's 5xx alarm sees none of its requests)
+    alarm = template.resources["ReceiverUrl5xxAlarm"]
+    properties = alarm["Properties"]
+
+    # Then it exists only with that ingress, and watches the receiver's URL answers
+    assert alarm["Condition"] == "WebhooksOnFunctionUrl"
+    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/Lambda", "Url5xxCount")
+    assert properties["Dimensions"] == [
+        {"Name": "FunctionName", "Value": {"Ref": "ReceiverFunction"}}
+    ]

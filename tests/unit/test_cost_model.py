@@ -126,10 +126,18 @@ def test_a_dearer_region_bills_more_for_the_same_counts(deployed: Deployed) -> N
     assert mumbai.total > east.total
 
 
-def test_metrics_are_billed_only_for_hours_with_data(deployed: Deployed) -> None:
+def test_metrics_and_secret_reads_are_billed_only_for_hours_with_traffic(
+    deployed: Deployed,
+) -> None:
     idle = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=0)
     busy = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=720)
-    assert sum(busy.values()) - sum(idle.values()) == pytest.approx(10 * 0.30)
+    # a month of 10 series, and a warm receiver reading the secret every SecretCacheSeconds
+    reads = 720 * 3600 / deployed.secret_cache_seconds * 0.05 / 1e4
+    assert sum(busy.values()) - sum(idle.values()) == pytest.approx(10 * 0.30 + reads)
+    # and an idle stack pays neither
+    assert all(
+        usd == 0 for name, usd in idle.items() if name.startswith(("custom metrics", "webhook"))
+    )
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "abc", "", "1e400", "nan", "2.2.2"])
@@ -148,13 +156,13 @@ def test_make_cost_refuses_a_bad_argument_in_one_line() -> None:
         ({"NUMBERS": ""}, "NUMBERS is required"),
         ({"ATTEMPTS": "two"}, "ATTEMPTS must be a positive number"),
         ({"REGION": "eu-west-1"}, "REGION must be one of us-east-1, ap-south-1"),
-        ({"INGRESS": "Alb"}, "INGRESS must be one of HttpApi"),
+        ({"INGRESS": "Alb"}, "INGRESS must be one of HttpApi, FunctionUrl"),
         ({"TRACING": "On"}, "TRACING must be one of PassThrough, Active"),
         ({"RETENTION_DAYS": "-1"}, "RETENTION_DAYS must be a positive number"),
     ]:
         with pytest.raises(ValueError, match=message):
-            read_arguments({**good, **bad})
-    campaigns, prices, ingress, tracing = read_arguments(good)
+            read_arguments({**good, **bad}, Template.load())
+    campaigns, prices, ingress, tracing = read_arguments(good, Template.load())
     assert (campaigns.retention_days, prices.region, ingress, tracing) == (
         0,
         "ap-south-1",

@@ -71,8 +71,8 @@ def handle_webhook(
 ) -> HttpResponse:
     """The receiver Lambda's whole behaviour, as the webhook contract's response table.
 
-    Logs exactly one line per request ("webhook <outcome>") and counts it: the saved queries
-    and the dashboard read those."""
+    Logs exactly one line per request ("webhook <outcome>") and counts each outcome but
+    `accepted` (SQS counts those, free): the saved queries and the dashboard read those."""
     started = time.perf_counter()
     method, path = _route(event)
     callback_type = _callback_type(path)
