@@ -80,6 +80,7 @@ class Deployed:
     log_retention_days: int
     secret_cache_seconds: int  # how often a warm receiver reads the webhook secret
     report_retention_days: int
+    function_url_alarm_metrics: int  # what Ingress FunctionUrl's own alarms read
     ingress: str = "HttpApi"
 
     @classmethod
@@ -129,6 +130,11 @@ class Deployed:
             secrets=_count(created, "AWS::SecretsManager::Secret"),
             secret_cache_seconds=int(template.parameter("SecretCacheSeconds")["Default"]),
             report_retention_days=int(template.parameter("ReportRetentionDays")["Default"]),
+            function_url_alarm_metrics=sum(
+                _metrics_read(r["Properties"])
+                for r in resources.values()
+                if r["Type"] == _ALARM and r.get("Condition") == "WebhooksOnFunctionUrl"
+            ),
             log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
             ingress=_default(template, {"Ref": "Ingress"}),
         )
@@ -370,9 +376,15 @@ def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices
 
 
 def with_settings(deployed: Deployed, *, ingress: str | None, tracing: str | None) -> Deployed:
-    return replace(
+    """The stack deployed with another Ingress or Tracing (the first brings its own alarms)."""
+    changed = replace(
         deployed, ingress=ingress or deployed.ingress, tracing=tracing or deployed.tracing
     )
+    if changed.ingress == "FunctionUrl" and deployed.ingress != "FunctionUrl":
+        changed = replace(
+            changed, alarm_metrics=deployed.alarm_metrics + deployed.function_url_alarm_metrics
+        )
+    return changed
 
 
 # ------------------------------------------------------------------------- per month

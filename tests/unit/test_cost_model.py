@@ -105,6 +105,9 @@ def test_the_ingress_and_tracing_change_only_their_own_lines(deployed: Deployed)
     )
     assert http.lines["API Gateway"] == US_EAST_1.http_api_per_million
     assert url.lines["API Gateway"] == url.lines["API access log"] == 0
+    # and brings its own 5xx alarm
+    url_stack = with_settings(deployed, ingress="FunctionUrl", tracing=None)
+    assert url_stack.alarm_metrics == deployed.alarm_metrics + 1
     assert http.total - url.total == pytest.approx(
         http.lines["API Gateway"] + http.lines["API access log"]
     )
