@@ -73,10 +73,12 @@ class Pipeline:
             number: self.get(f"/campaigns/{campaign.sid}/numbers/{quote(number)}")["status"]
             for number in campaign.expected_numbers()
         }
+        redial = self.get(f"/campaigns/{campaign.sid}/redial", "statuses=busy,no-answer,failed")
         return {
             "summary": {key: summary[key] for key in ("status", "attempts", "numbers")},
             "calls": calls,
             "numbers": numbers,
+            "redial": redial["csv"].splitlines()[1:],
         }
 
     def get(self, path: str, query: str = "") -> dict[str, Any]:
@@ -125,6 +127,12 @@ def test_any_delivery_order_with_duplicates_ends_in_the_same_state(
         assert state["summary"] == campaign.expected_summary()
         assert state["calls"] == campaign.expected_calls()
         assert state["numbers"] == campaign.expected_numbers()
+        # and the redial list is the numbers whose final outcome went unanswered
+        assert state["redial"] == sorted(
+            number
+            for number, status in campaign.expected_numbers().items()
+            if status in {"busy", "no-answer", "failed"}
+        )
 
     # And no follow-up was ever sent twice for the same callback
     published = [

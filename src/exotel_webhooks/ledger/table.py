@@ -335,6 +335,17 @@ class CampaignTable:
         found = {sort_key_of(from_item(item)) for item in response.get("Items") or []}
         return bool(found & {sort_key_of(keys), EVERY_CAMPAIGN})
 
+    def erased_among(self, campaign_sid: str, subscribers: Sequence[str]) -> set[str]:
+        """Which of these subscribers were erased in this campaign or in all: their tombstones,
+        read in batches (consistent: a list handed out must not hold one erased meanwhile)."""
+        wanted: dict[str, str] = {}
+        keys = []
+        for subscriber in sorted(set(subscribers)):
+            hashed = self.subscriber_hash(subscriber)
+            wanted[partition_key_of(erasure_keys(hashed, None))] = subscriber
+            keys += [erasure_keys(hashed, campaign_sid), erasure_keys(hashed, None)]
+        return {wanted[partition_key_of(found)] for found in self.batch_get(keys, consistent=True)}
+
     def _update_if(
         self,
         key: Mapping[str, str],

@@ -18,10 +18,12 @@ from exotel_webhooks.ledger.keys import (
     is_outcome,
     is_summary,
     masked_part,
+    subscriber_of,
 )
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.views.redial import RedialList, UnknownStatus, redial_list, redial_statuses
 
 DEFAULT_PAGE_SIZE = 50
 MAX_QUERIES = 20  # index pages one calls request may read
@@ -127,6 +129,40 @@ class CampaignViews:
             "items": [{name: item.get(name) for name in CALL_FIELDS} for item in items],
             "next_token": _token(shard, start) if shard < CALL_SHARDS else None,
         }
+
+    def redial(self, campaign_sid: str, statuses: str | None = None) -> RedialList:
+        """The numbers to call again (views/redial.py): every attempt of the campaign from the
+        calls index, then the outcomes and the tombstones of the numbers they name."""
+        try:
+            wanted = redial_statuses(statuses)
+        except UnknownStatus as error:
+            raise BadRequest(str(error)) from error
+        attempts: list[dict[str, Any]] = []
+        for shard in range(CALL_SHARDS):
+            start = None
+            while True:
+                page = self.table.calls_page(campaign_sid, shard, 1000, None, start)
+                attempts += [a | {"number": subscriber_of(a)} for a in page.items]
+                if not (start := page.last_key):
+                    break
+        try:
+            reconciliation = self.campaign(campaign_sid)["reconciliation"] or {}
+        except CampaignNotFound:
+            if not attempts:
+                raise
+            reconciliation = {}  # attempts stored, not yet counted (the stream trails)
+        subscribers = sorted({a["number"] for a in attempts})
+        outcomes = {subscriber_of(o): o for o in self.table.outcomes(campaign_sid, subscribers)}
+        # numbers the report backfilled that no attempt names: counted, not found
+        found_backfilled = sum(1 for o in outcomes.values() if o.get("source") == "report")
+        only_in_report = max(0, int(reconciliation.get("backfilled") or 0) - found_backfilled)
+        listed = redial_list(attempts, outcomes, wanted, self.rules.local_timezone, only_in_report)
+        erased = self.table.erased_among(campaign_sid, listed.numbers)
+        if not erased:
+            return listed
+        left_out = listed.left_out | {"erased (make erase)": len(erased)}
+        kept = [number for number in listed.numbers if number not in erased]
+        return RedialList(kept, left_out, listed.best_hours)
 
 
 def _counted(counters: dict[str, int], family: str) -> dict[str, Any]:

@@ -62,6 +62,26 @@ def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
             next_token=query.get("next_token"),
         )
 
+    @app.get("/campaigns/<campaign_sid>/redial")
+    def redial_list(campaign_sid: str) -> dict[str, Any]:
+        query = app.current_event.query_string_parameters or {}
+        listed = views.redial(unquote(campaign_sid), query.get("statuses"))
+        return {
+            "campaign_sid": unquote(campaign_sid),
+            "numbers": len(listed.numbers),
+            "csv": listed.csv(),
+            "left_out": listed.left_out,
+            "best_hours": [
+                {
+                    "hour": rate.hour,
+                    "attempts": rate.attempts,
+                    "connected": rate.connected,
+                    "connect_rate": round(rate.rate, 3),
+                }
+                for rate in listed.best_hours
+            ],
+        }
+
     @app.exception_handler(CampaignNotFound)  # type: ignore[untyped-decorator]
     def not_found(error: CampaignNotFound) -> Response[str]:
         return _error(404, error)

@@ -1,0 +1,111 @@
+"""Redial lists through the deployed read API (docs/architecture.md, "Redial lists"). That a
+list equals the numbers the campaign left unanswered, whatever the delivery order, is checked
+with the ledger's delivery property (tests/stack/test_ledger.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from exotel_webhooks.intake.body import decode_fields
+from exotel_webhooks.intake.callbacks import build_callback
+from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.vocabulary import CallbackType
+from localaws.emulation import REGION, Deployment
+from localaws.sqs_events import sqs_event
+from tests.support.events import http_get
+from tests.support.stack import Invoke, LoadFunction
+
+SID = "camp_redial"
+
+
+def queued(kind: CallbackType, fields: dict[str, Any]) -> dict[str, Any]:
+    received_at = datetime(2024, 1, 15, tzinfo=UTC)
+    sent = decode_fields(json.dumps(fields).encode(), "application/json")
+    body = build_callback(kind, sent, NormalisationRules(), received_at).queued_event(received_at)
+    return {"MessageId": fields.get("call_sid") or fields["to"], "ReceiptHandle": "r", "Body": body}
+
+
+def store_campaign(load_function: LoadFunction, finals: dict[str, str]) -> None:
+    """One attempt and one final outcome per number."""
+    attempts = [
+        queued(
+            CallbackType.CALL_STATUS,
+            {
+                "campaign_sid": SID,
+                "call_sid": f"call_{i}",
+                "number": number,
+                "status": status,
+                "date_updated": "2024-01-15 09:05:00",
+            },
+        )
+        for i, (number, status) in enumerate(finals.items())
+    ]
+    outcomes = [
+        queued(
+            CallbackType.CALL_SCHEDULE,
+            {
+                "campaign_sid": SID,
+                "to": number,
+                "call_sids": [f"call_{i}"],
+                "status": status,
+                "date_updated": "2024-01-15 09:35:00",
+            },
+        )
+        for i, (number, status) in enumerate(finals.items())
+    ]
+    for name, records in (
+        ("CallStatusProcessorFunction", attempts),
+        ("CallScheduleProcessorFunction", outcomes),
+    ):
+        answer = load_function(name)(sqs_event("arn:q", records))
+        assert answer == {"batchItemFailures": []}
+
+
+def ask(read_api: Invoke, query: str = "") -> tuple[int, dict[str, Any]]:
+    response = read_api(http_get(f"/campaigns/{SID}/redial", query))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_a_number_erased_meanwhile_is_left_out_and_counted(
+    stack: Deployment, load_function: LoadFunction
+) -> None:
+    # Given a campaign with two unanswered numbers, one of them erased while its records are
+    # still being removed (its tombstone is written first)
+    store_campaign(
+        load_function,
+        {"+919800000001": "busy", "+919800000002": "no-answer", "+919800000003": "completed"},
+    )
+    table = CampaignTable(
+        boto3.client("dynamodb", region_name=REGION),
+        stack.physical_id("CampaignTable"),
+        stack.functions["ReadApiFunction"].environment["NUMBER_HASH_KEY"],
+    )
+    table.bury("+919800000002", SID, None)
+
+    # When the redial list is asked for
+    status, body = ask(load_function("ReadApiFunction"))
+
+    # Then only the number that may be called is in it, and the erased one is counted
+    assert status == 200
+    assert body["csv"] == "number\n+919800000001\n"
+    assert body["numbers"] == 1
+    assert body["left_out"] == {"erased (make erase)": 1}
+
+
+def test_an_unknown_status_is_a_400_and_an_unknown_campaign_a_404(
+    stack: Deployment, load_function: LoadFunction
+) -> None:
+    read_api = load_function("ReadApiFunction")
+    store_campaign(load_function, {"+919800000001": "busy"})
+
+    status, body = ask(read_api, "statuses=busy,voicemail")
+    assert status == 400
+    assert "'voicemail' is not a final call status" in body["message"]
+
+    response = read_api(http_get("/campaigns/camp_nowhere/redial"))
+    assert response["statusCode"] == 404
