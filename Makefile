@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -145,6 +145,10 @@ number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One nu
 
 sweep: $(RUNTIME) ## Sweep through Exotel's Campaign API now: CAMPAIGN=<sid> (default: every campaign due); EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL
 	@$(OPS) sweep $(if $(CAMPAIGN),'$(CAMPAIGN)')
+
+redial: $(RUNTIME) ## A campaign's numbers to call again, as Exotel's contact-list CSV: CAMPAIGN=<sid> [STATUSES=busy,no-answer,failed] [OUT=file.csv] [LOCAL=1]
+	@test -n "$(CAMPAIGN)" || { echo "usage: make redial CAMPAIGN=<sid> [STATUSES=...] [OUT=file.csv] [LOCAL=1]"; exit 2; }
+	@$(OPS) redial '$(CAMPAIGN)' $(if $(STATUSES),--statuses '$(STATUSES)') $(if $(OUT),--out '$(OUT)')
 
 sam-env: $(RUNTIME) ## An --env-vars file for sam local invoke / start-api against a stack: CONFIG_ENV= STACK= LOCAL=1 [OUTPUT=.tools/tmp/sam-env.json]
 	@$(OPS) sam-env $(if $(OUTPUT),--output '$(OUTPUT)')

@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke, number-hash, sweep and sam-env targets.
+recount, migrate, smoke, number-hash, sweep, redial and sam-env targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -13,11 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
+from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound
 from localaws.template import Template
 from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
+from ops.redial import redial, summary_line
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.sam_env import DEFAULT_PATH, sam_environment, usage
@@ -26,7 +28,7 @@ from ops.sweep import SweepNotConfigured, sweep_campaign, sweep_due
 from ops.target import Target, TargetError
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the stack `make local` runs")
@@ -84,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     swept.add_argument("campaign_sid", nargs="?", help="default: every campaign that needs it")
 
+    called = commands.add_parser(
+        "redial", help="a campaign's numbers to call again, as Exotel's contact-list CSV"
+    )
+    called.add_argument("campaign_sid")
+    called.add_argument("--statuses", help="final call statuses, default busy,no-answer,failed")
+    called.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+
     commands.add_parser(
         "smoke", help="one webhook of each type, read back through the read API, then erased"
     )
@@ -93,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     sam.add_argument("--output", type=Path, default=DEFAULT_PATH, help=f"default {DEFAULT_PATH}")
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     arguments = parser.parse_args(argv)
     try:
         target = (
@@ -134,6 +148,8 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
         return 0
     if arguments.command == "sweep":
         return _sweep(target, arguments.campaign_sid)
+    if arguments.command == "redial":
+        return _redial(target, arguments.campaign_sid, arguments.statuses, arguments.out)
     if arguments.command in _ONE_LINE:
         print(_ONE_LINE[arguments.command](target, arguments))
         return 0
@@ -195,6 +211,20 @@ def _recount(target: Target, campaign_sid: str) -> str:
     corrections = table.recount(campaign_sid)
     changed = ", ".join(f"{name} {delta:+d}" for name, delta in corrections.items())
     return f"{campaign_sid}: {changed or 'counters already equal the items'}"
+
+
+def _redial(target: Target, campaign_sid: str, statuses: str | None, out: Path | None) -> int:
+    try:
+        listed = redial(target, campaign_sid, statuses)
+    except (BadRequest, CampaignNotFound) as error:
+        print(f"redial: {error}", file=sys.stderr)
+        return 2
+    if out:
+        out.write_text(listed.csv())
+    else:
+        print(listed.csv(), end="")
+    print(summary_line(campaign_sid, listed, out), file=sys.stderr)
+    return 0
 
 
 def _sweep(target: Target, campaign_sid: str | None) -> int:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from exotel_webhooks.intake.body import decode_fields
 from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.vocabulary import CallbackType
-from localaws.emulation import REGION, Deployment
+from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.sqs_events import sqs_event
+from ops.__main__ import main
 from tests.support.events import http_get
 from tests.support.stack import Invoke, LoadFunction
 
@@ -109,3 +112,28 @@ def test_an_unknown_status_is_a_400_and_an_unknown_campaign_a_404(
 
     response = read_api(http_get("/campaigns/camp_nowhere/redial"))
     assert response["statusCode"] == 404
+
+
+def test_make_redial_writes_the_csv_and_says_what_it_left_out(
+    stack: Deployment,
+    load_function: LoadFunction,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a campaign with one busy number and one a mask stands for
+    store_campaign(load_function, {"+919800000001": "busy", "0XXXXXX4890": "busy"})
+
+    # When `make redial` writes the list to a file
+    out = tmp_path / "redial.csv"
+    code = main(["--stack", STACK_NAME, "redial", SID, "--out", str(out)])
+
+    # Then the file is Exotel's contact list, and one line says how many and what was left out
+    assert code == 0
+    assert out.read_text() == "number\n+919800000001\n"
+    said = capsys.readouterr().err
+    assert f"{SID}: 1 number(s) to call again -> {out}" in said
+    assert "left out: 1 number masked or partial (not dialable)" in said
+
+    # and a status that is not one is refused in one line, exit 2
+    assert main(["--stack", STACK_NAME, "redial", SID, "--statuses", "voicemail"]) == 2
+    assert "'voicemail' is not a final call status" in capsys.readouterr().err
