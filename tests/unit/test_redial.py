@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from exotel_webhooks.views.redial import (
     DEFAULT_REDIAL_STATUSES,
+    FINAL_CALL_STATUSES,
     UnknownStatus,
     redial_list,
     redial_statuses,
 )
+from localaws.template import PROJECT_ROOT
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -79,3 +83,19 @@ def test_the_best_hours_are_those_that_connected_best_in_the_campaigns_zone() ->
         (18, 10, 8),
         (9, 10, 4),
     ]
+
+
+def test_every_spelling_the_api_description_allows_is_a_final_status() -> None:
+    # Given the statuses openapi.yaml's pattern spells out
+    description = yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text())
+    parameters = description["paths"]["/campaigns/{campaign_sid}/redial"]["get"]["parameters"]
+    [statuses] = [p for p in parameters if p.get("name") == "statuses"]
+    pattern = statuses["schema"]["pattern"]
+    spellings = re.search(r"\(([^()]+)\)", pattern)
+    assert spellings
+
+    # Then each is read as a final call status, and the pattern takes a list of them
+    for spelling in spellings.group(1).split("|"):
+        assert redial_statuses(spelling)[0] in FINAL_CALL_STATUSES
+    assert re.fullmatch(pattern, "busy, No Answer,failed")
+    assert not re.fullmatch(pattern, "busy,voicemail")
