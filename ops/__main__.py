@@ -12,6 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exotel_webhooks.ledger.table import RaceLost
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound
 from localaws.template import Template
@@ -19,7 +22,7 @@ from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
-from ops.redial import redial, summary_line
+from ops.redial import redial, summary_line, write_private
 from ops.redrive import dead_letter_queues, redrive
 from ops.reports import request_refetch
 from ops.sam_env import DEFAULT_PATH, sam_environment, usage
@@ -219,8 +222,11 @@ def _redial(target: Target, campaign_sid: str, statuses: str | None, out: Path |
     except (BadRequest, CampaignNotFound) as error:
         print(f"redial: {error}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError, RaceLost) as error:
+        print(f"redial: the campaign table could not be read ({error}); try again", file=sys.stderr)
+        return 1
     if out:
-        out.write_text(listed.csv())
+        write_private(out, listed.csv())
     else:
         print(listed.csv(), end="")
     print(summary_line(campaign_sid, listed, out), file=sys.stderr)

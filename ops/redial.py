@@ -5,6 +5,7 @@ error says how many numbers, what was left out and why, and the best hours to ca
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from exotel_webhooks.views.campaigns import CampaignViews
@@ -27,3 +28,11 @@ def summary_line(campaign_sid: str, listed: RedialList, written_to: Path | None)
         f"{campaign_sid}: {len(listed.numbers)} number(s) to call again{where}; left out: "
         f"{left_out}; best hours: {hours or 'not enough attempts to say'}"
     )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Unmasked numbers: a file only its owner can read (a list it replaces is replaced)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)

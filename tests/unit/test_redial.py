@@ -53,15 +53,15 @@ def test_numbers_whose_final_outcome_is_asked_for_are_listed_as_exotels_csv() ->
     }
 
     # When the unanswered are asked for
-    listed = redial_list(attempts, outcomes, ("busy", "no-answer"), IST, only_in_report=2)
+    listed = redial_list(attempts, outcomes, ("busy", "no-answer"), IST, not_found=2)
 
     # Then each number ending busy or unanswered is listed once, in E.164, under `number`
     assert listed.csv() == "number\n+919800000001\n+919800000003\n"
-    # and what could not be listed says why: retries not over, a mask, the report's own
+    # and what could not be listed says why: retries not over, a mask, outcomes no attempt names
     assert listed.left_out == {
         "no final outcome yet": 1,
         "number masked or partial (not dialable)": 1,
-        "known only from the report (no attempt stored)": 2,
+        "outcome stored without an attempt (not found; make sweep recovers them)": 2,
     }
 
 
@@ -99,3 +99,54 @@ def test_every_spelling_the_api_description_allows_is_a_final_status() -> None:
         assert redial_statuses(spelling)[0] in FINAL_CALL_STATUSES
     assert re.fullmatch(pattern, "busy, No Answer,failed")
     assert not re.fullmatch(pattern, "busy,voicemail")
+
+
+def test_a_masked_subscribers_retries_are_one_number_left_out_once() -> None:
+    # Given a masked subscriber whose two retries are keyed by their own call SIDs, and its
+    # outcome keyed under the first
+    attempts = [
+        {"number": "0XXXXXX4890@call_1", "call_sid": "call_1", "status": "busy"},
+        {"number": "0XXXXXX4890@call_2", "call_sid": "call_2", "status": "busy"},
+    ]
+    outcomes = {"0XXXXXX4890@call_1": {"status": "busy", "call_sids": ["call_1", "call_2"]}}
+
+    listed = redial_list(attempts, outcomes, ("busy",), IST)
+
+    # Then it is one masked number, not also a number without an outcome
+    assert listed.left_out == {"number masked or partial (not dialable)": 1}
+
+
+def test_an_outcome_that_is_not_final_is_no_final_outcome_yet() -> None:
+    attempts = [{"number": "+919800000001", "call_sid": "c1", "status": "ringing"}]
+    outcomes = {"+919800000001": {"status": "in-progress"}}
+
+    listed = redial_list(attempts, outcomes, ("busy",), IST)
+
+    assert listed.left_out == {"no final outcome yet": 1}
+
+
+def test_hours_are_read_from_when_the_call_was_dialled_and_only_final_attempts_count() -> None:
+    # Given attempts dialled at 09:xx IST that ended at 10:xx, one stamped without a zone (read
+    # in the campaign's), one unreadable, and one still ringing
+    dialled = "2024-01-15T03:50:00+00:00"  # 09:20 IST; ended 10:10 IST
+    attempts: list[dict[str, str]] = [
+        {"number": f"+91980000{i:04d}", "call_sid": f"c{i}", "status": "completed",
+         "date_created": dialled, "date_updated": "2024-01-15T04:40:00+00:00"}
+        for i in range(5)
+    ]  # fmt: skip
+    attempts += [
+        {"number": "+919800009998", "call_sid": "n", "status": "busy",
+         "date_created": "2024-01-15 09:10:00"},
+        {"number": "+919800009999", "call_sid": "x", "status": "busy", "date_created": "soon"},
+        {"number": "+919800009997", "call_sid": "r", "status": "ringing", "date_created": dialled},
+    ]  # fmt: skip
+
+    listed = redial_list(attempts, {}, ("busy",), IST)
+
+    assert [(r.hour, r.attempts, r.connected) for r in listed.best_hours] == [(9, 6, 5)]
+
+
+def test_a_refused_status_is_not_echoed_in_full() -> None:
+    with pytest.raises(UnknownStatus) as refused:
+        redial_statuses("+919876543210")
+    assert "9876543210" not in str(refused.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -41,10 +43,20 @@ class BadRequest(Exception):
     pass
 
 
+class TooLargeForTheApi(Exception):
+    """An answer the API cannot give within its time: the command can."""
+
+
 class CampaignViews:
-    def __init__(self, table: CampaignTable, rules: NormalisationRules) -> None:
+    def __init__(
+        self,
+        table: CampaignTable,
+        rules: NormalisationRules,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.table = table
         self.rules = rules
+        self.clock = clock
 
     def campaign(self, campaign_sid: str) -> dict[str, Any]:
         """The summary and the counter items, in one Query."""
@@ -130,9 +142,12 @@ class CampaignViews:
             "next_token": _token(shard, start) if shard < CALL_SHARDS else None,
         }
 
-    def redial(self, campaign_sid: str, statuses: str | None = None) -> RedialList:
+    def redial(
+        self, campaign_sid: str, statuses: str | None = None, max_attempts: int | None = None
+    ) -> RedialList:
         """The numbers to call again (views/redial.py): every attempt of the campaign from the
-        calls index, then the outcomes and the tombstones of the numbers they name."""
+        calls index, then the outcomes and the tombstones of the numbers they name. With
+        `max_attempts` (the read API's), a larger campaign is refused: TooLargeForTheApi."""
         try:
             wanted = redial_statuses(statuses)
         except UnknownStatus as error:
@@ -143,20 +158,32 @@ class CampaignViews:
             while True:
                 page = self.table.calls_page(campaign_sid, shard, 1000, None, start)
                 attempts += [a | {"number": subscriber_of(a)} for a in page.items]
+                if max_attempts is not None and len(attempts) > max_attempts:
+                    raise TooLargeForTheApi(
+                        f"campaign {campaign_sid} has more than {max_attempts:,} attempts: "
+                        "make redial lists it"
+                    )
                 if not (start := page.last_key):
                     break
         try:
-            reconciliation = self.campaign(campaign_sid)["reconciliation"] or {}
+            counted = self.campaign(campaign_sid)["numbers"]["total"]
         except CampaignNotFound:
             if not attempts:
                 raise
-            reconciliation = {}  # attempts stored, not yet counted (the stream trails)
+            counted = 0  # attempts stored, not yet counted (the stream trails)
         subscribers = sorted({a["number"] for a in attempts})
-        outcomes = {subscriber_of(o): o for o in self.table.outcomes(campaign_sid, subscribers)}
-        # numbers the report backfilled that no attempt names: counted, not found
-        found_backfilled = sum(1 for o in outcomes.values() if o.get("source") == "report")
-        only_in_report = max(0, int(reconciliation.get("backfilled") or 0) - found_backfilled)
-        listed = redial_list(attempts, outcomes, wanted, self.rules.local_timezone, only_in_report)
+        now = self.clock()
+        outcomes, expired = {}, set()
+        for outcome in self.table.outcomes(campaign_sid, subscribers):
+            key = subscriber_of(outcome)
+            # past DataRetentionDays, not yet removed by DynamoDB's TTL: gone already
+            if outcome.get("expires_at") and int(outcome["expires_at"]) <= now:
+                expired.add(key)
+            else:
+                outcomes[key] = outcome
+        attempts = [a for a in attempts if a["number"] not in expired]
+        not_found = max(0, int(counted) - len(outcomes) - len(expired))
+        listed = redial_list(attempts, outcomes, wanted, self.rules.local_timezone, not_found)
         erased = self.table.erased_among(campaign_sid, listed.numbers)
         if not erased:
             return listed

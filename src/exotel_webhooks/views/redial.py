@@ -13,13 +13,13 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from exotel_webhooks.ledger.keys import is_e164
 from exotel_webhooks.ledger.precedence import CALL_STATUS_RANKS
-from exotel_webhooks.normalise import normalise_call_status
+from exotel_webhooks.normalise import normalise_call_status, parse_timestamp
+from exotel_webhooks.observability import scrub_phone_numbers
 
 # A number's outcome is final once Exotel stops retrying it: these are the statuses it can end
 # in (precedence.py ranks them above the progress states).
@@ -48,7 +48,9 @@ def redial_statuses(text: str | None) -> tuple[str, ...]:
             status = word.strip()
         if status not in FINAL_CALL_STATUSES:
             known = ", ".join(sorted(FINAL_CALL_STATUSES))
-            raise UnknownStatus(f"{word.strip()!r} is not a final call status ({known})")
+            # echoed shortened and scrubbed: a caller may paste anything, a number included
+            shown = scrub_phone_numbers(word.strip()[:24])
+            raise UnknownStatus(f"{shown!r} is not a final call status ({known})")
         if status not in wanted:
             wanted.append(status)
     return tuple(wanted)
@@ -85,25 +87,24 @@ def redial_list(
     outcomes: Mapping[str, Mapping[str, Any]],
     statuses: tuple[str, ...],
     zone: ZoneInfo,
-    only_in_report: int = 0,
+    not_found: int = 0,
 ) -> RedialList:
-    """`attempts`: the campaign's attempts (`number`, `status`, `date_updated` or
-    `date_created`); `outcomes`: each number's stored outcome by number; `only_in_report`:
-    numbers the report backfilled that have no attempt to find them by."""
-    numbers: set[str] = set()
-    by_hour: dict[int, Counter[str]] = defaultdict(Counter)
-    for attempt in attempts:
-        numbers.add(str(attempt["number"]))
-        moment = attempt.get("date_updated") or attempt.get("date_created")
-        if moment:
-            hour = datetime.fromisoformat(str(moment)).astimezone(zone).hour
-            by_hour[hour]["attempts"] += 1
-            by_hour[hour]["connected"] += attempt.get("status") == CONNECTED
+    """`attempts`: the campaign's attempts (`number`: the subscriber key, `call_sid`, `status`,
+    `date_created`, `date_updated`); `outcomes`: the stored outcomes by subscriber key;
+    `not_found`: numbers with an outcome stored that no attempt names (counted, not listed)."""
+    attempts = list(attempts)
+    # a masked subscriber's retries are keyed by their own call SIDs; its outcome by the first
+    covered = {sid for outcome in outcomes.values() for sid in outcome.get("call_sids") or []}
+    numbers = {
+        str(a["number"])
+        for a in attempts
+        if str(a["number"]) in outcomes or a.get("call_sid") not in covered
+    }
     chosen: list[str] = []
     left_out: Counter[str] = Counter()
     for number in sorted(numbers):
         outcome = outcomes.get(number)
-        if outcome is None:
+        if outcome is None or outcome.get("status") not in FINAL_CALL_STATUSES:
             left_out["no final outcome yet"] += 1
         elif outcome.get("status") not in statuses:
             continue  # not asked for
@@ -111,12 +112,32 @@ def redial_list(
             left_out["number masked or partial (not dialable)"] += 1
         else:
             chosen.append(number)
-    if only_in_report:
-        left_out["known only from the report (no attempt stored)"] = only_in_report
+    if not_found:
+        left_out["outcome stored without an attempt (not found; make sweep recovers them)"] = (
+            not_found
+        )
+    return RedialList(chosen, dict(left_out), best_hours(attempts, zone))
+
+
+def best_hours(attempts: Iterable[Mapping[str, Any]], zone: ZoneInfo) -> list[HourRate]:
+    """Connect rate by the hour each final attempt was dialled (`date_created`, else
+    `date_updated`), in the campaign's zone; unreadable times are skipped."""
+    by_hour: dict[int, Counter[str]] = defaultdict(Counter)
+    for attempt in attempts:
+        moment = attempt.get("date_created") or attempt.get("date_updated")
+        if attempt.get("status") not in FINAL_CALL_STATUSES or not moment:
+            continue
+        try:
+            dialled = parse_timestamp(str(moment), zone)
+        except ValueError:
+            continue
+        hour = dialled.astimezone(zone).hour
+        by_hour[hour]["attempts"] += 1
+        by_hour[hour]["connected"] += attempt.get("status") == CONNECTED
     rates = [
         HourRate(hour, counts["attempts"], counts["connected"])
         for hour, counts in by_hour.items()
         if counts["attempts"] >= MIN_ATTEMPTS_FOR_AN_HOUR and counts["connected"]
     ]
     rates.sort(key=lambda r: (-r.rate, -r.attempts, r.hour))
-    return RedialList(chosen, dict(left_out), rates[:BEST_HOURS])
+    return rates[:BEST_HOURS]
