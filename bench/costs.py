@@ -14,6 +14,7 @@ a conditional write that fails still costs its write.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -126,6 +127,7 @@ class Measurement:
     rows: list[str]  # the counts table's rows
     series: frozenset[tuple[str, str]]  # metric series the cases emitted
     stored_bytes: dict[str, int]  # by case: an item and its index entries in storage
+    attempt_row_bytes: int  # a new attempt as a dataset row (issue 23): no phone number
 
 
 def measure() -> Measurement:
@@ -205,7 +207,22 @@ def measure() -> Measurement:
         counted[REPORT_ROW] = report_row(
             deployment, handlers[CallbackType.CALL_SCHEDULE], stream, meter
         )
-    return Measurement(received, receiver_calls, counted, rows, frozenset(series), stored)
+        row = dataset_row_bytes(deployment, STORED_BY["new attempt"])
+    return Measurement(received, receiver_calls, counted, rows, frozenset(series), stored, row)
+
+
+# What a dataset row leaves out of the stored item: keys that spell the number, the number.
+PERSONAL_OR_KEY = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "number", "number_raw"})
+
+
+def dataset_row_bytes(deployment: Deployment, keys: dict[str, str]) -> int:
+    """A stored item as a newline-delimited JSON row of issue 23's dataset: its attributes but
+    the number and the keys, with its kind, stream sequence and whether it was removed."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    found = client.get_item(TableName=deployment.physical_id("CampaignTable"), Key=to_item(keys))
+    item = {k: v for k, v in from_item(found["Item"]).items() if k not in PERSONAL_OR_KEY}
+    row = item | {"kind": "attempt", "sequence": "4" * 21, "removed": False}
+    return len(json.dumps(row, default=str)) + 1
 
 
 REPORT_ROW = "report row"
@@ -319,6 +336,8 @@ def report(measurement: Measurement, deployed: Deployed) -> str:
         + fixed_report(measurement, deployed, US_EAST_1)
         + "\n\n"
         + storage_report(measurement.stored_bytes)
+        + "\n\n"
+        + dataset_report(measurement, deployed, US_EAST_1)
     )
 
 
@@ -483,6 +502,45 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
         "in S3 (USD 0.023 per GB-month); and data transfer out beyond AWS's free 100 GB a "
         "month (USD 0.09 per GB: a few hundred bytes an answer, about 0.03 per million)."
     )
+
+
+def dataset_report(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
+    """Issue 23's dataset, not built yet: what each way of writing it would add per million new
+    attempts, from the measured row and each load point's stream invocations."""
+    row = measurement.attempt_row_bytes
+    rows = []
+    for load in LOAD_POINTS:
+        share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
+        batch = share.records_per_invocation
+        # Firehose: one record per invocation holding its rows, billed in 5 KB steps
+        billed = math.ceil(batch * row / FIREHOSE_STEP) * FIREHOSE_STEP / batch
+        firehose = 1e6 * billed / 1024**3 * prices.firehose_per_gb
+        call = 1e6 / batch * ASSUMED_MS_PER_AWS_CALL / 1000 * deployed.memory_gb(STREAM)
+        firehose += call * prices.lambda_arm_per_gb_second
+        # S3: an object per invocation and campaign (partitioned by campaign), or per invocation
+        distinct = load.campaigns * (1 - (1 - 1 / load.campaigns) ** batch)
+        by_campaign = 1e6 * distinct / batch * prices.s3_put_per_thousand / 1000
+        by_date = 1e6 / batch * prices.s3_put_per_thousand / 1000
+        rows.append(
+            f"| {load.name} | {batch:.0f} | {firehose:.3f} | {by_campaign:.3f} | {by_date:.3f} |"
+        )
+    return "\n".join(
+        [
+            "### The analytics dataset (issue 23): two ways to write it",
+            "",
+            f"Not built yet. A new attempt as a row without its number is {row} bytes of "
+            "newline-delimited JSON. Per million new attempts, USD, each writer called once per "
+            "ledger stream invocation (S3 storage of the rows, gzipped, is left out):",
+            "",
+            "| load point | rows an invocation | Firehose, rows in one record | S3, an object "
+            "per campaign | S3, an object per invocation |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *rows,
+        ]
+    )
+
+
+FIREHOSE_STEP = 5 * 1024  # Firehose bills each record in 5 KB steps
 
 
 def floor_note(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:

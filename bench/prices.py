@@ -37,6 +37,7 @@ class Prices:
     secrets_per_10k_requests: float
     s3_per_gb_month: float  # S3 Standard, first 50 TB
     s3_put_per_thousand: float
+    firehose_per_gb: float  # Direct PUT ingestion, each record rounded up to 5 KB
 
 
 US_EAST_1 = Prices(
@@ -61,6 +62,7 @@ US_EAST_1 = Prices(
     secrets_per_10k_requests=0.05,
     s3_per_gb_month=0.023,
     s3_put_per_thousand=0.005,
+    firehose_per_gb=0.029,
 )
 AP_SOUTH_1 = Prices(
     region="ap-south-1",
@@ -84,6 +86,7 @@ AP_SOUTH_1 = Prices(
     secrets_per_10k_requests=0.05,
     s3_per_gb_month=0.025,
     s3_put_per_thousand=0.005,
+    firehose_per_gb=0.029,  # not found for Mumbai: us-east-1's
 )
 PRICES = {prices.region: prices for prices in (US_EAST_1, AP_SOUTH_1)}
 
