@@ -8,11 +8,14 @@ one moto version: `apply()` refuses any other, and whoever upgrades moto re-read
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 WRITTEN_FOR = "5.2.5"  # uv.lock's moto; apply() checks it
@@ -48,6 +51,8 @@ def apply() -> None:
         _count_queues_only_when_asked()
         _list_moto_services_once()
         _create_function_urls()
+        _create_analytics_resources()
+        _deliver_as_firehose_does()
         _done = True
 
 
@@ -298,3 +303,170 @@ def _create_function_urls() -> None:
 
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+
+
+def _create_analytics_resources() -> None:
+    """moto's CloudFormation has no Firehose delivery stream, Glue database or table, Athena
+    workgroup or named query (their APIs it has): create them through those APIs, so a stack
+    has its analytics dataset's objects as AWS would."""
+    from moto.athena.models import athena_backends  # noqa: PLC0415
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
+    from moto.firehose.models import firehose_backends  # noqa: PLC0415
+    from moto.glue.models import glue_backends  # noqa: PLC0415
+
+    def model(
+        resource_type: str, create: Callable[[str, dict[str, Any], str, str], tuple[str, str]]
+    ) -> None:
+        """A resource whose Ref is `create`'s first answer and whose Arn its second."""
+
+        class Created(CloudFormationModel):
+            def __init__(self, reference: str, arn: str) -> None:
+                self.reference, self.arn = reference, arn
+
+            @staticmethod
+            def cloudformation_name_type() -> str:
+                return ""
+
+            @staticmethod
+            def cloudformation_type() -> str:
+                return resource_type
+
+            @classmethod
+            def has_cfn_attr(cls, attr: str) -> bool:
+                return attr == "Arn"
+
+            @classmethod
+            def create_from_cloudformation_json(
+                cls,
+                resource_name: str,
+                cloudformation_json: dict[str, Any],
+                account_id: str,
+                region_name: str,
+                **kwargs: Any,  # noqa: ANN401 - moto's signature
+            ) -> Any:  # noqa: ANN401 - moto's model type
+                properties = cloudformation_json["Properties"]
+                return cls(*create(resource_name, properties, account_id, region_name))
+
+            @property
+            def physical_resource_id(self) -> str:
+                return self.reference
+
+            def get_cfn_attribute(self, attribute_name: str) -> str:
+                return self.arn
+
+    def delivery_stream(
+        name: str, properties: dict[str, Any], account: str, region: str
+    ) -> tuple[str, str]:
+        arn = firehose_backends[account][region].create_delivery_stream(
+            region,
+            name,
+            properties.get("DeliveryStreamType", "DirectPut"),
+            kinesis_stream_source_configuration={},
+            delivery_stream_encryption_configuration_input=properties.get(
+                "DeliveryStreamEncryptionConfigurationInput", {}
+            ),
+            s3_destination_configuration={},
+            extended_s3_destination_configuration=properties["ExtendedS3DestinationConfiguration"],
+            redshift_destination_configuration={},
+            elasticsearch_destination_configuration={},
+            splunk_destination_configuration={},
+            http_endpoint_destination_configuration={},
+            snowflake_destination_configuration={},
+            iceberg_destination_configuration={},
+            tags=[],
+        )
+        return name, arn
+
+    def database(
+        name: str, properties: dict[str, Any], account: str, region: str
+    ) -> tuple[str, str]:
+        given = properties["DatabaseInput"]
+        glue_backends[account][region].create_database(given["Name"], given)
+        return given["Name"], f"arn:aws:glue:{region}:{account}:database/{given['Name']}"
+
+    def table(name: str, properties: dict[str, Any], account: str, region: str) -> tuple[str, str]:
+        given = properties["TableInput"]
+        glue_backends[account][region].create_table(
+            properties["DatabaseName"], given["Name"], given
+        )
+        return given["Name"], f"arn:aws:glue:{region}:{account}:table/{given['Name']}"
+
+    def work_group(
+        name: str, properties: dict[str, Any], account: str, region: str
+    ) -> tuple[str, str]:
+        athena_backends[account][region].create_work_group(
+            properties["Name"],
+            properties.get("WorkGroupConfiguration", {}),
+            properties.get("Description", ""),
+            [],
+        )
+        return properties[
+            "Name"
+        ], f"arn:aws:athena:{region}:{account}:workgroup/{properties['Name']}"
+
+    def named_query(
+        name: str, properties: dict[str, Any], account: str, region: str
+    ) -> tuple[str, str]:
+        query_id = athena_backends[account][region].create_named_query(
+            properties["Name"],
+            properties.get("Description", ""),
+            properties["Database"],
+            properties["QueryString"],
+            properties["WorkGroup"],
+        )
+        return query_id, query_id
+
+    model("AWS::KinesisFirehose::DeliveryStream", delivery_stream)
+    model("AWS::Glue::Database", database)
+    model("AWS::Glue::Table", table)
+    model("AWS::Athena::WorkGroup", work_group)
+    model("AWS::Athena::NamedQuery", named_query)
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+_FIREHOSE_TIMESTAMP = re.compile(r"!\{timestamp:([^}]*)\}")
+_JAVA_DATE_PARTS = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+
+
+def _deliver_as_firehose_does() -> None:
+    """moto's Firehose writes an S3 destination's records uncompressed, and appends YYYY/MM/DD/HH/
+    to any prefix. Firehose evaluates a prefix's `!{timestamp:...}` expressions and then
+    appends nothing, and gzips (adding `.gz`) when CompressionFormat is GZIP."""
+    from moto.core.utils import utcnow  # noqa: PLC0415
+    from moto.firehose.models import FirehoseBackend  # noqa: PLC0415
+    from moto.moto_api._internal import mock_random  # noqa: PLC0415
+    from moto.s3.models import s3_backends  # noqa: PLC0415
+
+    def timestamp(match: re.Match[str], now: datetime) -> str:
+        pattern = match.group(1)
+        for java, python in _JAVA_DATE_PARTS.items():
+            pattern = pattern.replace(java, python)
+        return now.strftime(pattern)
+
+    def put_s3_records(
+        self: FirehoseBackend,
+        delivery_stream_name: str,
+        version_id: str,
+        s3_destination: dict[str, Any],
+        records: list[dict[str, bytes]],
+    ) -> list[dict[str, str]]:
+        now = utcnow()
+        prefix = s3_destination.get("Prefix", "")
+        if "!{" in prefix:
+            prefix = _FIREHOSE_TIMESTAMP.sub(lambda m: timestamp(m, now), prefix)
+        else:
+            prefix = (prefix.rstrip("/") + "/" if prefix else "") + now.strftime("%Y/%m/%d/%H/")
+        data = b"".join(record["Data"] for record in records)
+        name = (
+            f"{delivery_stream_name}-{version_id}-{now.strftime('%Y-%m-%d-%H-%M-%S')}-"
+            f"{mock_random.uuid4()}"
+        )
+        if s3_destination.get("CompressionFormat") == "GZIP":
+            data, name = gzip.compress(data), name + ".gz"
+        bucket = s3_destination["BucketARN"].split(":")[-1]
+        s3_backends[self.account_id][self.partition].put_object(bucket, prefix + name, data)
+        return [{"RecordId": str(mock_random.uuid4())} for _ in records]
+
+    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign]

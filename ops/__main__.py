@@ -18,6 +18,14 @@ from exotel_webhooks.ledger.table import RaceLost
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound
 from localaws.template import Template
+from ops.analytics import (
+    DEFAULT_PREVIOUS,
+    AnalyticsError,
+    AthenaDataset,
+    analytics_report,
+    chosen,
+    local_dataset,
+)
 from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
@@ -96,6 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     called.add_argument("--statuses", help="final call statuses, default busy,no-answer,failed")
     called.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
 
+    asked = commands.add_parser(
+        "analytics", help="a campaign's connect rates, attempts, outcomes from the dataset"
+    )
+    asked.add_argument("campaign_sid")
+    asked.add_argument("--query", help="one of analytics/queries (default: every one)")
+    asked.add_argument(
+        "--previous", type=int, default=DEFAULT_PREVIOUS, help="campaigns compared (default 5)"
+    )
+
     commands.add_parser(
         "smoke", help="one webhook of each type, read back through the read API, then erased"
     )
@@ -149,10 +166,8 @@ def _run(arguments: argparse.Namespace, target: Target) -> int:
             moved = redrive(target, template, queue, arguments.limit)
             print(f"{moved.dead_letter_queue} -> {moved.source_queue}: {moved.moved} moved")
         return 0
-    if arguments.command == "sweep":
-        return _sweep(target, arguments.campaign_sid)
-    if arguments.command == "redial":
-        return _redial(target, arguments.campaign_sid, arguments.statuses, arguments.out)
+    if arguments.command in _ANSWERED:
+        return _ANSWERED[arguments.command](target, arguments)
     if arguments.command in _ONE_LINE:
         print(_ONE_LINE[arguments.command](target, arguments))
         return 0
@@ -216,6 +231,29 @@ def _recount(target: Target, campaign_sid: str) -> str:
     return f"{campaign_sid}: {changed or 'counters already equal the items'}"
 
 
+def _analytics(target: Target, campaign_sid: str, name: str | None, previous: int) -> int:
+    try:
+        asked = chosen(name, previous)
+        if target.endpoint:  # make local's stack: its dataset's objects, in DuckDB
+            bucket = target.physical_id("ReportBucket")
+            with local_dataset(target.client("s3"), bucket) as dataset:
+                print(analytics_report(dataset, asked, campaign_sid, previous))
+        else:
+            athena = AthenaDataset(
+                target.client("athena"),
+                target.outputs["AnalyticsWorkGroupName"],
+                target.outputs["AnalyticsDatabaseName"],
+            )
+            print(analytics_report(athena, asked, campaign_sid, previous))
+    except AnalyticsError as error:
+        print(f"analytics: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"analytics: AWS refused or was out of reach ({error}); try again", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _redial(target: Target, campaign_sid: str, statuses: str | None, out: Path | None) -> int:
     try:
         listed = redial(target, campaign_sid, statuses)
@@ -258,6 +296,18 @@ def _smoke(target: Target) -> int:
         print(f"SKIPPED  {line}")
     print(f"smoke passed on {target.stack_name} ({report.campaign_sid} erased)")
     return 0
+
+
+# Commands that answer with their own exit status
+_ANSWERED: dict[str, Callable[[Target, argparse.Namespace], int]] = {
+    "sweep": lambda target, arguments: _sweep(target, arguments.campaign_sid),
+    "redial": lambda target, arguments: _redial(
+        target, arguments.campaign_sid, arguments.statuses, arguments.out
+    ),
+    "analytics": lambda target, arguments: _analytics(
+        target, arguments.campaign_sid, arguments.query, arguments.previous
+    ),
+}
 
 
 if __name__ == "__main__":

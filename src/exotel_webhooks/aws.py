@@ -19,6 +19,7 @@ from botocore.exceptions import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_firehose import FirehoseClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -55,6 +56,10 @@ def dynamodb_client() -> DynamoDBClient:
 
 def events_client() -> EventBridgeClient:
     return boto3.client("events")
+
+
+def firehose_client() -> FirehoseClient:
+    return boto3.client("firehose")
 
 
 def s3_transfer_client() -> S3Client:

@@ -98,6 +98,8 @@ class ProcessorSettings:
     report_queue_url: str | None = None
     report_delay_seconds: int = 0
     data_retention_days: int = 0
+    analytics_stream_name: str | None = None  # the ledger stream's: where dataset rows go
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
@@ -107,6 +109,8 @@ class ProcessorSettings:
             report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
             report_delay_seconds=int(_number(environ, "REPORT_DELAY_SECONDS", 0, minimum=0)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
+            analytics_stream_name=environ.get("ANALYTICS_STREAM_NAME") or None,
+            rules=NormalisationRules.from_environment(environ),
         )
 
     @property

@@ -5,17 +5,21 @@ The processors make one conditional write per callback; this reads the stream's 
 after images and derives the rest:
 - counters: how each attempt's and outcome's change moves its campaign's counts by status, its
   total and the reconciliation classes (campaign_table.status_deltas);
+- the analytics dataset: a row for each change of an attempt, an outcome or a summary
+  (analytics/rows.py), sent to Firehose;
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback or
   the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
   callback or the Campaign API).
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
-the stream shard in the event. Each invocation publishes its records' events, then writes its
-records' counter deltas, one write per campaign, conditioned on the last stream sequence number
-that campaign's counter item for this shard has taken: a retried invocation (its answer lost,
-a timeout), whatever records it holds, adds only those it has not added. An invocation that
+the stream shard in the event. Each invocation publishes its records' events, sends their
+dataset rows, then writes its records' counter deltas, one write per campaign, conditioned on
+the last stream sequence number that campaign's counter item for this shard has taken: a
+retried invocation (its answer lost, a timeout), whatever records it holds, adds only those it
+has not added. An invocation that
 fails is retried (Lambda holds the shard until it succeeds): its events may go out twice, and
-carry their event_id for that.
+carry their event_id for that, and its rows may be sent twice (the same rows: the queries
+take one).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from exotel_webhooks.analytics.rows import dataset_row
 from exotel_webhooks.ledger.counting import status_deltas
 from exotel_webhooks.ledger.keys import (
     counter_family,
@@ -41,7 +46,11 @@ from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from exotel_webhooks.analytics.delivery import DatasetDelivery
 
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"
@@ -129,24 +138,49 @@ class Window:
         return cls(shard=event["shardId"], records=event.get("Records") or [])
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """Where the analytics rows go, and the zone their hours of the day are read in."""
+
+    delivery: DatasetDelivery
+    zone: ZoneInfo
+
+    def add(self, changes: Sequence[Change]) -> None:
+        rows = [
+            row
+            for change in changes
+            if (
+                row := dataset_row(
+                    change.keys, change.before, change.after, change.sequence, zone=self.zone
+                )
+            )
+        ]
+        if rows:
+            self.delivery.put(rows)
+
+
 class StreamDerivation:
     def __init__(
         self,
         table: CampaignTable,
         events: CampaignEvents | None = None,
         clock: Callable[[], float] = time.time,
+        dataset: Dataset | None = None,
     ) -> None:
         self.table = table
         self.events = events
         self.clock = clock
+        self.dataset = dataset
 
     def handle(self, window: Window) -> dict[str, Any]:
-        """Publish the records' events, then add their counter deltas. Returns the (empty)
-        window state Lambda requires."""
+        """Publish the records' events, send their dataset rows, then add their counter
+        deltas. Returns the (empty) window state Lambda requires."""
         changes = [Change.of(record) for record in window.records]
         follow_ups = [event for change in changes if (event := follow_up(change))]
         if follow_ups and self.events:
             self.events.publish_all(follow_ups)
+        if self.dataset:
+            self.dataset.add(changes)
         by_campaign: dict[str, list[tuple[Change, dict[str, int]]]] = {}
         for change in changes:
             family = counter_family(change.keys)
