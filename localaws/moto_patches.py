@@ -21,6 +21,7 @@ from typing import Any
 WRITTEN_FOR = "5.2.5"  # uv.lock's moto; apply() checks it
 
 _applied = threading.Lock()
+_MODELS: list[type] = []  # the models this module adds to moto's CloudFormation
 _done = False
 
 
@@ -301,6 +302,7 @@ def _create_function_urls() -> None:
         def get_cfn_attribute(self, attribute_name: str) -> str:
             return self.url if attribute_name == "FunctionUrl" else self.function_arn
 
+    _MODELS.append(FunctionUrl)
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
 
@@ -354,6 +356,9 @@ def _create_analytics_resources() -> None:
 
             def get_cfn_attribute(self, attribute_name: str) -> str:
                 return self.arn
+
+        # moto finds models among CloudFormationModel's subclasses, which Python holds weakly
+        _MODELS.append(Created)
 
     def delivery_stream(
         name: str, properties: dict[str, Any], account: str, region: str

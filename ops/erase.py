@@ -1,17 +1,23 @@
-"""Erasing a subscriber (India's DPDP Act): a number's attempts and outcomes, and its rows in the
-campaigns' stored reports, with every earlier version of those reports.
+"""Erasing a subscriber (India's DPDP Act): a number's attempts and outcomes, its rows in the
+campaigns' stored reports and in the analytics dataset, with every earlier version of those
+objects.
 
 A tombstone first (the subscriber's keyed hash, in the campaign or in all, kept as long as
 anything could bring the number back): no door into the ledger writes it again. Then every
 stored report of each campaign, then the items: a run cut short is finished by running it
 again (the items still name the campaigns whose reports to clean), and a finished run changes
-nothing the second time. A masked subscriber (`0XXXXXX4890@call_1`) is erased with every retry
-its outcome names. The campaign counters lose what is erased through the table's stream, as
-they gained it.
+nothing the second time. The dataset is cleaned last, once the rows on their way to it (Firehose
+gathers AnalyticsBufferSeconds of them) have landed: its rows name the subscriber by its keyed
+hash, and the rows saying the items were removed name nothing. A masked subscriber
+(`0XXXXXX4890@call_1`) is erased with every retry its outcome names. The campaign counters lose
+what is erased through the table's stream, as they gained it.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +33,13 @@ from exotel_webhooks.ledger.keys import (
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.reports.fetcher import reports_prefix
-from exotel_webhooks.reports.scrub import remove_numbers
+from exotel_webhooks.reports.scrub import delete_earlier_versions, remove_numbers
 from exotel_webhooks.settings import NormalisationRules
 from ops.target import Target
 
+DATASET_PREFIX = "analytics/"  # the dataset's rows, and those Firehose could not deliver
+DATASET_LAG_SECONDS = 30.0  # the ledger stream's 5 s batching window, its invocation, margin
+GZIP_MAGIC = b"\x1f\x8b"
 DEAD_LETTER_DAYS = 14  # how long a dead-letter queue keeps a callback (template.yaml)
 SETTLE_SECONDS = 2.0  # a tombstone is visible to every door's (eventually consistent) read
 MAX_ROUNDS = 5
@@ -43,13 +52,16 @@ class Erasure:
     outcomes: int = 0
     campaigns: set[str] = field(default_factory=set)
     report_rows: dict[str, int] = field(default_factory=dict)  # s3 uri -> rows removed
+    dataset_rows: dict[str, int] = field(default_factory=dict)  # object key -> rows removed
 
     def summary(self) -> str:
         rows = sum(self.report_rows.values())
         return (
             f"erased {self.number}: {self.attempts} attempt(s) and {self.outcomes} outcome(s) "
             f"in {len(self.campaigns)} campaign(s); {rows} row(s) from "
-            f"{sum(1 for n in self.report_rows.values() if n)} stored report(s)"
+            f"{sum(1 for n in self.report_rows.values() if n)} stored report(s); "
+            f"{sum(self.dataset_rows.values())} row(s) from {len(self.dataset_rows)} "
+            "analytics object(s)"
         )
 
 
@@ -108,7 +120,54 @@ def erase_number(
     # a report fetched while the items still stood kept its rows (its backfill had no reason
     # to look at the tombstone): clean them once more, now that no item is left
     clean_reports()
+    wait = dataset_catch_up_seconds(target)
+    if wait:
+        print(f"waiting {wait:.0f} s for the analytics rows on their way", file=sys.stderr)
+        time.sleep(wait)
+    hashes = {table.subscriber_hash(subscriber) for subscriber in buried}
+    erasure.dataset_rows = _erase_from_dataset(target, hashes, campaign_sid)
     return erasure
+
+
+def dataset_catch_up_seconds(target: Target) -> float:
+    """How long rows written before the erasure may still take to land in the dataset: the
+    ledger stream's batching and Firehose's buffer (template.yaml)."""
+    return float(target.parameter("AnalyticsBufferSeconds") or 0) + DATASET_LAG_SECONDS
+
+
+def _erase_from_dataset(
+    target: Target, hashes: set[str], campaign_sid: str | None
+) -> dict[str, int]:
+    """Rewrite every dataset object holding a row of these subscribers (in the campaign, or in
+    any) without those rows, and delete its earlier versions. Returns rows removed by key."""
+    s3 = target.client("s3")
+    bucket = target.physical_id("ReportBucket")
+    removed: dict[str, int] = {}
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=DATASET_PREFIX)
+    for key in [stored["Key"] for page in pages for stored in page.get("Contents", [])]:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        zipped = body[:2] == GZIP_MAGIC
+        lines = (gzip.decompress(body) if zipped else body).splitlines(keepends=True)
+        kept = [line for line in lines if not _of_subscriber(line, hashes, campaign_sid)]
+        if len(kept) == len(lines):
+            continue
+        text = b"".join(kept)
+        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(text) if zipped else text)
+        delete_earlier_versions(s3, bucket, key)
+        removed[key] = len(lines) - len(kept)
+    return removed
+
+
+def _of_subscriber(line: bytes, hashes: set[str], campaign_sid: str | None) -> bool:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False  # not a row this stack wrote: left as it is
+    return (
+        isinstance(row, dict)
+        and row.get("number_hash") in hashes
+        and (campaign_sid is None or row.get("campaign_sid") == campaign_sid)
+    )
 
 
 class ErasureUnfinished(Exception):

@@ -1,9 +1,10 @@
 """Ledger stream Lambda: counters, events and dataset rows derived from the campaign table's
 stream."""
 
+from exotel_webhooks.analytics.dataset import Dataset
 from exotel_webhooks.analytics.delivery import DatasetDelivery
 from exotel_webhooks.aws import dynamodb_client, events_client, firehose_client
-from exotel_webhooks.ledger.stream import Dataset, StreamDerivation, stream_handler
+from exotel_webhooks.ledger.stream import StreamDerivation, stream_handler
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.settings import ProcessorSettings

@@ -18,6 +18,8 @@ from tests.support.stack import (  # noqa: F401 - pytest finds fixtures by name 
 
 @pytest.fixture(autouse=True)
 def _erasures_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`make erase` looks again after 2 s for writes that raced its tombstone; moto has no
-    replication lag to wait for."""
+    """`make erase` looks again after 2 s for writes that raced its tombstone, and waits for
+    the analytics rows on their way; moto has no replication lag to wait for,"""
     monkeypatch.setattr("ops.erase.SETTLE_SECONDS", 0.0)
+    # nor a Firehose buffer: its rows land as they are sent
+    monkeypatch.setattr("ops.erase.dataset_catch_up_seconds", lambda _target: 0.0)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,11 +17,13 @@ from hypothesis import strategies as st
 from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import Deployment
 from localaws.sqs_events import sqs_event
+from tests.support.analytics import dataset_answers
 from tests.support.campaigns import QUEUE_OF, Campaign, Message, campaign_plans
 from tests.support.events import http_get
 from tests.support.pipeline import LedgerStream
 from tests.support.stack import AwsCalls, Invoke, LoadFunction
 
+ZONE = ZoneInfo("Asia/Kolkata")  # the template's default LocalTimezone
 PROCESSOR_OF = {
     CallbackType.CALL_STATUS: "CallStatusProcessorFunction",
     CallbackType.CALL_SCHEDULE: "CallScheduleProcessorFunction",
@@ -74,11 +77,13 @@ class Pipeline:
             for number in campaign.expected_numbers()
         }
         redial = self.get(f"/campaigns/{campaign.sid}/redial", "statuses=busy,no-answer,failed")
+        analytics = dataset_answers(self.stack, campaign.sid)
         return {
             "summary": {key: summary[key] for key in ("status", "attempts", "numbers")},
             "calls": calls,
             "numbers": numbers,
             "redial": redial["csv"].splitlines()[1:],
+            "analytics": analytics,
         }
 
     def get(self, path: str, query: str = "") -> dict[str, Any]:
@@ -127,6 +132,11 @@ def test_any_delivery_order_with_duplicates_ends_in_the_same_state(
         assert state["summary"] == campaign.expected_summary()
         assert state["calls"] == campaign.expected_calls()
         assert state["numbers"] == campaign.expected_numbers()
+        # and the analytics dataset's queries answer what the campaign's truth says
+        for name, expected in campaign.expected_analytics(ZONE).items():
+            keys = expected[0].keys() if expected else ()
+            answered = [{k: row[k] for k in keys} for row in state["analytics"][name]]
+            assert answered == expected, name
         # and the redial list is the numbers whose final outcome went unanswered
         assert state["redial"] == sorted(
             number

@@ -8,17 +8,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
 from exotel_webhooks.intake.body import decode_fields
 from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.ledger.recording import version_of
-from exotel_webhooks.messages import CALLBACK_MODELS, Callback, QueuedCallback
+from exotel_webhooks.messages import (
+    CALLBACK_MODELS,
+    Callback,
+    CallStatusCallback,
+    QueuedCallback,
+)
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.vocabulary import CallbackType
 
 RULES = NormalisationRules()
+FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 START = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
 CALL_STATUSES = ["completed", "failed", "busy", "no-answer", "canceled"]
 QUEUE_OF = {
@@ -75,6 +82,50 @@ class Campaign:
     def expected_numbers(self) -> dict[str, str]:
         winners = self.winners(CallbackType.CALL_SCHEDULE, "to")
         return {number: event.callback.status for number, event in winners.items()}
+
+    def expected_analytics(self, zone: ZoneInfo) -> dict[str, list[dict[str, Any]]]:
+        """What the analytics queries must answer of this campaign (analytics/queries): connect
+        rate by the hour each final attempt was dialled and by attempt number, attempts per
+        connected number, and the outcome mix, from the updates that must win."""
+        attempts = self.winners(CallbackType.CALL_STATUS, "call_sid")
+        numbers = self.expected_numbers()
+        by_hour: dict[int, Counter[str]] = {}
+        by_attempt: dict[int, Counter[str]] = {}
+        per_number: dict[str, list[tuple[str, str]]] = {}
+        for call_sid, event in attempts.items():
+            call = event.callback
+            assert isinstance(call, CallStatusCallback)
+            dialled = call.date_created or call.date_updated
+            assert dialled is not None
+            instant = dialled.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            per_number.setdefault(call.number, []).append((instant, call_sid))
+            if call.status in FINAL:
+                counts = by_hour.setdefault(dialled.astimezone(zone).hour, Counter())
+                counts.update(attempts=1, connected=int(call.status == "completed"))
+        for dialled_in_order in per_number.values():
+            for place, (_, call_sid) in enumerate(sorted(dialled_in_order), start=1):
+                status = attempts[call_sid].callback.status
+                if status in FINAL:
+                    counts = by_attempt.setdefault(place, Counter())
+                    counts.update(attempts=1, connected=int(status == "completed"))
+        took = Counter(
+            len(per_number.get(number, [])) for number, s in numbers.items() if s == "completed"
+        )
+        return {
+            "connect_rate_by_hour": [
+                {"hour": hour, "attempts": c["attempts"], "connected": c["connected"]}
+                for hour, c in sorted(by_hour.items())
+            ],
+            "connect_rate_by_attempt": [
+                {"attempt_number": n, "attempts": c["attempts"], "connected": c["connected"]}
+                for n, c in sorted(by_attempt.items())
+            ],
+            "attempts_per_connect": [{"attempts": n, "numbers": took[n]} for n in sorted(took)],
+            "outcome_mix": sorted(
+                ({"status": s, "numbers": n} for s, n in Counter(numbers.values()).items()),
+                key=lambda row: (-row["numbers"], row["status"]),
+            ),
+        }
 
     def expected_summary(self) -> dict[str, Any]:
         campaign = self.winners(CallbackType.CAMPAIGN_STATUS, "campaign_sid")

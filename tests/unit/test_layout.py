@@ -166,6 +166,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "sweep": {"vocabulary", "normalise", "settings", "observability", "ledger", "reports", "aws"},
     "views": {"normalise", "settings", "observability", "ledger", "aws"},
+    "analytics": {"normalise", "observability", "ledger"},
 }
 
 

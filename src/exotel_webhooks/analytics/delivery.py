@@ -47,11 +47,16 @@ def ndjson_records(rows: Sequence[dict[str, Any]], limit: int = MAX_RECORD_BYTES
     return records
 
 
-def _batches(records: Sequence[bytes]) -> Iterator[list[bytes]]:
+def record_batches(
+    records: Sequence[bytes],
+    max_records: int = MAX_BATCH_RECORDS,
+    max_bytes: int = MAX_BATCH_BYTES,
+) -> Iterator[list[bytes]]:
+    """Records in order, as PutRecordBatch calls Firehose takes."""
     batch: list[bytes] = []
     size = 0
     for record in records:
-        if batch and (len(batch) == MAX_BATCH_RECORDS or size + len(record) > MAX_BATCH_BYTES):
+        if batch and (len(batch) == max_records or size + len(record) > max_bytes):
             yield batch
             batch, size = [], 0
         batch.append(record)
@@ -72,7 +77,7 @@ class DatasetDelivery:
         self.sleep = sleep
 
     def put(self, rows: Sequence[dict[str, Any]]) -> None:
-        for batch in _batches(ndjson_records(rows)):
+        for batch in record_batches(ndjson_records(rows)):
             self._put_batch(batch)
 
     def _put_batch(self, records: list[bytes]) -> None:

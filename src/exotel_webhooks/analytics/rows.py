@@ -6,7 +6,8 @@ A row never holds a phone number, a key that spells one, or an unknown field a c
 (`extra` may hold anything): it names its item and its subscriber by the keyed hash the logs use
 (observability.number_hash). Every change of an item adds a row; the newest by stream sequence
 says what the ledger holds, and a removal (erasure, expiry, a spelling folded into another)
-says the item is gone. The queries under analytics/ take the newest row of each item.
+says only that the item is gone. `make erase` rewrites the objects holding an erased
+subscriber's rows (ops/erase.py). The queries under analytics/ take the newest row of each item.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from exotel_webhooks.ledger.keys import (
     is_e164,
     is_outcome,
     is_summary,
+    key_text,
     sequence_text,
     subscriber_of,
 )
@@ -54,10 +56,14 @@ def dataset_row(
         return None
     row: dict[str, Any] = {
         "kind": kind,
-        "item": number_hash(f"{keys['PK']}|{keys['SK']}", hash_key),  # the keys spell the number
+        "item": item_id(keys, hash_key),
         "campaign_sid": str(item["campaign_sid"]),
         "sequence": sequence_text(sequence),
         "removed": after is None,
+    }
+    if after is None:  # that it is gone is all a removal says: nothing of whom it was
+        return row
+    row |= {
         "status": item.get("status"),
         "date_created": _utc(item.get("date_created"), zone),
         "date_updated": _utc(item.get("date_updated"), zone),
@@ -78,6 +84,11 @@ def dataset_row(
     row["dialled_hour"] = dialled.astimezone(zone).hour if dialled else None
     row["talk_seconds"] = _talk_seconds(item.get("extra"))
     return row
+
+
+def item_id(keys: Mapping[str, Any], hash_key: str | None = None) -> str:
+    """The row's item, by the keyed hash of its key (the key spells the number)."""
+    return str(number_hash(key_text(keys), hash_key))
 
 
 def _kind(keys: Mapping[str, Any]) -> str | None:

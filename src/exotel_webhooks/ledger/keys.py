@@ -141,6 +141,11 @@ def erasure_keys(subscriber_hash: str, campaign_sid: str | None) -> dict[str, st
     }
 
 
+def key_text(keys: Mapping[str, Any]) -> str:
+    """An item's primary key as one string (what the analytics dataset hashes it from)."""
+    return f"{keys[PARTITION_KEY]}|{keys[SORT_KEY]}"
+
+
 def subscriber_of(item: Mapping[str, Any]) -> str:
     """The subscriber key an attempt's or outcome's item is stored under."""
     return str(item["PK"]).removeprefix(numbers_prefix(str(item["campaign_sid"])))

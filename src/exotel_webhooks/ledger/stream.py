@@ -5,8 +5,7 @@ The processors make one conditional write per callback; this reads the stream's 
 after images and derives the rest:
 - counters: how each attempt's and outcome's change moves its campaign's counts by status, its
   total and the reconciliation classes (campaign_table.status_deltas);
-- the analytics dataset: a row for each change of an attempt, an outcome or a summary
-  (analytics/rows.py), sent to Firehose;
+- the analytics dataset: each change, handed to its sink (analytics/dataset.py);
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback or
   the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
   callback or the Campaign API).
@@ -28,9 +27,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from exotel_webhooks.analytics.rows import dataset_row
 from exotel_webhooks.ledger.counting import status_deltas
 from exotel_webhooks.ledger.keys import (
     counter_family,
@@ -46,11 +44,7 @@ from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-    from exotel_webhooks.analytics.delivery import DatasetDelivery
 
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"
@@ -138,25 +132,10 @@ class Window:
         return cls(shard=event["shardId"], records=event.get("Records") or [])
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """Where the analytics rows go, and the zone their hours of the day are read in."""
+class ChangeSink(Protocol):
+    """Where else an invocation's changes go: the analytics dataset (analytics/dataset.py)."""
 
-    delivery: DatasetDelivery
-    zone: ZoneInfo
-
-    def add(self, changes: Sequence[Change]) -> None:
-        rows = [
-            row
-            for change in changes
-            if (
-                row := dataset_row(
-                    change.keys, change.before, change.after, change.sequence, zone=self.zone
-                )
-            )
-        ]
-        if rows:
-            self.delivery.put(rows)
+    def add(self, changes: Sequence[Change]) -> None: ...
 
 
 class StreamDerivation:
@@ -165,7 +144,7 @@ class StreamDerivation:
         table: CampaignTable,
         events: CampaignEvents | None = None,
         clock: Callable[[], float] = time.time,
-        dataset: Dataset | None = None,
+        dataset: ChangeSink | None = None,
     ) -> None:
         self.table = table
         self.events = events

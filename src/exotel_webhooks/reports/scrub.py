@@ -65,7 +65,7 @@ def remove_numbers(
             digest.update(chunk)
         cleaned.seek(0)
         s3.upload_fileobj(cleaned, bucket, key, ExtraArgs={"ContentType": "text/csv"})
-    _delete_earlier_versions(s3, bucket, key)
+    delete_earlier_versions(s3, bucket, key)
     return Scrubbed(removed, kept, size, digest.hexdigest())
 
 
@@ -79,7 +79,7 @@ class _Utf8:
         return self._raw.write(text.encode("utf-8"))
 
 
-def _delete_earlier_versions(s3: Any, bucket: str, key: str) -> None:  # noqa: ANN401
+def delete_earlier_versions(s3: Any, bucket: str, key: str) -> None:  # noqa: ANN401
     """The bucket keeps versions: the rows removed must not survive in an older one."""
     paginator = s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=bucket, Prefix=key):

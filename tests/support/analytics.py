@@ -1,0 +1,23 @@
+"""The analytics queries asked of a deployment's dataset, as `make analytics LOCAL=1` asks
+them: the dataset's objects from its S3, the queries in DuckDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from localaws.emulation import REGION, Deployment
+from ops.analytics import local_dataset, queries
+
+
+def dataset_answers(
+    stack: Deployment, campaign_sid: str, previous: int = 5
+) -> dict[str, list[dict[str, Any]]]:
+    """Every query's rows for the campaign."""
+    s3 = boto3.client("s3", region_name=REGION)
+    with local_dataset(s3, stack.physical_id("ReportBucket")) as dataset:
+        return {
+            name: dataset.run(query, query.arguments(campaign_sid, previous)).records()
+            for name, query in queries().items()
+        }
