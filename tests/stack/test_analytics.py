@@ -261,3 +261,23 @@ def test_make_analytics_refuses_an_unknown_query_in_one_line(
     said = capsys.readouterr().err
     assert said.startswith("analytics: no query named 'nope'")
     assert len(said.splitlines()) == 1
+
+
+
+def test_the_dataset_expires_with_the_ledger(template: Template) -> None:
+    # Given the report bucket's lifecycle rules (moto's CloudFormation does not apply them)
+    rules = template.resources["ReportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+
+    # Then the dataset's objects expire after DataRetentionDays, unless it keeps everything (0)
+    (conditional,) = [rule["Fn::If"] for rule in rules if "Fn::If" in rule]
+    condition, rule, otherwise = conditional
+    assert rule == {
+        "Id": "ExpireAnalytics",
+        "Status": "Enabled",
+        "Prefix": "analytics/",
+        "ExpirationInDays": {"Ref": "DataRetentionDays"},
+    }
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert template.sam["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "DataRetentionDays"}, 0]}]
+    }

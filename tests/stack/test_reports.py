@@ -441,12 +441,19 @@ def test_a_later_callback_overrides_a_backfilled_number(
 
 
 # ----------------------------------------------------------------------------- constant memory
+# moto's server, with the project's patches (the stack's Firehose, Glue and Athena objects)
+PATCHED_MOTO_SERVER = (
+    "import sys; from localaws import moto_patches; moto_patches.apply(); "
+    "from moto.server import main; main(['-p', sys.argv[1]])"
+)
+
+
 @pytest.fixture
 def moto_server() -> Iterator[str]:
     """moto in its own process, so this process's memory is the fetcher's alone."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        [sys.executable, "-c", PATCHED_MOTO_SERVER, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

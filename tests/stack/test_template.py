@@ -273,7 +273,13 @@ def test_stored_reports_expire_after_the_report_retention(template: Template) ->
             "Status": "Enabled",
             "Prefix": "reports/",
             "ExpirationInDays": {"Ref": "ReportRetentionDays"},
-        }
+        },
+        {  # Athena's answers hold no number, and are kept a week
+            "Id": "ExpireQueryResults",
+            "Status": "Enabled",
+            "Prefix": "athena-results/",
+            "ExpirationInDays": 7,
+        },
     ]
     assert template.sam["Parameters"]["ReportRetentionDays"]["Default"] == 90
     fetcher = template.resources["ReportFetcherFunction"]["Properties"]

@@ -19,7 +19,14 @@ from exotel_webhooks.analytics.delivery import (
     record_batches,
 )
 from exotel_webhooks.analytics.rows import dataset_row
-from exotel_webhooks.ledger.keys import attempt_keys, counter_sk, item_key, outcome_keys
+from exotel_webhooks.ledger.keys import (
+    SUMMARY_SK,
+    attempt_keys,
+    campaign_pk,
+    counter_sk,
+    item_key,
+    outcome_keys,
+)
 from ops.analytics import dataset_columns
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -176,3 +183,51 @@ def test_records_go_in_order_in_batches_within_firehoses_limits(
     batches = list(record_batches(records, max_records, max_bytes=100))
     assert [r for batch in batches for r in batch] == records
     assert all(len(batch) <= max_records and sum(map(len, batch)) <= 100 for batch in batches)
+
+
+def test_a_summary_holding_only_a_sweeps_bookkeeping_is_a_row_of_its_campaign() -> None:
+    # Given a summary item a sweep started, before any status is known (no campaign_sid field)
+    summary = {**item_key(campaign_pk("camp_1"), SUMMARY_SK), "sweep": {"offset": 2}}
+
+    # Then its row names the campaign its key names
+    made = row(summary, None, summary)
+    assert made is not None
+    assert (made["kind"], made["campaign_sid"], made["status"]) == ("campaign", "camp_1", None)
+
+
+@given(
+    kind=st.sampled_from(["attempt", "outcome", "summary"]),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "campaign_sid",
+                "status",
+                "date_created",
+                "date_updated",
+                "received_at",
+                "extra",
+                "call_sids",
+                "source",
+                "call_sid",
+            ]
+        ),
+        st.one_of(st.none(), st.text(max_size=20), st.integers(), st.lists(st.text(max_size=5))),
+    ),
+    removed=st.booleans(),
+)
+def test_any_stored_item_makes_a_row_without_failing(
+    kind: str, fields: dict[str, Any], removed: bool
+) -> None:
+    # Given any item the ledger could hold under an attempt's, outcome's or summary's key
+    keys = {
+        "attempt": attempt_keys("camp", "+919800000001", "call_1"),
+        "outcome": outcome_keys("camp", "0XXXXXX4890@call_1"),
+        "summary": item_key(campaign_pk("camp"), SUMMARY_SK),
+    }[kind]
+    item = {**keys, **fields}
+
+    # Then its row is made (a crash would hold the stream's shard), naming its campaign
+    made = row(keys, item, None if removed else item)
+    assert made is not None
+    assert made["campaign_sid"] == "camp"
+    json.dumps(made)

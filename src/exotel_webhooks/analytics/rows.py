@@ -19,6 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from exotel_webhooks.ledger.keys import (
+    call_sid_of,
+    campaign_of,
     is_attempt,
     is_e164,
     is_outcome,
@@ -57,7 +59,7 @@ def dataset_row(
     row: dict[str, Any] = {
         "kind": kind,
         "item": item_id(keys, hash_key),
-        "campaign_sid": str(item["campaign_sid"]),
+        "campaign_sid": campaign_of(keys),  # the key's: bookkeeping alone may hold no field
         "sequence": sequence_text(sequence),
         "removed": after is None,
     }
@@ -71,14 +73,15 @@ def dataset_row(
     }
     if kind == CAMPAIGN:
         return row
-    subscriber = subscriber_of({**keys, **item})
+    subscriber = subscriber_of({**item, **keys, "campaign_sid": row["campaign_sid"]})
     row["number_hash"] = number_hash(subscriber, hash_key)
     row["source"] = item.get("source") or "callback"
     if kind == OUTCOME:
-        row["call_sids"] = [str(sid) for sid in item.get("call_sids") or []]
+        listed = item.get("call_sids")
+        row["call_sids"] = [str(sid) for sid in listed] if isinstance(listed, list | set) else []
         row["dialable"] = is_e164(subscriber)  # a masked or partial number cannot be redialled
         return row
-    row["call_sid"] = str(item["call_sid"])
+    row["call_sid"] = call_sid_of(keys)
     dialled = _moment(item.get("date_created") or item.get("date_updated"), zone)
     row["dialled_at"] = _text(dialled)
     row["dialled_hour"] = dialled.astimezone(zone).hour if dialled else None

@@ -141,6 +141,17 @@ def erasure_keys(subscriber_hash: str, campaign_sid: str | None) -> dict[str, st
     }
 
 
+def campaign_of(keys: Mapping[str, Any]) -> str:
+    """The campaign a summary's, an attempt's or an outcome's key names."""
+    pk = str(keys[PARTITION_KEY]).removeprefix(campaign_pk(""))
+    return pk.split(number_pk_suffix(""), 1)[0]
+
+
+def call_sid_of(keys: Mapping[str, Any]) -> str:
+    """The call an attempt's key names."""
+    return str(keys[SORT_KEY]).removeprefix(ATTEMPT_SK_PREFIX)
+
+
 def key_text(keys: Mapping[str, Any]) -> str:
     """An item's primary key as one string (what the analytics dataset hashes it from)."""
     return f"{keys[PARTITION_KEY]}|{keys[SORT_KEY]}"
