@@ -6,9 +6,10 @@ A tombstone first (the subscriber's keyed hash, in the campaign or in all, kept 
 anything could bring the number back): no door into the ledger writes it again. Then every
 stored report of each campaign, then the items: a run cut short is finished by running it
 again (the items still name the campaigns whose reports to clean), and a finished run changes
-nothing the second time. The dataset is cleaned last, once the rows on their way to it (Firehose
-gathers AnalyticsBufferSeconds of them) have landed: its rows name the subscriber by its keyed
-hash, and the rows saying the items were removed name nothing. A masked subscriber
+nothing the second time. The dataset is cleaned last, once the rows saying the items were
+removed have landed (rows written before them land no later; Firehose gathers
+AnalyticsBufferSeconds of them): its rows name the subscriber by its keyed hash, and the
+removals name nothing. A masked subscriber
 (`0XXXXXX4890@call_1`) is erased with every retry its outcome names. The campaign counters lose
 what is erased through the table's stream, as they gained it.
 """
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from exotel_webhooks.analytics.rows import item_id
 from exotel_webhooks.ledger.keys import (
     SUMMARY_SK,
     campaign_pk,
@@ -39,6 +41,8 @@ from ops.target import Target
 
 DATASET_PREFIX = "analytics/"  # the dataset's rows, and those Firehose could not deliver
 DATASET_LAG_SECONDS = 30.0  # the ledger stream's 5 s batching window, its invocation, margin
+REMOVALS_POLL_SECONDS = 2.0
+CLOCK_SKEW = timedelta(minutes=1)  # S3's clock against this machine's
 GZIP_MAGIC = b"\x1f\x8b"
 DEAD_LETTER_DAYS = 14  # how long a dead-letter queue keeps a callback (template.yaml)
 SETTLE_SECONDS = 2.0  # a tombstone is visible to every door's (eventually consistent) read
@@ -53,6 +57,7 @@ class Erasure:
     campaigns: set[str] = field(default_factory=set)
     report_rows: dict[str, int] = field(default_factory=dict)  # s3 uri -> rows removed
     dataset_rows: dict[str, int] = field(default_factory=dict)  # object key -> rows removed
+    removals_unseen: int = 0  # items whose removal the dataset did not show in time
 
     def summary(self) -> str:
         rows = sum(self.report_rows.values())
@@ -62,6 +67,12 @@ class Erasure:
             f"{sum(1 for n in self.report_rows.values() if n)} stored report(s); "
             f"{sum(self.dataset_rows.values())} row(s) from {len(self.dataset_rows)} "
             "analytics object(s)"
+            + (
+                f" ({self.removals_unseen} removal(s) not in the dataset yet: run it again in "
+                "a few minutes for rows still on their way)"
+                if self.removals_unseen
+                else ""
+            )
         )
 
 
@@ -90,6 +101,8 @@ def erase_number(
     bury(key)
     erasure = Erasure(key)
     reports: set[str] = set()
+    started = datetime.now(UTC)
+    deleted: list[dict[str, Any]] = []
 
     def clean_reports() -> None:  # only a phone number can be found in a report's rows
         if key.startswith("+"):
@@ -108,6 +121,7 @@ def erase_number(
             break
         for item in items:
             if table.erase(item) is not None:
+                deleted.append(item)
                 if "call_sid" in item:
                     erasure.attempts += 1
                 else:
@@ -120,19 +134,42 @@ def erase_number(
     # a report fetched while the items still stood kept its rows (its backfill had no reason
     # to look at the tombstone): clean them once more, now that no item is left
     clean_reports()
-    wait = dataset_catch_up_seconds(target)
-    if wait:
-        print(f"waiting {wait:.0f} s for the analytics rows on their way", file=sys.stderr)
-        time.sleep(wait)
+    # rows written before the items went may still be on their way to the dataset: they land
+    # no later than the rows saying the items were removed, so wait for those
+    erasure.removals_unseen = _await_removals(
+        target, {item_id(item, table.hash_key) for item in deleted}, started
+    )
     hashes = {table.subscriber_hash(subscriber) for subscriber in buried}
     erasure.dataset_rows = _erase_from_dataset(target, hashes, campaign_sid)
     return erasure
 
 
 def dataset_catch_up_seconds(target: Target) -> float:
-    """How long rows written before the erasure may still take to land in the dataset: the
-    ledger stream's batching and Firehose's buffer (template.yaml)."""
+    """The longest a row can take to land in the dataset: the ledger stream's batching and
+    Firehose's buffer (template.yaml)."""
     return float(target.parameter("AnalyticsBufferSeconds") or 0) + DATASET_LAG_SECONDS
+
+
+def _await_removals(target: Target, items: set[str], since: datetime) -> int:
+    """Wait (at most dataset_catch_up_seconds) until the dataset holds a removal row of each
+    of these items. Returns how many it did not see."""
+    s3 = target.client("s3")
+    bucket = target.physical_id("ReportBucket")
+    deadline = time.monotonic() + dataset_catch_up_seconds(target)
+    read: set[str] = set()
+    while items:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=DATASET_PREFIX)
+        for stored in [stored for page in pages for stored in page.get("Contents", [])]:
+            if stored["Key"] in read or stored["LastModified"] < since - CLOCK_SKEW:
+                continue
+            read.add(stored["Key"])
+            for row in _rows(s3.get_object(Bucket=bucket, Key=stored["Key"])["Body"].read()):
+                if row.get("removed"):
+                    items.discard(str(row.get("item")))
+        if not items or time.monotonic() > deadline:
+            break
+        time.sleep(REMOVALS_POLL_SECONDS)
+    return len(items)
 
 
 def _erase_from_dataset(
@@ -148,7 +185,7 @@ def _erase_from_dataset(
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         zipped = body[:2] == GZIP_MAGIC
         lines = (gzip.decompress(body) if zipped else body).splitlines(keepends=True)
-        kept = [line for line in lines if not _of_subscriber(line, hashes, campaign_sid)]
+        kept = [line for line in lines if not _of_subscriber(_row(line), hashes, campaign_sid)]
         if len(kept) == len(lines):
             continue
         text = b"".join(kept)
@@ -158,15 +195,22 @@ def _erase_from_dataset(
     return removed
 
 
-def _of_subscriber(line: bytes, hashes: set[str], campaign_sid: str | None) -> bool:
+def _rows(body: bytes) -> list[dict[str, Any]]:
+    text = gzip.decompress(body) if body[:2] == GZIP_MAGIC else body
+    return [row for line in text.splitlines() if (row := _row(line))]
+
+
+def _row(line: bytes) -> dict[str, Any]:
     try:
         row = json.loads(line)
     except ValueError:
-        return False  # not a row this stack wrote: left as it is
-    return (
-        isinstance(row, dict)
-        and row.get("number_hash") in hashes
-        and (campaign_sid is None or row.get("campaign_sid") == campaign_sid)
+        return {}  # not a row this stack wrote: left as it is
+    return row if isinstance(row, dict) else {}
+
+
+def _of_subscriber(row: dict[str, Any], hashes: set[str], campaign_sid: str | None) -> bool:
+    return row.get("number_hash") in hashes and (
+        campaign_sid is None or row.get("campaign_sid") == campaign_sid
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -292,6 +293,14 @@ def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path:
     assert stored["attempts"]["by_status"] == {"busy": 1}
 
 
+def dataset_objects(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    rows = []
+    for stored in s3.list_objects_v2(Bucket=bucket, Prefix="analytics/").get("Contents", []):
+        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=stored["Key"])["Body"].read())
+        rows += [json.loads(line) for line in body.splitlines()]
+    return rows
+
+
 def test_erasing_a_subscriber_removes_every_trace_and_is_idempotent(
     running: Running, reports: ReportServer, tmp_path: Path
 ) -> None:
@@ -337,6 +346,12 @@ def test_erasing_a_subscriber_removes_every_trace_and_is_idempotent(
     stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     assert erased not in stored
     assert kept in stored
+    # And the analytics dataset holds no row of it, once its removals had landed
+    assert first.removals_unseen == 0
+    assert sum(first.dataset_rows.values()) >= 3  # its two attempts and its outcome, at least
+    hashed = target.campaign_table().subscriber_hash(erased)
+    for stored_row in dataset_objects(s3, bucket):
+        assert stored_row.get("number_hash") != hashed
 
 
 def test_make_smoke_passes_on_the_local_stack_and_leaves_nothing(running: Running) -> None:

@@ -263,7 +263,6 @@ def test_make_analytics_refuses_an_unknown_query_in_one_line(
     assert len(said.splitlines()) == 1
 
 
-
 def test_the_dataset_expires_with_the_ledger(template: Template) -> None:
     # Given the report bucket's lifecycle rules (moto's CloudFormation does not apply them)
     rules = template.resources["ReportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
