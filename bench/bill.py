@@ -98,6 +98,7 @@ def monthly(
     report_row: Counted,
     stored_bytes: dict[str, int],
     metric_series: int,
+    dataset_row_bytes: float = 0.0,
 ) -> dict[str, float]:
     """USD a month, line by line."""
     lines: dict[str, float] = defaultdict(float)
@@ -135,6 +136,11 @@ def monthly(
         else f"kept for ever: after {KEPT_FOR_EVER_MONTHS} months"
     )
     lines[f"DynamoDB storage and PITR ({label})"] = kept / 1024**3 * per_gb
+    # the analytics dataset: a gzipped row per attempt and per outcome, kept as the ledger's
+    dataset_rows = campaigns.numbers * (campaigns.attempts + 1)
+    lines[f"analytics dataset storage ({label})"] = (
+        dataset_rows * dataset_row_bytes * months_kept / 1024**3 * prices.s3_per_gb_month
+    )
     # an upper bound: CloudWatch bills the stored bytes compressed
     lines[f"log storage ({deployed.log_retention_days} days)"] = (
         log_bytes * deployed.log_retention_days / 30 / 1024**3 * prices.logs_stored_per_gb_month
@@ -149,7 +155,11 @@ def main() -> int:
     except ValueError as error:
         print(f"make cost: {error}", file=sys.stderr)
         return 2
-    from bench.costs import REPORT_ROW, measure  # noqa: PLC0415 - a bad argument answers at once
+    from bench.costs import (  # noqa: PLC0415 - a bad argument answers at once
+        REPORT_ROW,
+        gzipped_row_bytes,
+        measure,
+    )
 
     with contextlib.redirect_stderr(io.StringIO()):  # the emulated stack's warnings
         measurement = measure()
@@ -170,6 +180,7 @@ def main() -> int:
         report_row=measurement.counted[REPORT_ROW],
         stored_bytes=measurement.stored_bytes,
         metric_series=len(measurement.series),
+        dataset_row_bytes=gzipped_row_bytes(measurement.attempt_rows.splitlines()[-1]),
     )
     print(render(campaigns, deployed, prices, lines))
     return 0

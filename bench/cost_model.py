@@ -82,6 +82,7 @@ class Deployed:
     report_retention_days: int
     function_url_alarm_metrics: int  # what Ingress FunctionUrl's own alarms read
     ingress: str = "HttpApi"
+    analytics_buffer_seconds: int = 60  # Firehose writes an object this often while rows come
 
     @classmethod
     def of(cls, template: Template, overhead: int) -> Deployed:
@@ -137,6 +138,7 @@ class Deployed:
             ),
             log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
             ingress=_default(template, {"Ref": "Ingress"}),
+            analytics_buffer_seconds=int(template.parameter("AnalyticsBufferSeconds")["Default"]),
         )
 
     def memory_gb(self, function: str) -> float:
@@ -182,6 +184,7 @@ class Counted:
     stream_records: float  # items its write changed
     counter_write_units: float  # its stream window's counter write, alone in the window
     stream_log_bytes: float  # what its window (an invocation) logged
+    dataset_bytes: float = 0  # the analytics rows its stream records made
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,7 @@ def per_webhook(
     lines["EventBridge"] = counted.event_entries * prices.eventbridge_per_million
     stream_invocations = counted.stream_records * share.invocations
     lines["ledger stream"] = stream_usd(counted, share, deployed, prices)
+    lines["analytics dataset"] = dataset_usd(counted, share, deployed, prices)
     invocations = 1 + 1 / batch + stream_invocations
     bill.log_bytes = (
         received.log_bytes
@@ -353,6 +357,24 @@ def stream_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices:
     )
 
 
+FIREHOSE_STEP = 5 * 1024  # Firehose bills each record in 5 KB steps
+
+
+def dataset_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices: Prices) -> float:
+    """Per million callbacks (or rows): the analytics rows their stream records make, sent in
+    one Firehose record per invocation (billed in 5 KB steps), and the stream function's
+    PutRecordBatch call (one an invocation)."""
+    if not counted.dataset_bytes or not counted.stream_records:
+        return 0.0
+    batch = share.records_per_invocation
+    row = counted.dataset_bytes / counted.stream_records
+    billed = math.ceil(batch * row / FIREHOSE_STEP) * FIREHOSE_STEP / batch
+    ingested = 1e6 * counted.stream_records * billed / 1024**3 * prices.firehose_per_gb
+    calls = counted.stream_records * share.invocations
+    seconds = 1e6 * calls * ASSUMED_MS_PER_AWS_CALL / 1000
+    return ingested + seconds * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
+
+
 def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices: Prices) -> Bill:
     """What a million rows of campaign reports cost to reconcile: the report fetcher's calls
     (its invocation is the campaign's, not the row's), DynamoDB, its lines and the stream."""
@@ -370,6 +392,7 @@ def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices
             "DynamoDB": counted.read_units * prices.dynamodb_read_per_million
             + counted.write_units * prices.dynamodb_write_per_million,
             "ledger stream": stream_usd(counted, share, deployed, prices),
+            "analytics dataset": dataset_usd(counted, share, deployed, prices),
         }
     )
     return bill
@@ -409,6 +432,13 @@ def fixed_monthly(
             / deployed.secret_cache_seconds
             * prices.secrets_per_10k_requests
             / 1e4
+        ),
+        "analytics objects (Firehose's S3 writes while rows come)": (
+            active_hours
+            * 3600
+            / max(deployed.analytics_buffer_seconds, 1)
+            * prices.s3_put_per_thousand
+            / 1000
         ),
         f"idle SQS polling ({len(deployed.queues)} mappings)": (
             len(deployed.queues)

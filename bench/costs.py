@@ -13,8 +13,9 @@ a conditional write that fails still costs its write.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
-import math
 import os
 import statistics
 import tempfile
@@ -38,6 +39,7 @@ from bench.cost_model import (
     Deployed,
     LoadPoint,
     Received,
+    dataset_usd,
     fixed_monthly,
     per_report_row,
     per_webhook,
@@ -127,7 +129,7 @@ class Measurement:
     rows: list[str]  # the counts table's rows
     series: frozenset[tuple[str, str]]  # metric series the cases emitted
     stored_bytes: dict[str, int]  # by case: an item and its index entries in storage
-    attempt_row_bytes: int  # a new attempt as a dataset row (issue 23): no phone number
+    attempt_rows: bytes  # a new attempt's analytics row(s), as sent to Firehose
 
 
 def measure() -> Measurement:
@@ -180,6 +182,8 @@ def measure() -> Measurement:
             ledger = meter.current
             meter.current = derived = Ledger()
             window = stream.drain()
+            if case == "new attempt":
+                attempt_rows = derived.dataset_sample
             series |= logged.series | window.series
             counted[case] = Counted(
                 function=PROCESSORS[kind],
@@ -194,6 +198,7 @@ def measure() -> Measurement:
                 stream_records=ledger.items_changed,
                 counter_write_units=derived.write_units,
                 stream_log_bytes=window.line_bytes + window.emf_bytes,
+                dataset_bytes=derived.dataset_bytes,
             )
             requests = ", ".join(f"{n} {op}" for op, n in sorted(ledger.requests.items()))
             derived_calls = ", ".join(f"{n} {op}" for op, n in sorted(derived.calls.items()))
@@ -207,22 +212,9 @@ def measure() -> Measurement:
         counted[REPORT_ROW] = report_row(
             deployment, handlers[CallbackType.CALL_SCHEDULE], stream, meter
         )
-        row = dataset_row_bytes(deployment, STORED_BY["new attempt"])
-    return Measurement(received, receiver_calls, counted, rows, frozenset(series), stored, row)
-
-
-# What a dataset row leaves out of the stored item: keys that spell the number, the number.
-PERSONAL_OR_KEY = frozenset({"PK", "SK", "GSI1PK", "GSI1SK", "number", "number_raw"})
-
-
-def dataset_row_bytes(deployment: Deployment, keys: dict[str, str]) -> int:
-    """A stored item as a newline-delimited JSON row of issue 23's dataset: its attributes but
-    the number and the keys, with its kind, stream sequence and whether it was removed."""
-    client = boto3.client("dynamodb", region_name=REGION)
-    found = client.get_item(TableName=deployment.physical_id("CampaignTable"), Key=to_item(keys))
-    item = {k: v for k, v in from_item(found["Item"]).items() if k not in PERSONAL_OR_KEY}
-    row = item | {"kind": "attempt", "sequence": "4" * 21, "removed": False}
-    return len(json.dumps(row, default=str)) + 1
+    return Measurement(
+        received, receiver_calls, counted, rows, frozenset(series), stored, attempt_rows
+    )
 
 
 REPORT_ROW = "report row"
@@ -505,42 +497,61 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
 
 
 def dataset_report(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:
-    """Issue 23's dataset, not built yet: what each way of writing it would add per million new
-    attempts, from the measured row and each load point's stream invocations."""
-    row = measurement.attempt_row_bytes
-    rows = []
+    """What the analytics dataset adds: its rows per million new attempts at each load point,
+    what they keep in S3 (gzipped, as Firehose writes them), and what a query scans."""
+    sample = measurement.attempt_rows.splitlines()[-1]
+    gzipped = gzipped_row_bytes(sample)
+    attempt = measurement.counted["new attempt"]
+    cells = []
     for load in LOAD_POINTS:
         share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
-        batch = share.records_per_invocation
-        # Firehose: one record per invocation holding its rows, billed in 5 KB steps
-        billed = math.ceil(batch * row / FIREHOSE_STEP) * FIREHOSE_STEP / batch
-        firehose = 1e6 * billed / 1024**3 * prices.firehose_per_gb
-        call = 1e6 / batch * ASSUMED_MS_PER_AWS_CALL / 1000 * deployed.memory_gb(STREAM)
-        firehose += call * prices.lambda_arm_per_gb_second
-        # S3: an object per invocation and campaign (partitioned by campaign), or per invocation
-        distinct = load.campaigns * (1 - (1 - 1 / load.campaigns) ** batch)
-        by_campaign = 1e6 * distinct / batch * prices.s3_put_per_thousand / 1000
-        by_date = 1e6 / batch * prices.s3_put_per_thousand / 1000
-        rows.append(
-            f"| {load.name} | {batch:.0f} | {firehose:.3f} | {by_campaign:.3f} | {by_date:.3f} |"
+        cells.append(
+            f"| {load.name} | {share.records_per_invocation:.0f} | "
+            f"{dataset_usd(attempt, share, deployed, prices):.3f} |"
         )
+    per_busy_hour = 3600 / deployed.analytics_buffer_seconds
+    kept = 1e6 * gzipped / 1024**3 * prices.s3_per_gb_month
+    scanned = 1e6 * gzipped / 1e12 * ATHENA_PER_TB
     return "\n".join(
         [
-            "### The analytics dataset (issue 23): two ways to write it",
+            "### The analytics dataset (issue 23)",
             "",
-            f"Not built yet. A new attempt as a row without its number is {row} bytes of "
-            "newline-delimited JSON. Per million new attempts, USD, each writer called once per "
-            "ledger stream invocation (S3 storage of the rows, gzipped, is left out):",
+            f"A new attempt's row is {len(sample) + 1} bytes of newline-delimited JSON, "
+            f"{gzipped:.0f} gzipped among a thousand others (Firehose's GZIP). The ledger stream "
+            "sends an invocation's rows as one Firehose record (billed in 5 KB steps) with one "
+            "PutRecordBatch call; USD per million new attempts (in the table above):",
             "",
-            "| load point | rows an invocation | Firehose, rows in one record | S3, an object "
-            "per campaign | S3, an object per invocation |",
-            "| --- | ---: | ---: | ---: | ---: |",
-            *rows,
+            "| load point | rows an invocation | analytics dataset |",
+            "| --- | ---: | ---: |",
+            *cells,
+            "",
+            f"Firehose writes an object every {deployed.analytics_buffer_seconds} s while rows "
+            f"come ({per_busy_hour:.0f} S3 PUTs a busy hour: in the month's fixed lines above). "
+            f"Kept in S3, a million new attempts' rows cost USD {kept:.4f} a month. A query "
+            f"scans every row of the dataset: a million stored changes are "
+            f"{1e6 * gzipped / 1024**2:.0f} MiB, USD {scanned:.4f} a query at Athena's "
+            f"USD {ATHENA_PER_TB:g} per TB (10 MB billed at least).",
         ]
     )
 
 
-FIREHOSE_STEP = 5 * 1024  # Firehose bills each record in 5 KB steps
+ATHENA_PER_TB = 5.0
+
+
+def gzipped_row_bytes(row: bytes, rows: int = 1000) -> float:
+    """A row's share of a gzipped object of `rows` rows like it, each with its own item, call,
+    subscriber and sequence (hashes do not compress)."""
+    template = json.loads(row)
+    lines = []
+    for n in range(rows):
+        varied = dict(template)
+        for field_name in ("item", "number_hash"):
+            if field_name in varied:
+                varied[field_name] = hashlib.sha256(f"{field_name}{n}".encode()).hexdigest()[:16]
+        varied["call_sid"] = hashlib.md5(str(n).encode()).hexdigest()  # noqa: S324 - a sample id
+        varied["sequence"] = str(10**20 + n * 7919).zfill(40)
+        lines.append(json.dumps(varied, separators=(",", ":"), sort_keys=True))
+    return len(gzip.compress(("\n".join(lines) + "\n").encode())) / rows
 
 
 def floor_note(measurement: Measurement, deployed: Deployed, prices: Prices) -> str:

@@ -87,6 +87,9 @@ class Ledger:
     emf_bytes: int = 0  # the invocation's metrics document(s), shared by a batch's records
     event_entries: int = 0  # EventBridge entries published
     items_changed: int = 0  # items a write changed: each is a record on the table's stream
+    dataset_bytes: int = 0  # analytics rows sent to Firehose (newline-delimited JSON)
+    dataset_records: int = 0  # the Firehose records holding them
+    dataset_sample: bytes = b""  # the last record sent
 
     @property
     def write_units(self) -> float:
@@ -111,6 +114,10 @@ class Meter:
         self.current.calls[f"{service}.{operation}"] += 1
         if operation == "PutEvents":
             self.current.event_entries += len(params["Entries"])
+        if operation == "PutRecordBatch":
+            self.current.dataset_bytes += sum(len(r["Data"]) for r in params["Records"])
+            self.current.dataset_records += len(params["Records"])
+            self.current.dataset_sample = params["Records"][-1]["Data"]
         if service != "dynamodb":
             return
         self.current.requests[operation] += 1

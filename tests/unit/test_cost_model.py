@@ -15,6 +15,7 @@ from bench.cost_model import (
     Deployed,
     Mapping,
     Received,
+    dataset_usd,
     fixed_monthly,
     per_report_row,
     per_webhook,
@@ -129,17 +130,21 @@ def test_a_dearer_region_bills_more_for_the_same_counts(deployed: Deployed) -> N
     assert mumbai.total > east.total
 
 
-def test_metrics_and_secret_reads_are_billed_only_for_hours_with_traffic(
+def test_metrics_secret_reads_and_dataset_objects_are_billed_only_for_hours_with_traffic(
     deployed: Deployed,
 ) -> None:
     idle = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=0)
     busy = fixed_monthly(deployed, US_EAST_1, metric_series=10, active_hours=720)
-    # a month of 10 series, and a warm receiver reading the secret every SecretCacheSeconds
+    # a month of 10 series, a warm receiver reading the secret every SecretCacheSeconds, and
+    # Firehose writing an analytics object every AnalyticsBufferSeconds (an S3 PUT each)
     reads = 720 * 3600 / deployed.secret_cache_seconds * 0.05 / 1e4
-    assert sum(busy.values()) - sum(idle.values()) == pytest.approx(10 * 0.30 + reads)
-    # and an idle stack pays neither
+    objects = 720 * 3600 / deployed.analytics_buffer_seconds * 0.005 / 1000
+    assert sum(busy.values()) - sum(idle.values()) == pytest.approx(10 * 0.30 + reads + objects)
+    # and an idle stack pays none of them
     assert all(
-        usd == 0 for name, usd in idle.items() if name.startswith(("custom metrics", "webhook"))
+        usd == 0
+        for name, usd in idle.items()
+        if name.startswith(("custom metrics", "webhook", "analytics"))
     )
 
 
@@ -211,3 +216,21 @@ def test_a_report_row_pays_its_calls_units_and_stream_share_not_an_invocation(
     assert "API Gateway" not in bill.lines
     assert 0 < bill.lines["report fetcher Lambda"] < US_EAST_1.lambda_per_million
     assert bill.lines["ledger stream"] > 0
+
+
+def test_an_invocations_rows_are_billed_as_one_firehose_record(deployed: Deployed) -> None:
+    # Given a new attempt whose stream record makes a 400-byte row
+    counted = replace(NEW_ATTEMPT, stream_records=1, dataset_bytes=400)
+    # When 25 records share an invocation (10,000 bytes: two 5 KB steps), or 625 (49 steps)
+    few = stream_share(deployed.stream, 20, 1)
+    many = stream_share(deployed.stream, 500, 25)
+    # Then each row pays its share of the record's steps and of one PutRecordBatch call
+    for share, steps in ((few, 2), (many, 49)):
+        assert share.records_per_invocation * 400 <= steps * 5120
+        billed = steps * 5120 / share.records_per_invocation
+        firehose = 1e6 * billed / 1024**3 * US_EAST_1.firehose_per_gb
+        call = 1e6 * share.invocations * 0.006 * deployed.memory_gb("LedgerStreamFunction")
+        expected = firehose + call * US_EAST_1.lambda_arm_per_gb_second
+        assert dataset_usd(counted, share, deployed, US_EAST_1) == pytest.approx(expected)
+    # and a callback that changed nothing pays nothing
+    assert dataset_usd(replace(counted, stream_records=0), many, deployed, US_EAST_1) == 0
