@@ -10,10 +10,12 @@ import io
 import json
 import os
 import re
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -85,6 +87,32 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class EventRule:
+    """An EventBridge rule on the stack's bus that invokes one of its functions."""
+
+    function: str  # logical id
+    detail_types: tuple[str, ...]
+    source: tuple[str, ...]
+
+    def matches(self, source: str, detail_type: str) -> bool:
+        return source in self.source and detail_type in self.detail_types
+
+
+def bus_event(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """The event EventBridge hands a rule's Lambda target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@dataclass(frozen=True)
 class Deployment:
     """What the emulated stack holds: physical resource ids and the functions' settings."""
 
@@ -94,6 +122,7 @@ class Deployment:
     event_sources: tuple[EventSource, ...] = ()
     stream_sources: tuple[StreamSource, ...] = ()
     schedules: tuple[Schedule, ...] = ()
+    event_rules: tuple[EventRule, ...] = ()
 
     def event_source_of(self, function: str) -> EventSource:
         return next(source for source in self.event_sources if source.function == function)
@@ -134,6 +163,7 @@ def deploy(
     cloudformation = boto3.client("cloudformation", region_name=REGION, endpoint_url=endpoint_url)
     cfn = template.to_cloudformation(CODE_BUCKET, {})
     stream_sources = _take_out_stream_sources(cfn)
+    event_rules = _take_out_event_rules(cfn)
     parameters = {**_exotel_api_secret(cfn, parameters or {}, endpoint_url), **(parameters or {})}
     cloudformation.create_stack(
         StackName=STACK_NAME,
@@ -152,6 +182,7 @@ def deploy(
         event_sources=_take_over_event_sources(cfn, resources, endpoint_url),
         stream_sources=stream_sources,
         schedules=_schedules(resources, endpoint_url),
+        event_rules=event_rules,
     )
 
 
@@ -264,6 +295,36 @@ def _take_out_stream_sources(cfn: dict[str, Any]) -> tuple[StreamSource, ...]:
             )
         )
     return tuple(sources)
+
+
+def _take_out_event_rules(cfn: dict[str, Any]) -> tuple[EventRule, ...]:
+    """Remove each rule of an event pattern that invokes a function (and the permission it
+    needs) before moto sees it (moto would run the function in Docker), and keep what it says:
+    the local stack and the tests deliver the matching events themselves."""
+    rules = []
+    for logical_id, resource in list(cfn["Resources"].items()):
+        properties = resource.get("Properties", {})
+        pattern = properties.get("EventPattern")
+        if resource["Type"] != "AWS::Events::Rule" or not pattern:
+            continue
+        for target in properties.get("Targets", []):
+            arn = target.get("Arn")
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                rules.append(
+                    EventRule(
+                        function=arn["Fn::GetAtt"][0],
+                        detail_types=tuple(pattern.get("detail-type", [])),
+                        source=tuple(pattern.get("source", [])),
+                    )
+                )
+        del cfn["Resources"][logical_id]
+        for other_id, other in list(cfn["Resources"].items()):
+            source_arn = other.get("Properties", {}).get("SourceArn")
+            if other["Type"] == "AWS::Lambda::Permission" and source_arn == {
+                "Fn::GetAtt": [logical_id, "Arn"]
+            }:
+                del cfn["Resources"][other_id]
+    return tuple(rules)
 
 
 def _schedules(resources: dict[str, str], endpoint_url: str | None) -> tuple[Schedule, ...]:

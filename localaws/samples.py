@@ -47,6 +47,10 @@ FUNCTION_OF = {
     "report_fetcher": "ReportFetcherFunction",
 }
 STREAM_SAMPLES = ("window.json", "window-end.json")
+# The summary function's answer to a campaign's CampaignCompleted, after the processor samples.
+SUMMARY_SAMPLES: dict[str, dict[str, str]] = {
+    "campaign-completed.json": {"written": "summaries/camp_abc123.html"}
+}
 # Read API samples, answered after the processor samples above have run.
 READ_API_STATUSES = {
     "get-campaign.json": 200,

@@ -42,6 +42,7 @@ from localaws.emulation import (
     Deployment,
     Schedule,
     StreamSource,
+    bus_event,
     deploy,
 )
 from localaws.event_sources import poll_once
@@ -148,6 +149,13 @@ class LocalStack:
             "detail": {},
         }
         return self.invoke(schedule.function, event)
+
+    def deliver(self, function: str, event: dict[str, Any]) -> None:
+        """An event a rule sends to a function (asynchronously, as EventBridge does)."""
+        try:
+            self.say(f"rule -> {function}: {self.invoke(function, event)}")
+        except Exception as error:  # EventBridge retries; here it is said, not retried
+            self.say(f"rule -> {function}: {type(error).__name__}: {error}")
 
     def say(self, line: str) -> None:
         if not self.quiet:
@@ -310,6 +318,16 @@ def _show_published_events(stack: LocalStack) -> None:
             event = {"detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
             stack.events.append(event)
             stack.say(f"event {entry['DetailType']}: {entry['Detail']}")
+            for rule in stack.deployment.event_rules:  # as EventBridge invokes its targets
+                if rule.matches(entry["Source"], entry["DetailType"]):
+                    threading.Thread(
+                        target=stack.deliver,
+                        args=(
+                            rule.function,
+                            bus_event(entry["Source"], entry["DetailType"], event["detail"]),
+                        ),
+                        daemon=True,
+                    ).start()
 
     boto3.DEFAULT_SESSION.events.register("provide-client-params.events.PutEvents", published)
 

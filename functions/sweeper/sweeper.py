@@ -2,8 +2,14 @@
 
 from datetime import timedelta
 
-from exotel_webhooks.aws import dynamodb_client, secret_json, secretsmanager_client
+from exotel_webhooks.aws import (
+    dynamodb_client,
+    events_client,
+    secret_json,
+    secretsmanager_client,
+)
 from exotel_webhooks.ledger.table import CampaignTable
+from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.settings import SweepSettings
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.scheduled import sweep_handler
@@ -19,4 +25,9 @@ handler = sweep_handler(
     ),
     timedelta(minutes=settings.quiet_minutes),
     settings.retention,
+    events=(
+        CampaignEvents(events_client(), settings.event_bus_name)
+        if settings.event_bus_name
+        else None
+    ),
 )

@@ -122,11 +122,28 @@ class ProcessorSettings:
 class ReadApiSettings:
     table_name: str
     rules: NormalisationRules = field(default_factory=NormalisationRules)
+    report_bucket: str | None = None  # where the summary pages are
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ReadApiSettings:
         return cls(
             table_name=_required(environ, "TABLE_NAME"),
+            rules=NormalisationRules.from_environment(environ),
+            report_bucket=environ.get("REPORT_BUCKET") or None,
+        )
+
+
+@dataclass(frozen=True)
+class SummarySettings:
+    table_name: str
+    report_bucket: str
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SummarySettings:
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            report_bucket=_required(environ, "REPORT_BUCKET"),
             rules=NormalisationRules.from_environment(environ),
         )
 
@@ -172,6 +189,7 @@ class SweepSettings:
     data_retention_days: int = 0
     allow_loopback: bool = False  # set only by the local stack, never by the template
     rules: NormalisationRules = field(default_factory=NormalisationRules)
+    event_bus_name: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SweepSettings:
@@ -181,6 +199,7 @@ class SweepSettings:
             api_secret_arn=_required(environ, "EXOTEL_API_SECRET_ARN"),
             quiet_minutes=int(_number(environ, "SWEEP_QUIET_MINUTES", 60, minimum=1)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
+            event_bus_name=environ.get("EVENT_BUS_NAME") or None,
             allow_loopback=environ.get("EXOTEL_API_ALLOW_LOOPBACK", "").lower() == "true",
             rules=NormalisationRules.from_environment(environ),
         )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, Deployment
 from localaws.samples import (
     FUNCTION_OF,
     PROCESSOR_FAILURES,
@@ -15,6 +15,7 @@ from localaws.samples import (
     SHAPE_ONLY,
     STREAM_ANSWER,
     STREAM_SAMPLES,
+    SUMMARY_SAMPLES,
     SWEEP_SAMPLES,
 )
 from localaws.template import Template
@@ -50,6 +51,7 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
         sqs = any(t["Type"] == "SQS" for t in triggers)
         stream = any(t["Type"] == "DynamoDB" for t in triggers)
         schedule = any(t["Type"] == "Schedule" for t in triggers)
+        rules = [t["Properties"]["Pattern"] for t in triggers if t["Type"] == "EventBridgeRule"]
 
         # Then each of its sample events has that trigger's shape
         for path in events_of(event_directory(template, logical_id)):
@@ -59,6 +61,12 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
                 assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
             elif schedule:  # EventBridge's scheduled event, or one campaign asked for by name
                 assert event.get("detail-type") == "Scheduled Event" or event["campaign_sid"]
+            elif rules:  # an event of the product's bus that the rule matches
+                assert any(
+                    event["source"] in rule["source"]
+                    and event["detail-type"] in rule["detail-type"]
+                    for rule in rules
+                ), path
             elif stream:  # tumbling windows: the shard, the state, whether the window ends
                 assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
                 assert {r["eventSource"] for r in event["Records"]} <= {"aws:dynamodb"}, path
@@ -81,6 +89,7 @@ def test_every_event_is_listed_with_its_outcome() -> None:
         | {f"read_api/{name}" for name in READ_API_STATUSES}
         | {f"ledger_stream/{name}" for name in STREAM_SAMPLES}
         | {f"sweeper/{name}" for name in SWEEP_SAMPLES}
+        | {f"summary_writer/{name}" for name in SUMMARY_SAMPLES}
     )
     assert {str(path.relative_to(EVENTS)) for path in EVENTS.rglob("*.json")} == listed
 
@@ -157,3 +166,21 @@ def test_sweeper_samples_give_their_answer(
 ) -> None:
     sweeper = load_function("SweepFunction")
     assert sweeper(load_event(f"sweeper/{event_file}")) == answer
+
+
+@pytest.mark.parametrize(("sample", "answer"), sorted(SUMMARY_SAMPLES.items()))
+def test_summary_samples_write_the_campaigns_page(
+    load_function: LoadFunction, stack: Deployment, sample: str, answer: dict[str, str]
+) -> None:
+    # Given the processor samples have been processed (camp_abc123 completed)
+    for processor_sample in PROCESSOR_FAILURES:
+        load_function(FUNCTION_OF[processor_sample.split("/")[0]])(load_event(processor_sample))
+
+    # When the summary function gets the sample event
+    written = load_function("SummaryFunction")(load_event(f"summary_writer/{sample}"))
+
+    # Then it wrote the page it is documented to write, and the read API hands it out
+    assert written == answer
+    response = load_function("ReadApiFunction")(http_get("/campaigns/camp_abc123/summary"))
+    assert response["statusCode"] == 200, response["body"]
+    assert json.loads(response["body"])["url"].startswith("https://")

@@ -15,7 +15,8 @@ from typing import Any
 
 import boto3
 
-from localaws.emulation import REGION, Deployment
+from exotel_webhooks.notifications import EVENT_SOURCE, CampaignEvents
+from localaws.emulation import REGION, Deployment, bus_event
 from localaws.event_sources import poll_once
 from localaws.streams import StreamPoller, run_until_idle, streams_client
 from localaws.template import Template
@@ -32,6 +33,7 @@ FUNCTIONS = (
     "ReadApiFunction",
     "LedgerStreamFunction",
     "SweepFunction",
+    "SummaryFunction",
 )
 
 
@@ -98,6 +100,32 @@ class Pipeline:
         self.sqs = boto3.client("sqs", region_name=REGION)
         # looked up at each call, so a test that wraps invoke sees the stream's calls too
         self.streams = stream_pollers(stack, lambda function, event: self.invoke(function, event))  # noqa: PLW0108
+        # events the functions publish, for the rules that send them to functions (drain)
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        publish_all = self._publish_all = CampaignEvents.publish_all
+        recorded = self.published
+
+        def recording(events: CampaignEvents, sent: list[tuple[str, dict[str, Any]]]) -> None:
+            publish_all(events, sent)
+            recorded.extend(sent)
+
+        CampaignEvents.publish_all = recording  # type: ignore[method-assign,assignment]
+
+    def close(self) -> None:
+        CampaignEvents.publish_all = self._publish_all  # type: ignore[method-assign]
+
+    def deliver_events(self) -> int:
+        """Each event published since, to the functions whose rules match it, as EventBridge
+        invokes them. Returns how many invocations."""
+        pending = list(self.published)
+        self.published.clear()
+        invoked = 0
+        for detail_type, detail in pending:
+            for rule in self.stack.event_rules:
+                if rule.matches(EVENT_SOURCE, detail_type):
+                    self.invoke(rule.function, bus_event(EVENT_SOURCE, detail_type, detail))
+                    invoked += 1
+        return invoked
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         start = len(self.output.getvalue())
@@ -163,7 +191,7 @@ class Pipeline:
         the queue's maxReceiveCount); a failed stream batch is retried until it succeeds."""
 
         def deliver_queues() -> int:
-            return sum(
+            return self.deliver_events() + sum(
                 poll_once(self.sqs, source, functools.partial(self.invoke, source.function), 0, 0)
                 for source in self.stack.event_sources
             )

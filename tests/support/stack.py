@@ -181,11 +181,13 @@ def pipeline(
     stack: Deployment,
     log_output: io.StringIO,
     report_server: ReportServer,
-) -> Pipeline:
+) -> Iterator[Pipeline]:
     """Every function of the stack, fed as Lambda feeds them (tests/support/pipeline.py)."""
     from tests.support.pipeline import Pipeline  # noqa: PLC0415 - it imports this module
 
-    return Pipeline(load_function, stack, log_output, report_server)
+    pipeline = Pipeline(load_function, stack, log_output, report_server)
+    yield pipeline
+    pipeline.close()
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ Counts what it recovered: above zero, Exotel's callbacks for them were lost."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.aws import aws_unavailable
 from exotel_webhooks.ledger.table import CampaignTable, RaceLost
+from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.observability import LambdaHandler, Metric, count, lambda_handler, logger
 from exotel_webhooks.sweep.campaign_api import (
     CampaignApi,
@@ -23,6 +25,18 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MIN_SECONDS_PER_CAMPAIGN = 60  # below this, a campaign waits for the next run
+CAMPAIGN_SWEPT = "CampaignSwept"
+
+
+def swept(report: SweepReport) -> tuple[str, dict[str, Any]]:
+    """The event saying a sweep changed a campaign's figures."""
+    return CAMPAIGN_SWEPT, {
+        "event_id": uuid.uuid4().hex,
+        "campaign_sid": report.campaign_sid,
+        "attempts_recovered": report.attempts_recovered,
+        "numbers_recovered": report.numbers_recovered,
+        "reconciled": report.reconciled,
+    }
 
 
 def sweep_handler(
@@ -31,6 +45,8 @@ def sweep_handler(
     quiet: timedelta,
     retention: timedelta | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    events: CampaignEvents | None = None,
 ) -> LambdaHandler[dict[str, Any]]:
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -70,6 +86,8 @@ def sweep_handler(
                     sweeper.note_failure(sid, error)
                 except Exception:  # noting it is best effort; it is logged
                     logger.exception("sweep failure not noted", campaign_sid=sid)
+        if events:  # a campaign whose figures a sweep changed (its summary page is rewritten)
+            events.publish_all([swept(report) for report in reports if report.changed])
         count(Metric.ATTEMPTS_RECOVERED, sum(report.attempts_recovered for report in reports))
         count(Metric.NUMBERS_RECOVERED, sum(report.numbers_recovered for report in reports))
         count(Metric.SWEEPS_FAILED, len(failed))

@@ -55,6 +55,11 @@ class SweepReport:
     reconciled: bool = False  # reconciled against the API's rows (no report was)
     rows_refused: dict[str, int] = field(default_factory=dict)  # this run's, by reason
 
+    @property
+    def changed(self) -> bool:
+        """The sweep wrote something the campaign's figures show."""
+        return bool(self.attempts_recovered or self.numbers_recovered or self.reconciled)
+
     def summary(self) -> str:
         state = "finished" if self.finished else "paused (resumes at the next sweep)"
         reconciled = "; reconciled against the API's rows (no report)" if self.reconciled else ""

@@ -26,6 +26,7 @@ from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.views.redial import RedialList, UnknownStatus, redial_list, redial_statuses
+from exotel_webhooks.views.summary import CampaignFigures, campaign_figures
 
 DEFAULT_PAGE_SIZE = 50
 MAX_QUERIES = 20  # index pages one calls request may read
@@ -142,6 +143,53 @@ class CampaignViews:
             "next_token": _token(shard, start) if shard < CALL_SHARDS else None,
         }
 
+    def _attempts(
+        self, campaign_sid: str, max_attempts: int | None, what_lists_it: str
+    ) -> list[dict[str, Any]]:
+        """Every attempt of the campaign from the calls index, each with its subscriber as
+        `number`. With `max_attempts` (the read API's), a larger campaign is refused."""
+        attempts: list[dict[str, Any]] = []
+        for shard in range(CALL_SHARDS):
+            start = None
+            while True:
+                page = self.table.calls_page(campaign_sid, shard, 1000, None, start)
+                attempts += [a | {"number": subscriber_of(a)} for a in page.items]
+                if max_attempts is not None and len(attempts) > max_attempts:
+                    raise TooLargeForTheApi(
+                        f"campaign {campaign_sid} has more than {max_attempts:,} attempts: "
+                        f"{what_lists_it}"
+                    )
+                if not (start := page.last_key):
+                    break
+        return attempts
+
+    def _outcomes(
+        self, campaign_sid: str, attempts: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The outcomes of the numbers the attempts name, by subscriber, and the subscribers
+        whose outcome is past DataRetentionDays (not yet removed by DynamoDB's TTL: gone)."""
+        subscribers = sorted({a["number"] for a in attempts})
+        now = self.clock()
+        outcomes, expired = {}, set()
+        for outcome in self.table.outcomes(campaign_sid, subscribers):
+            key = subscriber_of(outcome)
+            if outcome.get("expires_at") and int(outcome["expires_at"]) <= now:
+                expired.add(key)
+            else:
+                outcomes[key] = outcome
+        return outcomes, expired
+
+    def summary_figures(
+        self, campaign_sid: str, max_attempts: int | None = None
+    ) -> CampaignFigures:
+        """The summary page's figures (views/summary.py): the campaign's counters, report,
+        reconciliation and sweeps, and every attempt and outcome still kept."""
+        view = self.campaign(campaign_sid)
+        attempts = self._attempts(campaign_sid, max_attempts, "make summary writes it")
+        outcomes, expired = self._outcomes(campaign_sid, attempts)
+        attempts = [a for a in attempts if a["number"] not in expired]
+        return campaign_figures(view, attempts, outcomes, self.rules.local_timezone)
+
     def redial(
         self, campaign_sid: str, statuses: str | None = None, max_attempts: int | None = None
     ) -> RedialList:
@@ -152,35 +200,14 @@ class CampaignViews:
             wanted = redial_statuses(statuses)
         except UnknownStatus as error:
             raise BadRequest(str(error)) from error
-        attempts: list[dict[str, Any]] = []
-        for shard in range(CALL_SHARDS):
-            start = None
-            while True:
-                page = self.table.calls_page(campaign_sid, shard, 1000, None, start)
-                attempts += [a | {"number": subscriber_of(a)} for a in page.items]
-                if max_attempts is not None and len(attempts) > max_attempts:
-                    raise TooLargeForTheApi(
-                        f"campaign {campaign_sid} has more than {max_attempts:,} attempts: "
-                        "make redial lists it"
-                    )
-                if not (start := page.last_key):
-                    break
+        attempts = self._attempts(campaign_sid, max_attempts, "make redial lists it")
         try:
             counted = self.campaign(campaign_sid)["numbers"]["total"]
         except CampaignNotFound:
             if not attempts:
                 raise
             counted = 0  # attempts stored, not yet counted (the stream trails)
-        subscribers = sorted({a["number"] for a in attempts})
-        now = self.clock()
-        outcomes, expired = {}, set()
-        for outcome in self.table.outcomes(campaign_sid, subscribers):
-            key = subscriber_of(outcome)
-            # past DataRetentionDays, not yet removed by DynamoDB's TTL: gone already
-            if outcome.get("expires_at") and int(outcome["expires_at"]) <= now:
-                expired.add(key)
-            else:
-                outcomes[key] = outcome
+        outcomes, expired = self._outcomes(campaign_sid, attempts)
         attempts = [a for a in attempts if a["number"] not in expired]
         not_found = max(0, int(counted) - len(outcomes) - len(expired))
         listed = redial_list(attempts, outcomes, wanted, self.rules.local_timezone, not_found)

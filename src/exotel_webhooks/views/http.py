@@ -19,6 +19,7 @@ from exotel_webhooks.views.campaigns import (
     CampaignViews,
     TooLargeForTheApi,
 )
+from exotel_webhooks.views.pages import URL_SECONDS, SummaryPages
 
 # What a client is told to wait before asking again when AWS is throttled or out of reach.
 RETRY_AFTER_SECONDS = 5
@@ -47,7 +48,9 @@ def _unavailable(error: Exception) -> Response[str]:
     )
 
 
-def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
+def read_api_handler(
+    views: CampaignViews, pages: SummaryPages | None = None
+) -> LambdaHandler[dict[str, Any]]:
     """The read API Lambda: each route is one CampaignViews answer; typed errors become 404/400,
     AWS throttled or out of reach 503."""
     app = APIGatewayHttpResolver()
@@ -89,6 +92,18 @@ def read_api_handler(views: CampaignViews) -> LambdaHandler[dict[str, Any]]:
                 for rate in listed.best_hours
             ],
         }
+
+    @app.get("/campaigns/<campaign_sid>/summary")
+    def summary_page(campaign_sid: str) -> dict[str, Any]:
+        sid = unquote(campaign_sid)
+        url = pages.url(sid) if pages else None
+        if url is None:
+            views.campaign(sid)  # an unknown campaign is a 404 of its own
+            raise CampaignNotFound(
+                f"no summary page of campaign {sid} yet: it is written when the campaign "
+                f"completes; make summary CAMPAIGN={sid} writes one now"
+            )
+        return {"campaign_sid": sid, "url": url, "expires_in": URL_SECONDS}
 
     @app.exception_handler(CampaignNotFound)  # type: ignore[untyped-decorator]
     def not_found(error: CampaignNotFound) -> Response[str]:

@@ -1,0 +1,75 @@
+"""Summary pages in S3 (docs/architecture.md, "Summary page"): written when a campaign
+completes, is reconciled against its report or is swept (the events that say so), handed out as
+short-lived pre-signed URLs by the read API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
+from exotel_webhooks.views.campaigns import CampaignNotFound, CampaignViews
+from exotel_webhooks.views.summary import summary_html
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
+
+SUMMARIES_PREFIX = "summaries/"
+URL_SECONDS = 900  # a pre-signed URL's life: long enough to open, too short to pass around
+# The events after which a campaign's figures may have changed (notifications, the stream)
+PAGE_EVENTS = ("CampaignCompleted", "CampaignReportStored", "CampaignSwept")
+
+
+def summary_key(campaign_sid: str) -> str:
+    return f"{SUMMARIES_PREFIX}{campaign_sid}.html"
+
+
+class SummaryPages:
+    def __init__(self, views: CampaignViews, s3: S3Client, bucket: str) -> None:
+        self.views, self.s3, self.bucket = views, s3, bucket
+
+    def write(self, campaign_sid: str) -> str:
+        """Render the campaign's page from the ledger and store it; returns its key."""
+        page = summary_html(self.views.summary_figures(campaign_sid))
+        key = summary_key(campaign_sid)
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=page.encode(),
+            ContentType="text/html; charset=utf-8",
+            CacheControl="no-store",  # a page is rewritten when its campaign changes
+        )
+        return key
+
+    def url(self, campaign_sid: str) -> str | None:
+        """A pre-signed URL to the campaign's page, or None if none was written."""
+        key = summary_key(campaign_sid)
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return self.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=URL_SECONDS
+        )
+
+
+def summary_page_handler(pages: SummaryPages) -> LambdaHandler[dict[str, Any]]:
+    """The summary Lambda, fed by an EventBridge rule on PAGE_EVENTS: the campaign's page
+    rewritten from the ledger as it is now (a duplicate or late event writes the same page)."""
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        campaign_sid = str(event["detail"]["campaign_sid"])
+        try:
+            key = pages.write(campaign_sid)
+        except CampaignNotFound:  # erased or expired since: nothing to show
+            logger.info("no summary: the campaign is gone", campaign_sid=campaign_sid)
+            return {"written": None}
+        logger.info("summary written", campaign_sid=campaign_sid, cause=event.get("detail-type"))
+        return {"written": key}
+
+    return handler
