@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial analytics
+.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial analytics summary
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -149,6 +149,10 @@ sweep: $(RUNTIME) ## Sweep through Exotel's Campaign API now: CAMPAIGN=<sid> (de
 redial: $(RUNTIME) ## A campaign's numbers to call again, as Exotel's contact-list CSV: CAMPAIGN=<sid> [STATUSES=busy,no-answer,failed] [OUT=file.csv] [LOCAL=1]
 	@test -n "$(CAMPAIGN)" || { echo "usage: make redial CAMPAIGN=<sid> [STATUSES=...] [OUT=file.csv] [LOCAL=1]"; exit 2; }
 	@$(OPS) redial '$(CAMPAIGN)' $(if $(STATUSES),--statuses '$(STATUSES)') $(if $(OUT),--out '$(OUT)')
+
+summary: $(RUNTIME) ## A campaign's summary page (outcomes, connect rates, timeline) as a local HTML file: CAMPAIGN=<sid> [OUT=file.html] [LOCAL=1]
+	@test -n "$(CAMPAIGN)" || { echo "usage: make summary CAMPAIGN=<sid> [OUT=file.html] [LOCAL=1]"; exit 2; }
+	@$(OPS) summary '$(CAMPAIGN)' $(if $(OUT),--out '$(OUT)')
 
 analytics: $(RUNTIME) ## A campaign's connect rates by hour and attempt, attempts per connect, outcomes, talk time, redials and the campaigns before it: CAMPAIGN=<sid> [QUERY=<name>] [PREVIOUS=5] [LOCAL=1]
 	@test -n "$(CAMPAIGN)" || { echo "usage: make analytics CAMPAIGN=<sid> [QUERY=<name>] [PREVIOUS=5] [LOCAL=1]"; exit 2; }

@@ -26,6 +26,7 @@ from bench.cost_model import (
     per_report_row,
     per_webhook,
     positive_number,
+    summary_read_units,
     with_settings,
 )
 from bench.metering import LOG_EVENT_OVERHEAD_BYTES
@@ -107,7 +108,8 @@ def monthly(
         for name, usd in bills[case].lines.items():
             lines[name] += usd * count / 1e6
         log_bytes += bills[case].log_bytes * count
-    rows = per_report_row(report_row, ONE_CAMPAIGN, deployed, prices)
+    units = summary_read_units(stored_bytes["new attempt"], campaigns.attempts)
+    rows = per_report_row(report_row, ONE_CAMPAIGN, deployed, prices, summary_units=units)
     for name, usd in rows.lines.items():  # every number is a row of its campaign's report
         lines[name] += usd * campaigns.numbers / 1e6
     log_bytes += rows.log_bytes * campaigns.numbers

@@ -375,9 +375,28 @@ def dataset_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices
     return ingested + seconds * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
 
 
-def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices: Prices) -> Bill:
+SUMMARY_RENDERS = 2  # a campaign's page is written on CampaignCompleted and CampaignReportStored
+
+
+def summary_read_units(attempt_bytes: float, attempts_per_number: float) -> float:
+    """Read units one number costs a summary page's render: its outcome read consistently
+    (BatchGetItem, 1 unit) and its attempts' share of the calls index's pages (Query, eventually
+    consistent: half a unit per 4 KB)."""
+    return 1 + 0.5 * attempts_per_number * attempt_bytes / 4096
+
+
+def per_report_row(
+    counted: Counted,
+    load: LoadPoint,
+    deployed: Deployed,
+    prices: Prices,
+    *,
+    summary_units: float = 0.0,
+) -> Bill:
     """What a million rows of campaign reports cost to reconcile: the report fetcher's calls
-    (its invocation is the campaign's, not the row's), DynamoDB, its lines and the stream."""
+    (its invocation is the campaign's, not the row's), DynamoDB, its lines and the stream; and,
+    each number being a row, its share of the campaign's summary pages (`summary_units` a
+    render, SUMMARY_RENDERS renders)."""
     per_byte = prices.logs_ingested_per_gb / 1024**3 * 1e6
     share = stream_share(deployed.stream, load.callbacks_per_second, load.campaigns)
     seconds = counted.aws_calls * ASSUMED_MS_PER_AWS_CALL / 1000
@@ -393,6 +412,9 @@ def per_report_row(counted: Counted, load: LoadPoint, deployed: Deployed, prices
             + counted.write_units * prices.dynamodb_write_per_million,
             "ledger stream": stream_usd(counted, share, deployed, prices),
             "analytics dataset": dataset_usd(counted, share, deployed, prices),
+            f"summary pages ({SUMMARY_RENDERS} renders)": SUMMARY_RENDERS
+            * summary_units
+            * prices.dynamodb_read_per_million,
         }
     )
     return bill

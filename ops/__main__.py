@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke, number-hash, sweep, redial and sam-env targets.
+recount, migrate, smoke, number-hash, sweep, redial, summary, analytics and sam-env targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -11,12 +11,14 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exotel_webhooks.ledger.table import RaceLost
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
-from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound
+from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound, CampaignViews
+from exotel_webhooks.views.summary import summary_html
 from localaws.template import Template
 from ops.analytics import (
     DEFAULT_PREVIOUS,
@@ -103,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     called.add_argument("campaign_sid")
     called.add_argument("--statuses", help="final call statuses, default busy,no-answer,failed")
     called.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+
+    page = commands.add_parser(
+        "summary", help="a campaign's summary page, written to a local HTML file"
+    )
+    page.add_argument("campaign_sid")
+    page.add_argument("--out", type=Path, help="default: summary-<campaign>.html here")
 
     asked = commands.add_parser(
         "analytics", help="a campaign's connect rates, attempts, outcomes from the dataset"
@@ -231,6 +239,23 @@ def _recount(target: Target, campaign_sid: str) -> str:
     return f"{campaign_sid}: {changed or 'counters already equal the items'}"
 
 
+def _summary(target: Target, campaign_sid: str, out: Path | None) -> int:
+    path = out or Path(f"summary-{quote(campaign_sid, safe='')}.html")
+    try:
+        figures = CampaignViews(target.campaign_table(), target.rules).summary_figures(campaign_sid)
+    except CampaignNotFound as error:
+        print(f"summary: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError, RaceLost) as error:
+        print(
+            f"summary: the campaign table could not be read ({error}); try again", file=sys.stderr
+        )
+        return 1
+    path.write_text(summary_html(figures))
+    print(path.resolve())
+    return 0
+
+
 def _analytics(target: Target, campaign_sid: str, name: str | None, previous: int) -> int:
     try:
         asked = chosen(name, previous)
@@ -304,6 +329,7 @@ _ANSWERED: dict[str, Callable[[Target, argparse.Namespace], int]] = {
     "redial": lambda target, arguments: _redial(
         target, arguments.campaign_sid, arguments.statuses, arguments.out
     ),
+    "summary": lambda target, arguments: _summary(target, arguments.campaign_sid, arguments.out),
     "analytics": lambda target, arguments: _analytics(
         target, arguments.campaign_sid, arguments.query, arguments.previous
     ),
