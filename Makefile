@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial analytics summary
+.PHONY: help setup test test-browser test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial analytics summary
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ typecheck: $(SYNCED)
 # Two workers, a test file each at a time (each file deploys its own emulated stacks).
 pytest: $(SYNCED)
 	$(PY) -m pytest -n 2 --dist loadfile
+
+test-browser: $(SYNCED) ## Opt-in: the summary page rendered by a real headless Chromium (installs Debian's chromium if missing, as root)
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } || { echo "make test-browser needs Chromium: sudo apt-get install chromium"; exit 2; }
+	$(PY) -m pytest -rs tests/browser
 
 test-fast: $(SYNCED) ## The unit tier only (no emulated AWS): seconds, for the inner loop
 	$(PY) -m pytest tests/unit

@@ -56,7 +56,8 @@ OUTCOMES = {
 
 
 def test_the_figures_count_by_hour_attempt_and_connect() -> None:
-    figures = campaign_figures(view(completed=2, **{"no-answer": 1}), ATTEMPTS, OUTCOMES, IST)
+    mix = {"completed": 2, "no-answer": 1}
+    figures = campaign_figures(view("camp_1", **mix), ATTEMPTS, OUTCOMES, IST)
     assert figures_rows(figures.by_hour) == [(9, 3, 0), (10, 1, 0), (11, 3, 2)]
     # the masked number's three retries are one number's first, second and third
     assert figures_rows(figures.by_attempt) == [(1, 3, 0), (2, 3, 1), (3, 1, 1)]
@@ -66,9 +67,8 @@ def test_the_figures_count_by_hour_attempt_and_connect() -> None:
 
 def test_the_page_is_self_contained_escaped_and_names_no_one() -> None:
     # Given a campaign whose SID is hostile markup
-    figures = campaign_figures(
-        view("<script>alert(1)</script>", completed=2, **{"no-answer": 1}), ATTEMPTS, OUTCOMES, IST
-    )
+    mix = {"completed": 2, "no-answer": 1}
+    figures = campaign_figures(view("<script>alert(1)</script>", **mix), ATTEMPTS, OUTCOMES, IST)
 
     # When its page is made
     page = summary_html(figures)
