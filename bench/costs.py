@@ -493,7 +493,9 @@ def cost_report(measurement: Measurement, deployed: Deployed, prices: Prices) ->
         + "\n\n"
         + floor_note(measurement, deployed, prices)
         + "\n\nLeft out, each for a reason: the report fetch's own invocation, S3 requests "
-        "and events (per campaign: a few millionths of a dollar), data transfer out (a few "
+        "and events (per campaign: a few millionths of a dollar), the summary page's two "
+        "invocations (per campaign: each waits 10 s for the stream at 1 GB, USD 0.0003 with "
+        "its S3 PUTs), data transfer out (a few "
         "hundred bytes a response), KMS requests for the log groups' key (CloudWatch Logs "
         "caches data keys; AWS does not publish how often it asks) and the free tiers. A "
         "real bill could still add what someone does with the stack: Logs Insights queries "

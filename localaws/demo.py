@@ -4,7 +4,9 @@ NUMBERS numbers (default 200) are called with Exotel's retry rules (up to number
 0-3 more attempts on busy, no-answer or failed); every attempt sends a call status callback,
 every number a call schedule callback (2% are "lost", for the report to backfill), the campaign
 its statuses, with a report CSV served on loopback. About 10% of deliveries are duplicated and
-the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth.
+the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth,
+and the analytics dataset's connect rates by hour and by attempt too; the campaign's summary
+page is saved under .local/.
 Uses the stack `make local` runs (its state file), or BASE_URL, else starts one on PORT.
 SWEEP=1 plays a campaign whose callbacks were partly lost instead (localaws/demo_sweep.py).
 """
@@ -23,9 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, LOCAL_STATE
+import boto3
+
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, LOCAL_STATE, REGION, STACK_NAME
 from localaws.exotel_simulator import (
     RETRIED,
+    Campaign,
     print_checks,
     send_like_exotel,
     serve_report,
@@ -54,7 +59,7 @@ class Played:
         return self.webhooks / self.callbacks_stored_seconds
 
 
-def play(base: str, token: str, count: int, seed: int) -> Played:
+def play(base: str, token: str, count: int, seed: int, endpoint: str | None = None) -> Played:
     rng = random.Random(seed)  # noqa: S311 - a simulation, not security
     campaign = simulate(count, f"demo-{seed}-{int(time.time())}", rng)
     httpd, report_url = serve_report(campaign)
@@ -112,9 +117,67 @@ def play(base: str, token: str, count: int, seed: int) -> Played:
         f"report reconciled in {drained_seconds:.1f} s\n"
     )
     ok = print_checks(expected, summary, [("webhooks answered 200", len(codes), codes.count(200))])
+    if endpoint:
+        ok = print_connect_rates(campaign, endpoint) and ok
+        print_summary_page(endpoint, sid)
     return Played(
         len(codes), codes.count(200), sent_seconds, callbacks_seconds, drained_seconds, ok
     )
+
+
+def print_connect_rates(campaign: Campaign, endpoint: str) -> bool:
+    """The campaign's connect rate by hour and by attempt, as the analytics dataset's queries
+    answer them (DuckDB over the stack's dataset, as make analytics LOCAL=1), against the
+    simulation's truth."""
+    # imported here: they load the package, which waits for the stack's settings
+    from ops.analytics import local_dataset, queries  # noqa: PLC0415
+
+    cloudformation = boto3.client(
+        "cloudformation",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator takes any key
+    )
+    outputs = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["Outputs"]
+    bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ReportBucketName")
+    s3 = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator takes any key
+    )
+    ok = True
+    with local_dataset(s3, bucket) as dataset:
+        for name, key, truth in (
+            ("connect_rate_by_hour", "hour", campaign.by_hour),
+            ("connect_rate_by_attempt", "attempt_number", campaign.by_attempt),
+        ):
+            query = queries()[name]
+            table = dataset.run(query, query.arguments(campaign.sid, 0))
+            found = [(r[key], r["attempts"], r["connected"]) for r in table.records()]
+            expected = [(k, c["attempts"], c["connected"]) for k, c in sorted(truth.items())]
+            verdict = "ok" if found == expected else "MISMATCH"
+            ok = ok and found == expected
+            print(f"\n{name.replace('_', ' ')} (make analytics), against the truth: {verdict}")
+            print(table.render())
+    return ok
+
+
+def print_summary_page(endpoint: str, sid: str) -> None:
+    """The campaign's summary page, made as `make summary LOCAL=1` makes it, saved here."""
+    # imported here: they load the package, which waits for the stack's settings
+    from exotel_webhooks.views.campaigns import CampaignViews  # noqa: PLC0415
+    from exotel_webhooks.views.summary import summary_html  # noqa: PLC0415
+    from ops.target import Target  # noqa: PLC0415
+
+    target = Target(STACK_NAME, REGION, endpoint=endpoint)
+    figures = CampaignViews(target.campaign_table(), target.rules).summary_figures(sid)
+    path = Path(".local") / f"summary-{sid}.html"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(summary_html(figures))
+    print(f"\nsummary page: {path.resolve()}")
 
 
 def running_stack(
@@ -166,7 +229,7 @@ def _play(base: str, token: str, endpoint: str, count: int, seed: int) -> int:
         from localaws.demo_sweep import play_lost_callbacks  # noqa: PLC0415
 
         return 0 if play_lost_callbacks(base, token, endpoint, count, seed) else 1
-    return 0 if play(base, token, count, seed).ok else 1
+    return 0 if play(base, token, count, seed, endpoint or None).ok else 1
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ class Campaign:
     numbers: Counter[str] = field(default_factory=Counter)
     lost: int = 0
     report_rows: list[tuple[str, str]] = field(default_factory=list)
+    # the truth the analytics must find: final attempts and connects, by the hour each was
+    # dialled (LocalTimezone) and by its place among the number's attempts
+    by_hour: dict[int, Counter[str]] = field(default_factory=dict)
+    by_attempt: dict[int, Counter[str]] = field(default_factory=dict)
 
 
 def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
@@ -50,6 +54,11 @@ def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
             call_sid = f"{sid}-{index}-{attempt}"
             call_sids.append(call_sid)
             minute = index % 60
+            hour = 10 + attempt  # each retry an hour after the last
+            connected = int(status == "completed")
+            campaign.by_hour.setdefault(hour, Counter()).update(attempts=1, connected=connected)
+            place = campaign.by_attempt.setdefault(attempt + 1, Counter())
+            place.update(attempts=1, connected=connected)
             campaign.deliveries.append(
                 (
                     "call-status",
@@ -58,8 +67,8 @@ def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
                         "call_sid": call_sid,
                         "number": number,
                         "status": status,
-                        "date_created": f"2024-01-15 10:{minute:02d}:00",
-                        "date_updated": f"2024-01-15 1{attempt}:{minute:02d}:30",
+                        "date_created": f"2024-01-15 {hour}:{minute:02d}:00",
+                        "date_updated": f"2024-01-15 {hour}:{minute:02d}:30",
                     },
                 )
             )

@@ -29,3 +29,5 @@ def _erasures_settle_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in the stack tier: no replication lag to wait for."""
     monkeypatch.setattr("ops.erase.SETTLE_SECONDS", 0.0)
     monkeypatch.setattr("ops.erase.dataset_catch_up_seconds", lambda _target: 0.0)
+    # and the pipeline hands a rule's events over once the stream has caught up
+    monkeypatch.setattr("exotel_webhooks.views.pages.SETTLE_SECONDS", 0.0)

@@ -12,11 +12,14 @@ from typing import Any
 import boto3
 import pytest
 
-from localaws.emulation import REGION, STACK_NAME, Deployment
+from exotel_webhooks.notifications import EVENT_SOURCE
+from exotel_webhooks.views.pages import ReconciliationNotRecorded
+from localaws.emulation import REGION, STACK_NAME, Deployment, bus_event
 from ops.__main__ import main
 from tests.support.analytics import dataset_answers
 from tests.support.events import http_get
 from tests.support.pipeline import Pipeline
+from tests.support.report_server import ReportServer, Route
 
 pytestmark = pytest.mark.enable_socket  # the pipeline serves reports over HTTP
 SID = "camp_summary"
@@ -32,7 +35,9 @@ def outcome(number: str, status: str, call_sids: list[str]) -> dict[str, Any]:
             "date_updated": "2026-11-30 19:00:00"}  # fmt: skip
 
 
-def run_campaign(pipeline: Pipeline, status: str = "Completed") -> None:
+def run_campaign(
+    pipeline: Pipeline, status: str = "Completed", report_url: str | None = None
+) -> None:
     for fields in (
         call("c1", "+919800000001", "busy", "2026-11-30 09:10:00"),
         call("c2", "+919800000001", "completed", "2026-11-30 11:10:00"),
@@ -48,6 +53,8 @@ def run_campaign(pipeline: Pipeline, status: str = "Completed") -> None:
         assert pipeline.webhook("call-schedule", fields) == 200
     final = {"campaign_sid": SID, "status": status, "date_created": "2026-11-30 08:00:00",
              "date_updated": "2026-11-30 20:00:00"}  # fmt: skip
+    if report_url:
+        final["report_url"] = report_url
     assert pipeline.webhook("campaign-status", final) == 200
     pipeline.drain()
 
@@ -140,3 +147,34 @@ def test_make_summary_writes_the_page_here_and_prints_its_path(
     # and an unknown campaign is one line, exit 2
     assert main(["--stack", STACK_NAME, "summary", "camp_nowhere"]) == 2
     assert capsys.readouterr().err.startswith("summary: no campaign camp_nowhere")
+
+
+def test_the_page_written_on_the_reports_event_shows_the_reconciliation(
+    pipeline: Pipeline, stack: Deployment, report_server: ReportServer
+) -> None:
+    # Given a campaign whose report is fetched and reconciled
+    report_server.routes["/summary.csv"] = Route(
+        body=b"Number,Status\n+919800000001,completed\n+919800000002,no-answer\n"
+        b"+919800000003,completed\n"
+    )
+    run_campaign(pipeline, report_url=report_server.url("/summary.csv"))
+
+    # Then the page shows the reconciliation's counts
+    page = stored_page(stack)
+    assert re.search(r"<th>matched</th><td class=\"n\">3</td>", page), page[-800:]
+
+
+def test_a_reports_event_before_its_reconciliation_is_recorded_is_retried(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign, and a CampaignReportStored event naming a report the ledger does not
+    # hold yet (the fetcher publishes it just before recording the reconciliation)
+    run_campaign(pipeline, status="InProgress")
+    monkeypatch.setattr("exotel_webhooks.views.pages.REPORT_WAIT_SECONDS", 0.0)
+    event = bus_event(
+        EVENT_SOURCE, "CampaignReportStored", {"campaign_sid": SID, "s3_uri": "s3://b/r.csv"}
+    )
+
+    # Then the summary function fails, for Lambda to deliver the event again later
+    with pytest.raises(ReconciliationNotRecorded):
+        pipeline.invoke("SummaryFunction", event)

@@ -187,16 +187,22 @@ class Pipeline:
 
     def drain(self) -> None:
         """Run the event source mappings until no queue has a visible message and the stream's
-        windows are closed. A failed record is visible again at once (and reaches its DLQ after
-        the queue's maxReceiveCount); a failed stream batch is retried until it succeeds."""
+        windows are closed, then the events rules send to functions, and again. A failed
+        record is visible again at once (and reaches its DLQ after the queue's
+        maxReceiveCount); a failed stream batch is retried until it succeeds."""
 
         def deliver_queues() -> int:
-            return self.deliver_events() + sum(
+            return sum(
                 poll_once(self.sqs, source, functools.partial(self.invoke, source.function), 0, 0)
                 for source in self.stack.event_sources
             )
 
-        run_until_idle(self.streams, deliver_queues)
+        # the rules' targets get their events once the stream has caught up: the summary
+        # function waits for it (views/pages.py, SETTLE_SECONDS)
+        while True:
+            run_until_idle(self.streams, deliver_queues)
+            if not self.deliver_events():
+                break
 
 
 def stream_pollers(

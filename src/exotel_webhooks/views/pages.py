@@ -4,6 +4,8 @@ short-lived pre-signed URLs by the read API."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -20,18 +22,36 @@ SUMMARIES_PREFIX = "summaries/"
 URL_SECONDS = 900  # a pre-signed URL's life: long enough to open, too short to pass around
 # The events after which a campaign's figures may have changed (notifications, the stream)
 PAGE_EVENTS = ("CampaignCompleted", "CampaignReportStored", "CampaignSwept")
+REPORT_WAIT_TRIES, REPORT_WAIT_SECONDS = 20, 0.5  # the fetcher records it right after
+# The counters and reconciliation classes trail the items by the ledger stream's batching
+# window (5 s) and its invocation: an event's page is made once they have caught up.
+SETTLE_SECONDS = 10.0
 
 
 def summary_key(campaign_sid: str) -> str:
     return f"{SUMMARIES_PREFIX}{campaign_sid}.html"
 
 
-class SummaryPages:
-    def __init__(self, views: CampaignViews, s3: S3Client, bucket: str) -> None:
-        self.views, self.s3, self.bucket = views, s3, bucket
+class ReconciliationNotRecorded(Exception):
+    """A report's event came before its reconciliation was stored: Lambda retries the event."""
 
-    def write(self, campaign_sid: str) -> str:
-        """Render the campaign's page from the ledger and store it; returns its key."""
+
+class SummaryPages:
+    def __init__(
+        self,
+        views: CampaignViews,
+        s3: S3Client,
+        bucket: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.views, self.s3, self.bucket, self.sleep = views, s3, bucket, sleep
+
+    def write(self, campaign_sid: str, report_uri: str | None = None) -> str:
+        """Render the campaign's page from the ledger and store it; returns its key. With
+        `report_uri` (a CampaignReportStored event, published just before the reconciliation
+        is recorded), first wait for the ledger to hold that report."""
+        if report_uri:
+            self._await_report(campaign_sid, report_uri)
         page = summary_html(self.views.summary_figures(campaign_sid))
         key = summary_key(campaign_sid)
         self.s3.put_object(
@@ -42,6 +62,14 @@ class SummaryPages:
             CacheControl="no-store",  # a page is rewritten when its campaign changes
         )
         return key
+
+    def _await_report(self, campaign_sid: str, report_uri: str) -> None:
+        for _ in range(REPORT_WAIT_TRIES):
+            report = self.views.campaign(campaign_sid).get("report") or {}
+            if report.get("s3_uri") == report_uri:
+                return
+            self.sleep(REPORT_WAIT_SECONDS)
+        raise ReconciliationNotRecorded(f"{campaign_sid}: {report_uri} not recorded yet")
 
     def url(self, campaign_sid: str) -> str | None:
         """A pre-signed URL to the campaign's page, or None if none was written."""
@@ -63,9 +91,11 @@ def summary_page_handler(pages: SummaryPages) -> LambdaHandler[dict[str, Any]]:
 
     @lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        campaign_sid = str(event["detail"]["campaign_sid"])
+        detail = event["detail"]
+        campaign_sid = str(detail["campaign_sid"])
+        pages.sleep(SETTLE_SECONDS)
         try:
-            key = pages.write(campaign_sid)
+            key = pages.write(campaign_sid, detail.get("s3_uri"))
         except CampaignNotFound:  # erased or expired since: nothing to show
             logger.info("no summary: the campaign is gone", campaign_sid=campaign_sid)
             return {"written": None}

@@ -331,7 +331,7 @@ def _reconciliation(figures: CampaignFigures) -> str:
     rows: list[tuple[str, object]] = []
     if figures.report:
         rows += [("report", figures.report.get("status", "-"))]
-        if "rows" in figures.report:
+        if "rows" in figures.report and not figures.reconciliation:
             rows += [("report rows", figures.report["rows"])]
     if figures.reconciliation:
         rows += [(name.replace("_", " "), value) for name, value in figures.reconciliation.items()]
