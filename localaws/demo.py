@@ -125,29 +125,27 @@ def play(base: str, token: str, count: int, seed: int, endpoint: str | None = No
     )
 
 
+def _emulated(service: str, endpoint: str) -> Any:  # noqa: ANN401 - each service's client
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator takes any key
+    )
+
+
 def print_connect_rates(campaign: Campaign, endpoint: str) -> bool:
     """The campaign's connect rate by hour and by attempt, as the analytics dataset's queries
     answer them (DuckDB over the stack's dataset, as make analytics LOCAL=1), against the
     simulation's truth."""
     # imported here: they load the package, which waits for the stack's settings
-    from ops.analytics import local_dataset, queries  # noqa: PLC0415
+    from localaws.analytics import local_dataset, queries  # noqa: PLC0415
 
-    cloudformation = boto3.client(
-        "cloudformation",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator takes any key
-    )
-    outputs = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["Outputs"]
+    stack = _emulated("cloudformation", endpoint).describe_stacks(StackName=STACK_NAME)
+    outputs = stack["Stacks"][0]["Outputs"]
     bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ReportBucketName")
-    s3 = boto3.client(
-        "s3",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator takes any key
-    )
+    s3 = _emulated("s3", endpoint)
     ok = True
     with local_dataset(s3, bucket) as dataset:
         for name, key, truth in (
@@ -168,12 +166,18 @@ def print_connect_rates(campaign: Campaign, endpoint: str) -> bool:
 def print_summary_page(endpoint: str, sid: str) -> None:
     """The campaign's summary page, made as `make summary LOCAL=1` makes it, saved here."""
     # imported here: they load the package, which waits for the stack's settings
+    from exotel_webhooks.ledger.table import CampaignTable  # noqa: PLC0415
+    from exotel_webhooks.settings import NormalisationRules  # noqa: PLC0415
     from exotel_webhooks.views.campaigns import CampaignViews  # noqa: PLC0415
     from exotel_webhooks.views.summary import summary_html  # noqa: PLC0415
-    from ops.target import Target  # noqa: PLC0415
 
-    target = Target(STACK_NAME, REGION, endpoint=endpoint)
-    figures = CampaignViews(target.campaign_table(), target.rules).summary_figures(sid)
+    stack = _emulated("cloudformation", endpoint).describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    table = CampaignTable(
+        _emulated("dynamodb", endpoint), outputs["CampaignTableName"], hash_key=stack["StackId"]
+    )
+    # the local stack runs with the template's defaults (LocalTimezone, DefaultPhoneRegion)
+    figures = CampaignViews(table, NormalisationRules()).summary_figures(sid)
     path = Path(".local") / f"summary-{sid}.html"
     path.parent.mkdir(exist_ok=True)
     path.write_text(summary_html(figures))

@@ -19,6 +19,7 @@ from exotel_webhooks.ledger.table import RaceLost
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused, CampaignApiUnavailable
 from exotel_webhooks.views.campaigns import BadRequest, CampaignNotFound, CampaignViews
 from exotel_webhooks.views.summary import summary_html
+from localaws.analytics import local_dataset
 from localaws.template import Template
 from ops.analytics import (
     DEFAULT_PREVIOUS,
@@ -26,7 +27,6 @@ from ops.analytics import (
     AthenaDataset,
     analytics_report,
     chosen,
-    local_dataset,
 )
 from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash

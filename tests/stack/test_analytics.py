@@ -13,10 +13,10 @@ import boto3
 import pytest
 import sqlglot
 
+from localaws.analytics import ROWS_PREFIX, dataset_columns, queries
 from localaws.emulation import REGION, STACK_NAME, Deployment
 from localaws.template import Template
 from ops.__main__ import main
-from ops.analytics import ROWS_PREFIX, dataset_columns, queries
 from ops.target import Target
 from tests.support.analytics import dataset_answers
 from tests.support.pipeline import Pipeline
@@ -263,20 +263,22 @@ def test_make_analytics_refuses_an_unknown_query_in_one_line(
     assert len(said.splitlines()) == 1
 
 
-def test_the_dataset_expires_with_the_ledger(template: Template) -> None:
+def test_the_dataset_and_the_summary_pages_expire_with_the_ledger(template: Template) -> None:
     # Given the report bucket's lifecycle rules (moto's CloudFormation does not apply them)
     rules = template.resources["ReportBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    conditional = {rule["Fn::If"][1]["Id"]: rule["Fn::If"] for rule in rules if "Fn::If" in rule}
 
-    # Then the dataset's objects expire after DataRetentionDays, unless it keeps everything (0)
-    (conditional,) = [rule["Fn::If"] for rule in rules if "Fn::If" in rule]
-    condition, rule, otherwise = conditional
-    assert rule == {
-        "Id": "ExpireAnalytics",
-        "Status": "Enabled",
-        "Prefix": "analytics/",
-        "ExpirationInDays": {"Ref": "DataRetentionDays"},
-    }
-    assert otherwise == {"Ref": "AWS::NoValue"}
-    assert template.sam["Conditions"][condition] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "DataRetentionDays"}, 0]}]
-    }
+    # Then the dataset's objects and the pages expire after DataRetentionDays, unless the
+    # ledger keeps everything (0)
+    for rule_id, prefix in (("ExpireAnalytics", "analytics/"), ("ExpireSummaries", "summaries/")):
+        condition, rule, otherwise = conditional[rule_id]
+        assert rule == {
+            "Id": rule_id,
+            "Status": "Enabled",
+            "Prefix": prefix,
+            "ExpirationInDays": {"Ref": "DataRetentionDays"},
+        }
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        assert template.sam["Conditions"][condition] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": "DataRetentionDays"}, 0]}]
+        }

@@ -7,8 +7,8 @@ from typing import Any
 
 import boto3
 
+from localaws.analytics import local_dataset, queries
 from localaws.emulation import REGION, Deployment
-from ops.analytics import local_dataset, queries
 
 
 def dataset_answers(

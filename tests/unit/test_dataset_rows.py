@@ -27,7 +27,7 @@ from exotel_webhooks.ledger.keys import (
     item_key,
     outcome_keys,
 )
-from ops.analytics import dataset_columns
+from localaws.analytics import dataset_columns
 
 IST = ZoneInfo("Asia/Kolkata")
 KEY = "stack-key"
