@@ -52,6 +52,7 @@ ACCESS_LOG_VALUES = {
 }
 RECEIVER = "ReceiverFunction"
 STREAM = "LedgerStreamFunction"
+ANALYTICS_STREAM = "AnalyticsStreamFunction"  # the stream's second consumer: the dataset
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Deployed:
 
     memory_mb: dict[str, int]  # per function
     queues: dict[str, Mapping]  # per SQS-fed function
-    stream: Mapping
+    stream: Mapping  # the ledger stream's
+    analytics_stream: Mapping
     tracing: str  # the Tracing parameter's value
     system_log_level: str
     access_log_bytes: int  # one request's line, with CloudWatch's per-event overhead
@@ -88,7 +90,9 @@ class Deployed:
     def of(cls, template: Template, overhead: int) -> Deployed:
         sam, resources = template.sam, template.resources
         function_globals = sam["Globals"]["Function"]
-        memory, queues, stream = {}, {}, None
+        memory: dict[str, int] = {}
+        queues: dict[str, Mapping] = {}
+        streams: dict[str, Mapping] = {}
         for name, resource in sam["Resources"].items():
             if resource["Type"] != "AWS::Serverless::Function":
                 continue
@@ -102,13 +106,13 @@ class Deployed:
                         float(settings.get("MaximumBatchingWindowInSeconds", 0)),
                     )
                 elif event["Type"] == "DynamoDB":
-                    stream = Mapping(
+                    streams[name] = Mapping(
                         int(settings["BatchSize"]),
                         float(settings.get("MaximumBatchingWindowInSeconds", 0)),
                         float(settings.get("TumblingWindowInSeconds", 0)),
                     )
-        if stream is None:
-            raise ValueError("the template has no stream mapping")
+        if {STREAM, ANALYTICS_STREAM} - set(streams):
+            raise ValueError("the template lacks a stream mapping of the ledger or the dataset")
         line = resources["WebhookApi"]["Properties"]["AccessLogSettings"]["Format"]
         for variable, value in sorted(ACCESS_LOG_VALUES.items(), key=lambda v: -len(v[0])):
             line = line.replace(variable, value)
@@ -121,7 +125,8 @@ class Deployed:
         return cls(
             memory_mb=memory,
             queues=queues,
-            stream=stream,
+            stream=streams[STREAM],
+            analytics_stream=streams[ANALYTICS_STREAM],
             tracing=_default(template, function_globals["Tracing"]),
             system_log_level=str(function_globals["LoggingConfig"]["SystemLogLevel"]),
             access_log_bytes=len(line) + overhead,
@@ -316,7 +321,7 @@ def per_webhook(
     lines["EventBridge"] = counted.event_entries * prices.eventbridge_per_million
     stream_invocations = counted.stream_records * share.invocations
     lines["ledger stream"] = stream_usd(counted, share, deployed, prices)
-    lines["analytics dataset"] = dataset_usd(counted, share, deployed, prices)
+    lines["analytics dataset"] = dataset_usd(counted, load, deployed, prices)
     invocations = 1 + 1 / batch + stream_invocations
     bill.log_bytes = (
         received.log_bytes
@@ -360,19 +365,24 @@ def stream_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices:
 FIREHOSE_STEP = 5 * 1024  # Firehose bills each record in 5 KB steps
 
 
-def dataset_usd(counted: Counted, share: StreamShare, deployed: Deployed, prices: Prices) -> float:
-    """Per million callbacks (or rows): the analytics rows their stream records make, sent in
-    one Firehose record per invocation (billed in 5 KB steps), and the stream function's
-    PutRecordBatch call (one an invocation)."""
+def dataset_usd(counted: Counted, load: LoadPoint, deployed: Deployed, prices: Prices) -> float:
+    """Per million callbacks (or rows): the analytics rows their stream records make, read by
+    the stream's second consumer and sent in one Firehose record per invocation (billed in 5 KB
+    steps) with one PutRecordBatch call: its invocations, their time and the ingestion."""
     if not counted.dataset_bytes or not counted.stream_records:
         return 0.0
+    share = stream_share(deployed.analytics_stream, load.callbacks_per_second, load.campaigns)
     batch = share.records_per_invocation
     row = counted.dataset_bytes / counted.stream_records
     billed = math.ceil(batch * row / FIREHOSE_STEP) * FIREHOSE_STEP / batch
     ingested = 1e6 * counted.stream_records * billed / 1024**3 * prices.firehose_per_gb
-    calls = counted.stream_records * share.invocations
-    seconds = 1e6 * calls * ASSUMED_MS_PER_AWS_CALL / 1000
-    return ingested + seconds * deployed.memory_gb(STREAM) * prices.lambda_arm_per_gb_second
+    invocations = 1e6 * counted.stream_records * share.invocations
+    seconds = invocations * ASSUMED_MS_PER_AWS_CALL / 1000
+    return (
+        ingested
+        + invocations * prices.lambda_per_million / 1e6
+        + seconds * deployed.memory_gb(ANALYTICS_STREAM) * prices.lambda_arm_per_gb_second
+    )
 
 
 SUMMARY_RENDERS = 2  # a campaign's page is written on CampaignCompleted and CampaignReportStored
@@ -411,7 +421,7 @@ def per_report_row(
             "DynamoDB": counted.read_units * prices.dynamodb_read_per_million
             + counted.write_units * prices.dynamodb_write_per_million,
             "ledger stream": stream_usd(counted, share, deployed, prices),
-            "analytics dataset": dataset_usd(counted, share, deployed, prices),
+            "analytics dataset": dataset_usd(counted, load, deployed, prices),
             f"summary pages ({SUMMARY_RENDERS} renders)": SUMMARY_RENDERS
             * summary_units
             * prices.dynamodb_read_per_million,

@@ -219,14 +219,16 @@ class StreamWindows:
         return self.written
 
 
-def stream_poller(deployment: Deployment, handler: Callable[..., Any]) -> StreamWindows:
+def stream_poller(
+    deployment: Deployment, handler: Callable[..., Any], function: str = "LedgerStreamFunction"
+) -> StreamWindows:
     # a client of its own session: Lambda reads the stream, free and unmetered
     session = boto3.Session(region_name=REGION)
     table = session.client("dynamodb")
     arn = table.describe_table(TableName=deployment.physical_id("CampaignTable"))["Table"][
         "LatestStreamArn"
     ]
-    [source] = deployment.stream_sources
+    [source] = [s for s in deployment.stream_sources if s.function == function]
     windows = StreamWindows(None, handler)  # type: ignore[arg-type]
     windows.poller = StreamPoller(streams_client(session=session), arn, source, windows.invoke)
     return windows

@@ -47,6 +47,8 @@ FUNCTION_OF = {
     "report_fetcher": "ReportFetcherFunction",
 }
 STREAM_SAMPLES = ("window.json", "window-end.json")
+# The analytics stream function's answer: a row sent for each record of the batch.
+ANALYTICS_SAMPLES: dict[str, dict[str, int]] = {"batch.json": {"rows": 4}}
 # The summary function's answer to a campaign's CampaignCompleted, after the processor samples.
 SUMMARY_SAMPLES: dict[str, dict[str, str]] = {
     "campaign-completed.json": {"written": "summaries/camp_abc123.html"}

@@ -1,4 +1,4 @@
-"""Lambda's DynamoDB stream event source mapping with tumbling windows, in-process.
+"""Lambda's DynamoDB stream event source mapping, with or without tumbling windows, in-process.
 
 Per shard, in order: a batch of records is handed to the function with the window's state and
 the shard's id; the state it returns goes with the next batch of the same window; when the
@@ -117,26 +117,31 @@ class StreamPoller:
         return delivered
 
     def _close(self, shard_id: str, shard: _Shard) -> None:
-        if self._invoke(shard_id, shard, [], final=True) is not None:
+        # a window's last invocation (a mapping without tumbling windows has none to close)
+        tumbling = bool(self.source.window_seconds)
+        if not tumbling or self._invoke(shard_id, shard, [], final=True) is not None:
             shard.window_start, shard.state = None, {}
 
     def _invoke(
         self, shard_id: str, shard: _Shard, records: list[dict[str, Any]], final: bool
     ) -> dict[str, Any] | None:
         start = shard.window_start or 0.0
-        event = {
-            "Records": records,
-            "window": {"start": _iso(start), "end": _iso(start + self.source.window_seconds)},
-            "state": dict(shard.state),
-            "shardId": shard_id,
-            "eventSourceARN": self.stream_arn,
-            "isFinalInvokeForWindow": final,
-            "isWindowTerminatedEarly": False,
-        }
+        event: dict[str, Any] = {"Records": records}
+        if self.source.window_seconds:  # a tumbling window's invocation
+            event |= {
+                "window": {"start": _iso(start), "end": _iso(start + self.source.window_seconds)},
+                "state": dict(shard.state),
+                "shardId": shard_id,
+                "eventSourceARN": self.stream_arn,
+                "isFinalInvokeForWindow": final,
+                "isWindowTerminatedEarly": False,
+            }
         try:
             response = self.handler(event)
         except Exception:
             return None
+        if not self.source.window_seconds:
+            return {"state": {}}  # no window: any answer that is not an error succeeds
         if not isinstance(response, dict) or "state" not in response:
             return None  # Lambda treats a response without state as a failure
         return response

@@ -1,9 +1,6 @@
-"""Ledger stream Lambda: counters, events and dataset rows derived from the campaign table's
-stream."""
+"""Ledger stream Lambda: counters and events derived from the campaign table's stream."""
 
-from exotel_webhooks.analytics.dataset import Dataset
-from exotel_webhooks.analytics.delivery import DatasetDelivery
-from exotel_webhooks.aws import dynamodb_client, events_client, firehose_client
+from exotel_webhooks.aws import dynamodb_client, events_client
 from exotel_webhooks.ledger.stream import StreamDerivation, stream_handler
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents
@@ -13,13 +10,5 @@ settings = ProcessorSettings.from_environment()
 derivation = StreamDerivation(
     CampaignTable(dynamodb_client(), settings.table_name),
     CampaignEvents(events_client(), settings.event_bus_name) if settings.event_bus_name else None,
-    dataset=(
-        Dataset(
-            DatasetDelivery(firehose_client(), settings.analytics_stream_name),
-            settings.rules.local_timezone,
-        )
-        if settings.analytics_stream_name
-        else None
-    ),
 )
 handler = stream_handler(derivation)

@@ -98,8 +98,6 @@ class ProcessorSettings:
     report_queue_url: str | None = None
     report_delay_seconds: int = 0
     data_retention_days: int = 0
-    analytics_stream_name: str | None = None  # the ledger stream's: where dataset rows go
-    rules: NormalisationRules = field(default_factory=NormalisationRules)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
@@ -109,8 +107,6 @@ class ProcessorSettings:
             report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
             report_delay_seconds=int(_number(environ, "REPORT_DELAY_SECONDS", 0, minimum=0)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
-            analytics_stream_name=environ.get("ANALYTICS_STREAM_NAME") or None,
-            rules=NormalisationRules.from_environment(environ),
         )
 
     @property
@@ -130,6 +126,19 @@ class ReadApiSettings:
             table_name=_required(environ, "TABLE_NAME"),
             rules=NormalisationRules.from_environment(environ),
             report_bucket=environ.get("REPORT_BUCKET") or None,
+        )
+
+
+@dataclass(frozen=True)
+class AnalyticsSettings:
+    delivery_stream_name: str  # the Firehose delivery stream the rows go to
+    rules: NormalisationRules = field(default_factory=NormalisationRules)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> AnalyticsSettings:
+        return cls(
+            delivery_stream_name=_required(environ, "ANALYTICS_STREAM_NAME"),
+            rules=NormalisationRules.from_environment(environ),
         )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
-from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, Deployment
+from localaws.emulation import DEFAULT_WEBHOOK_TOKEN, REGION, Deployment
 from localaws.samples import (
+    ANALYTICS_SAMPLES,
     FUNCTION_OF,
     PROCESSOR_FAILURES,
     READ_API_STATUSES,
@@ -67,8 +69,14 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
                     and event["detail-type"] in rule["detail-type"]
                     for rule in rules
                 ), path
-            elif stream:  # tumbling windows: the shard, the state, whether the window ends
-                assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
+            elif stream:  # with tumbling windows: the shard, the state, whether the window ends
+                tumbling = any(
+                    "TumblingWindowInSeconds" in t["Properties"]
+                    for t in triggers
+                    if t["Type"] == "DynamoDB"
+                )
+                if tumbling:
+                    assert {"shardId", "state", "isFinalInvokeForWindow"} <= set(event), path
                 assert {r["eventSource"] for r in event["Records"]} <= {"aws:dynamodb"}, path
             else:  # the HTTP API's route, or the function URL's $default one to a route's path
                 assert event["version"] == "2.0", path
@@ -90,6 +98,7 @@ def test_every_event_is_listed_with_its_outcome() -> None:
         | {f"ledger_stream/{name}" for name in STREAM_SAMPLES}
         | {f"sweeper/{name}" for name in SWEEP_SAMPLES}
         | {f"summary_writer/{name}" for name in SUMMARY_SAMPLES}
+        | {f"analytics_stream/{name}" for name in ANALYTICS_SAMPLES}
     )
     assert {str(path.relative_to(EVENTS)) for path in EVENTS.rglob("*.json")} == listed
 
@@ -184,3 +193,19 @@ def test_summary_samples_write_the_campaigns_page(
     response = load_function("ReadApiFunction")(http_get("/campaigns/camp_abc123/summary"))
     assert response["statusCode"] == 200, response["body"]
     assert json.loads(response["body"])["url"].startswith("https://")
+
+
+@pytest.mark.parametrize(("sample", "answer"), sorted(ANALYTICS_SAMPLES.items()))
+def test_analytics_samples_send_a_row_for_each_record(
+    load_function: LoadFunction, stack: Deployment, sample: str, answer: dict[str, int]
+) -> None:
+    # When the analytics stream function gets its sample batch
+    sent = load_function("AnalyticsStreamFunction")(load_event(f"analytics_stream/{sample}"))
+
+    # Then it answers as documented, and the rows are in the dataset's objects
+    assert sent == answer
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(
+        Bucket=stack.physical_id("ReportBucket"), Prefix="analytics/ledger_rows/"
+    )
+    assert listed.get("KeyCount", 0) >= 1

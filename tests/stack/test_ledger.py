@@ -38,6 +38,7 @@ class Pipeline:
     processors: dict[CallbackType, Invoke]
     read_api: Invoke
     stream: LedgerStream
+    dataset: LedgerStream  # the analytics dataset's consumer of the same stream
 
     def deliver(self, messages: list[Message], batch_sizes: list[int] | None = None) -> None:
         """Deliver in this order, in batches (one callback type per batch, as each queue has
@@ -60,6 +61,7 @@ class Pipeline:
     def state(self, campaign: Campaign) -> dict[str, Any]:
         """What the read API says about a campaign: summary, every call (paging), every number."""
         self.stream.settle()
+        self.dataset.settle()
         summary = self.get(f"/campaigns/{campaign.sid}")
         calls: dict[str, str] = {}
         token: str | None = None
@@ -100,6 +102,9 @@ def pipeline(stack: Deployment, load_function: LoadFunction) -> Pipeline:
         processors={kind: load_function(name) for kind, name in PROCESSOR_OF.items()},
         read_api=load_function("ReadApiFunction"),
         stream=LedgerStream(stack, load_function("LedgerStreamFunction")),
+        dataset=LedgerStream(
+            stack, load_function("AnalyticsStreamFunction"), "AnalyticsStreamFunction"
+        ),
     )
 
 

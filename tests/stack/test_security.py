@@ -89,7 +89,7 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
-    assert len(set(roles)) == len(functions) == 9
+    assert len(set(roles)) == len(functions) == 10
 
 
 def test_the_security_scan_runs_in_make_test() -> None:

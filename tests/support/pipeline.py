@@ -34,6 +34,7 @@ FUNCTIONS = (
     "LedgerStreamFunction",
     "SweepFunction",
     "SummaryFunction",
+    "AnalyticsStreamFunction",
 )
 
 
@@ -206,8 +207,9 @@ class Pipeline:
 
 
 def stream_pollers(
-    stack: Deployment, invoke: Callable[[str, dict[str, Any]], Any]
+    stack: Deployment, invoke: Callable[[str, dict[str, Any]], Any], function: str | None = None
 ) -> list[StreamPoller]:
+    """A poller for each stream event source mapping (or only `function`'s)."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     streams = streams_client()
     return [
@@ -220,15 +222,21 @@ def stream_pollers(
             functools.partial(invoke, source.function),
         )
         for source in stack.stream_sources
+        if function in (None, source.function)
     ]
 
 
 class LedgerStream:
-    """The table's stream fed to the ledger stream function until every window is closed: what
-    Lambda does within a few seconds of the last write."""
+    """The table's stream fed to the ledger stream function (or another of its consumers) until
+    every window is closed: what Lambda does within a few seconds of the last write."""
 
-    def __init__(self, stack: Deployment, handler: Callable[[dict[str, Any]], Any]) -> None:
-        self.pollers = stream_pollers(stack, lambda _function, event: handler(event))
+    def __init__(
+        self,
+        stack: Deployment,
+        handler: Callable[[dict[str, Any]], Any],
+        function: str = "LedgerStreamFunction",
+    ) -> None:
+        self.pollers = stream_pollers(stack, lambda _function, event: handler(event), function)
 
     def settle(self) -> None:
         run_until_idle(self.pollers)

@@ -222,15 +222,20 @@ def test_an_invocations_rows_are_billed_as_one_firehose_record(deployed: Deploye
     # Given a new attempt whose stream record makes a 400-byte row
     counted = replace(NEW_ATTEMPT, stream_records=1, dataset_bytes=400)
     # When 25 records share an invocation (10,000 bytes: two 5 KB steps), or 625 (49 steps)
-    few = stream_share(deployed.stream, 20, 1)
-    many = stream_share(deployed.stream, 500, 25)
-    # Then each row pays its share of the record's steps and of one PutRecordBatch call
-    for share, steps in ((few, 2), (many, 49)):
+    for load, steps in ((ONE_CAMPAIGN, 2), (SUSTAINED, 49)):
+        share = stream_share(deployed.analytics_stream, load.callbacks_per_second, load.campaigns)
         assert share.records_per_invocation * 400 <= steps * 5120
+        # Then each row pays its share of the record's steps, of the dataset consumer's
+        # invocation and of its one PutRecordBatch call
         billed = steps * 5120 / share.records_per_invocation
         firehose = 1e6 * billed / 1024**3 * US_EAST_1.firehose_per_gb
-        call = 1e6 * share.invocations * 0.006 * deployed.memory_gb("LedgerStreamFunction")
-        expected = firehose + call * US_EAST_1.lambda_arm_per_gb_second
-        assert dataset_usd(counted, share, deployed, US_EAST_1) == pytest.approx(expected)
+        invocations = 1e6 * share.invocations
+        seconds = invocations * 0.006 * deployed.memory_gb("AnalyticsStreamFunction")
+        expected = (
+            firehose
+            + invocations * US_EAST_1.lambda_per_million / 1e6
+            + seconds * US_EAST_1.lambda_arm_per_gb_second
+        )
+        assert dataset_usd(counted, load, deployed, US_EAST_1) == pytest.approx(expected)
     # and a callback that changed nothing pays nothing
-    assert dataset_usd(replace(counted, stream_records=0), many, deployed, US_EAST_1) == 0
+    assert dataset_usd(replace(counted, stream_records=0), SUSTAINED, deployed, US_EAST_1) == 0

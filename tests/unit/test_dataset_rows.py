@@ -119,6 +119,8 @@ def test_counters_and_tombstones_are_not_rows() -> None:
         ({"Duration": -5}, None),
         ({"Duration": True}, None),
         ({"Duration": 10**9}, None),
+        ({"Duration": 10**400}, None),  # a JSON integer no float holds: never a crash
+        ({"Duration": "1e999"}, None),
         ([1, 2], None),
     ],
 )
@@ -128,10 +130,11 @@ def test_a_talk_time_is_taken_only_when_it_is_one(extra: object, talk: int | Non
 
 
 def test_an_unreadable_time_is_left_out_not_guessed() -> None:
-    item = stored_attempt(date_created="yesterday-ish")
+    item = stored_attempt(date_created="yesterday-ish", date_updated="0001-01-01T00:00:00+14:00")
     made = row(item, None, item)
     assert made is not None
     assert (made["dialled_at"], made["dialled_hour"], made["date_created"]) == (None, None, None)
+    assert made["date_updated"] is None  # a time no UTC date holds
 
 
 @given(st.lists(st.integers(1, 3000), max_size=60), st.integers(3100, 20_000))

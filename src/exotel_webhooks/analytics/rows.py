@@ -84,7 +84,7 @@ def dataset_row(
     row["call_sid"] = call_sid_of(keys)
     dialled = _moment(item.get("date_created") or item.get("date_updated"), zone)
     row["dialled_at"] = _text(dialled)
-    row["dialled_hour"] = dialled.astimezone(zone).hour if dialled else None
+    row["dialled_hour"] = dialled.astimezone(zone).hour if row["dialled_at"] and dialled else None
     row["talk_seconds"] = _talk_seconds(item.get("extra"))
     return row
 
@@ -108,12 +108,15 @@ def _moment(value: object, zone: ZoneInfo) -> datetime | None:
         return None
     try:
         return parse_timestamp(str(value), zone)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
 def _text(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    except (ValueError, OverflowError):  # a time at the calendar's edge no UTC date holds
+        return None
 
 
 def _utc(value: object, zone: ZoneInfo) -> str | None:
@@ -138,7 +141,7 @@ def _talk_seconds(extra: object) -> int | None:
             continue
         try:
             seconds = float(value) if isinstance(value, int | float | str) else None
-        except ValueError:
+        except (ValueError, OverflowError):  # a JSON integer no float holds
             continue
         if seconds is not None and 0 <= seconds <= _MAX_TALK_SECONDS:
             return round(seconds)

@@ -5,20 +5,19 @@ The processors make one conditional write per callback; this reads the stream's 
 after images and derives the rest:
 - counters: how each attempt's and outcome's change moves its campaign's counts by status, its
   total and the reconciliation classes (campaign_table.status_deltas);
-- the analytics dataset: each change, handed to its sink (analytics/dataset.py);
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback or
   the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
   callback or the Campaign API).
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
-the stream shard in the event. Each invocation publishes its records' events, sends their
-dataset rows, then writes its records' counter deltas, one write per campaign, conditioned on
+the stream shard in the event. Each invocation publishes its records' events, then writes its
+records' counter deltas, one write per campaign, conditioned on
 the last stream sequence number that campaign's counter item for this shard has taken: a
 retried invocation (its answer lost, a timeout), whatever records it holds, adds only those it
 has not added. An invocation that
 fails is retried (Lambda holds the shard until it succeeds): its events may go out twice, and
-carry their event_id for that, and its rows may be sent twice (the same rows: the queries
-take one).
+carry their event_id for that. (The analytics dataset reads the same stream with a mapping
+of its own, analytics/dataset.py: its faults never hold the counters.)
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.ledger.counting import status_deltas
 from exotel_webhooks.ledger.keys import (
@@ -132,34 +131,24 @@ class Window:
         return cls(shard=event["shardId"], records=event.get("Records") or [])
 
 
-class ChangeSink(Protocol):
-    """Where else an invocation's changes go: the analytics dataset (analytics/dataset.py)."""
-
-    def add(self, changes: Sequence[Change]) -> None: ...
-
-
 class StreamDerivation:
     def __init__(
         self,
         table: CampaignTable,
         events: CampaignEvents | None = None,
         clock: Callable[[], float] = time.time,
-        dataset: ChangeSink | None = None,
     ) -> None:
         self.table = table
         self.events = events
         self.clock = clock
-        self.dataset = dataset
 
     def handle(self, window: Window) -> dict[str, Any]:
-        """Publish the records' events, send their dataset rows, then add their counter
-        deltas. Returns the (empty) window state Lambda requires."""
+        """Publish the records' events, then add their counter deltas. Returns the (empty)
+        window state Lambda requires."""
         changes = [Change.of(record) for record in window.records]
         follow_ups = [event for change in changes if (event := follow_up(change))]
         if follow_ups and self.events:
             self.events.publish_all(follow_ups)
-        if self.dataset:
-            self.dataset.add(changes)
         by_campaign: dict[str, list[tuple[Change, dict[str, int]]]] = {}
         for change in changes:
             family = counter_family(change.keys)
