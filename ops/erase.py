@@ -39,7 +39,8 @@ from exotel_webhooks.reports.scrub import delete_earlier_versions, remove_number
 from exotel_webhooks.settings import NormalisationRules
 from ops.target import Target
 
-DATASET_PREFIX = "analytics/"  # the dataset's rows, and those Firehose could not deliver
+DATASET_PREFIX = "analytics/"  # the dataset's objects
+QUERY_RESULTS_PREFIX = "athena-results/"  # the answers of the stack's Athena workgroup
 DATASET_LAG_SECONDS = 30.0  # the ledger stream's 5 s batching window, its invocation, margin
 REMOVALS_POLL_SECONDS = 2.0
 CLOCK_SKEW = timedelta(minutes=1)  # S3's clock against this machine's
@@ -136,11 +137,10 @@ def erase_number(
     clean_reports()
     # rows written before the items went may still be on their way to the dataset: they land
     # no later than the rows saying the items were removed, so wait for those
-    erasure.removals_unseen = _await_removals(
-        target, {item_id(item, table.hash_key) for item in deleted}, started
-    )
+    gone = {item_id(item, table.hash_key) for item in deleted}
+    erasure.removals_unseen = _await_removals(target, set(gone), started)
     hashes = {table.subscriber_hash(subscriber) for subscriber in buried}
-    erasure.dataset_rows = _erase_from_dataset(target, hashes, campaign_sid)
+    erasure.dataset_rows = _erase_from_dataset(target, hashes, gone, campaign_sid)
     return erasure
 
 
@@ -173,26 +173,49 @@ def _await_removals(target: Target, items: set[str], since: datetime) -> int:
 
 
 def _erase_from_dataset(
-    target: Target, hashes: set[str], campaign_sid: str | None
+    target: Target, hashes: set[str], items: set[str], campaign_sid: str | None
 ) -> dict[str, int]:
-    """Rewrite every dataset object holding a row of these subscribers (in the campaign, or in
-    any) without those rows, and delete its earlier versions. Returns rows removed by key."""
+    """Every version of every dataset object holding a row of these subscribers (in the
+    campaign, or in any) or a row of these items (the removals, whose item hashes are keyed
+    with the number): the current one rewritten without them, earlier ones deleted; and every
+    Athena answer naming a subscriber's hash deleted. Returns rows removed by key."""
     s3 = target.client("s3")
     bucket = target.physical_id("ReportBucket")
     removed: dict[str, int] = {}
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=DATASET_PREFIX)
-    for key in [stored["Key"] for page in pages for stored in page.get("Contents", [])]:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def erased(row: dict[str, Any]) -> bool:
+        return _of_subscriber(row, hashes, campaign_sid) or row.get("item") in items
+
+    for version in _versions(s3, bucket, DATASET_PREFIX):
+        key = version["Key"]
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
         zipped = body[:2] == GZIP_MAGIC
         lines = (gzip.decompress(body) if zipped else body).splitlines(keepends=True)
-        kept = [line for line in lines if not _of_subscriber(_row(line), hashes, campaign_sid)]
+        kept = [line for line in lines if not erased(_row(line))]
         if len(kept) == len(lines):
             continue
-        text = b"".join(kept)
-        s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(text) if zipped else text)
-        delete_earlier_versions(s3, bucket, key)
-        removed[key] = len(lines) - len(kept)
+        removed[key] = removed.get(key, 0) + len(lines) - len(kept)
+        if version["IsLatest"]:
+            text = b"".join(kept)
+            s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(text) if zipped else text)
+            delete_earlier_versions(s3, bucket, key)
+        else:
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+    for version in _versions(s3, bucket, QUERY_RESULTS_PREFIX):
+        body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])[
+            "Body"
+        ].read()
+        if any(hashed.encode() in body for hashed in hashes):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
     return removed
+
+
+def _versions(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:  # noqa: ANN401
+    """Every stored version under the prefix, current ones last (so a rewrite's earlier
+    versions are read before they are deleted)."""
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    versions = [version for page in pages for version in page.get("Versions", [])]
+    return sorted(versions, key=lambda version: bool(version["IsLatest"]))
 
 
 def _rows(body: bytes) -> list[dict[str, Any]]:
