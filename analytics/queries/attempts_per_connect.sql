@@ -31,7 +31,7 @@ per_number AS (
 SELECT
     p.attempts,
     count(*) AS numbers,
-    round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct
+    round(100 * CAST(count(*) AS double) / sum(count(*)) OVER (), 1) AS share_pct
 FROM outcomes AS o
 JOIN per_number AS p ON p.subscriber = o.number_hash
 WHERE o.status = 'completed'

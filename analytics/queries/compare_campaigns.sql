@@ -35,12 +35,12 @@ SELECT
     count_if(s.kind = 'outcome') AS numbers,
     count_if(s.kind = 'outcome' AND s.status = 'completed') AS connected_numbers,
     round(
-        100.0 * count_if(s.kind = 'outcome' AND s.status = 'completed')
+        100 * CAST(count_if(s.kind = 'outcome' AND s.status = 'completed') AS double)
         / nullif(count_if(s.kind = 'outcome'), 0),
         1
     ) AS connect_rate_pct,
     count_if(s.kind = 'attempt') AS attempts,
-    round(1.0 * count_if(s.kind = 'attempt') / nullif(count_if(s.kind = 'outcome'), 0), 2)
+    round(CAST(count_if(s.kind = 'attempt') AS double) / nullif(count_if(s.kind = 'outcome'), 0), 2)
         AS attempts_per_number
 FROM chosen AS c
 LEFT JOIN stored AS s ON s.campaign_sid = c.campaign_sid

@@ -36,7 +36,7 @@ SELECT
     attempt_number,
     count(*) AS attempts,
     count_if(status = 'completed') AS connected,
-    round(100.0 * count_if(status = 'completed') / count(*), 1) AS connect_rate_pct
+    round(100 * CAST(count_if(status = 'completed') AS double) / count(*), 1) AS connect_rate_pct
 FROM numbered
 WHERE status IN ('completed', 'busy', 'no-answer', 'failed', 'canceled')
 GROUP BY attempt_number

@@ -13,7 +13,7 @@ SELECT
     dialled_hour AS hour,
     count(*) AS attempts,
     count_if(status = 'completed') AS connected,
-    round(100.0 * count_if(status = 'completed') / count(*), 1) AS connect_rate_pct
+    round(100 * CAST(count_if(status = 'completed') AS double) / count(*), 1) AS connect_rate_pct
 FROM attempts
 WHERE status IN ('completed', 'busy', 'no-answer', 'failed', 'canceled')
     AND dialled_hour IS NOT NULL

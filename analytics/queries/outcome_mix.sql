@@ -12,7 +12,7 @@ outcomes AS (
 SELECT
     status,
     count(*) AS numbers,
-    round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct,
+    round(100 * CAST(count(*) AS double) / sum(count(*)) OVER (), 1) AS share_pct,
     count_if(source = 'callback') AS from_callbacks,
     count_if(source = 'api') AS from_sweeps,
     count_if(source = 'report') AS from_report

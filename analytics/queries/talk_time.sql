@@ -22,7 +22,7 @@ talks AS (
 SELECT
     from_seconds,
     count(*) AS calls,
-    round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS share_pct,
+    round(100 * CAST(count(*) AS double) / sum(count(*)) OVER (), 1) AS share_pct,
     sum(talk_seconds) AS talk_seconds
 FROM talks
 GROUP BY from_seconds

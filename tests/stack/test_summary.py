@@ -12,10 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
+from exotel_webhooks.ledger.keys import SUMMARY_SK, campaign_pk
 from exotel_webhooks.notifications import EVENT_SOURCE
 from exotel_webhooks.views.pages import ReconciliationNotRecorded
 from localaws.emulation import REGION, STACK_NAME, Deployment, bus_event
 from ops.__main__ import main
+from ops.target import Target
 from tests.support.analytics import dataset_answers
 from tests.support.events import http_get
 from tests.support.pipeline import Pipeline
@@ -176,5 +178,22 @@ def test_a_reports_event_before_its_reconciliation_is_recorded_is_retried(
     )
 
     # Then the summary function fails, for Lambda to deliver the event again later
+    with pytest.raises(ReconciliationNotRecorded):
+        pipeline.invoke("SummaryFunction", event)
+
+
+def test_a_reports_event_waits_for_its_reconciliation_not_only_its_report(
+    pipeline: Pipeline, stack: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a campaign whose report is recorded but not yet its reconciliation (the fetcher
+    # records the report, publishes CampaignReportStored, then records the reconciliation)
+    run_campaign(pipeline, status="InProgress")
+    uri = f"s3://{stack.physical_id('ReportBucket')}/reports/{SID}/r.csv"
+    table = Target(STACK_NAME, REGION).campaign_table()
+    table.set(campaign_pk(SID), SUMMARY_SK, {"report": {"status": "stored", "s3_uri": uri}})
+    monkeypatch.setattr("exotel_webhooks.views.pages.REPORT_WAIT_SECONDS", 0.0)
+    event = bus_event(EVENT_SOURCE, "CampaignReportStored", {"campaign_sid": SID, "s3_uri": uri})
+
+    # Then the page is not written without it: the event is delivered again
     with pytest.raises(ReconciliationNotRecorded):
         pipeline.invoke("SummaryFunction", event)

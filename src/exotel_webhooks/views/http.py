@@ -101,7 +101,8 @@ def read_api_handler(
             views.campaign(sid)  # an unknown campaign is a 404 of its own
             raise CampaignNotFound(
                 f"no summary page of campaign {sid} yet: it is written when the campaign "
-                f"completes; make summary CAMPAIGN={sid} writes one now"
+                f"completes, is reconciled or swept; make summary CAMPAIGN={sid} renders one "
+                "on your machine now"
             )
         return {"campaign_sid": sid, "url": url, "expires_in": URL_SECONDS}
 

@@ -65,8 +65,10 @@ class SummaryPages:
 
     def _await_report(self, campaign_sid: str, report_uri: str) -> None:
         for _ in range(REPORT_WAIT_TRIES):
-            report = self.views.campaign(campaign_sid).get("report") or {}
-            if report.get("s3_uri") == report_uri:
+            view = self.views.campaign(campaign_sid)
+            report = view.get("report") or {}
+            # the fetcher records the report, publishes, then records its reconciliation
+            if report.get("s3_uri") == report_uri and view.get("reconciliation"):
                 return
             self.sleep(REPORT_WAIT_SECONDS)
         raise ReconciliationNotRecorded(f"{campaign_sid}: {report_uri} not recorded yet")
