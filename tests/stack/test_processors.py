@@ -76,6 +76,10 @@ class Processors:
         self.handlers = {kind: load_function(name) for kind, name in PROCESSORS.items()}
         self.read_api = load_function("ReadApiFunction")
         self.stream = LedgerStream(stack, load_function("LedgerStreamFunction"))
+        # the analytics dataset's consumer of the same stream (settled by who asks the dataset)
+        self.dataset = LedgerStream(
+            stack, load_function("AnalyticsStreamFunction"), "AnalyticsStreamFunction"
+        )
 
     def process(self, *messages: Message) -> list[str]:
         """One batch per message type; returns the failed message ids."""

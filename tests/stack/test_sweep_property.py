@@ -22,6 +22,7 @@ from ops.erase import erase_number
 from ops.target import Target
 from tests.stack.test_processors import Processors, published
 from tests.stack.test_sweep import FakeCampaignApi, sweeper
+from tests.support.analytics import dataset_answers
 from tests.support.campaigns import Message, message
 from tests.support.stack import AwsCalls, LoadFunction
 
@@ -173,6 +174,19 @@ def test_the_ledger_ends_equal_to_the_truth_whatever_was_lost_and_whenever_sweep
         "mismatched": len(delivered) - matched,
         "unparseable": 0,
     }
+
+    # ... and the analytics dataset's queries answer the same, whatever the sources and erasures
+    processors.dataset.settle()
+    asked = dataset_answers(
+        stack,
+        truth.sid,
+        asked=("outcome_mix", "connect_rate_by_hour", "connect_rate_by_attempt"),
+    )
+    assert {r["status"]: r["numbers"] for r in asked["outcome_mix"]} == Counter(outcomes.values())
+    assert sum(r["attempts"] for r in asked["connect_rate_by_hour"]) == len(kept_rows)
+    assert sum(r["connected"] for r in asked["connect_rate_by_attempt"]) == sum(
+        r["status"] == "completed" for r in kept_rows
+    )
 
     # ... the completion announced once, and each number's last announcement its outcome
     def of_this(detail_type: str) -> list[dict[str, Any]]:

@@ -12,12 +12,13 @@ from localaws.emulation import REGION, Deployment
 
 
 def dataset_answers(
-    stack: Deployment, campaign_sid: str, previous: int = 5
+    stack: Deployment, campaign_sid: str, previous: int = 5, asked: tuple[str, ...] = ()
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every query's rows for the campaign."""
+    """Each query's rows for the campaign (every query's, or those `asked`)."""
     s3 = boto3.client("s3", region_name=REGION)
     with local_dataset(s3, stack.physical_id("ReportBucket")) as dataset:
         return {
             name: dataset.run(query, query.arguments(campaign_sid, previous)).records()
             for name, query in queries().items()
+            if not asked or name in asked
         }
