@@ -32,7 +32,7 @@ def view(sid: str = "camp_1", **counts: int) -> dict[str, Any]:
         "date_updated": "2026-11-30 12:00:00",
         "numbers": {"total": sum(counts.values()), "by_status": counts},
         "attempts": {"total": 7, "by_status": {"busy": 3, "completed": 3, "no-answer": 1}},
-        "report": {"status": "stored", "rows": 3},
+        "report": {"status": "stored", "rows": 3, "fetched_at": "2026-11-30T07:05:00+00:00"},
         "reconciliation": {"source": "report", "report_rows": 3, "matched": 3},
         "sweep": None,
     }
@@ -62,7 +62,13 @@ def test_the_figures_count_by_hour_attempt_and_connect() -> None:
     # the masked number's three retries are one number's first, second and third
     assert figures_rows(figures.by_attempt) == [(1, 3, 0), (2, 3, 1), (3, 1, 1)]
     assert figures.attempts_per_connect == {2: 1, 3: 1}
-    assert [m.what for m in figures.timeline][:2] == ["campaign created", "first call dialled"]
+    assert [m.what for m in figures.timeline] == [
+        "campaign created",
+        "first call dialled",
+        "last call dialled",
+        "campaign Completed",
+        "report fetched and reconciled",
+    ]
 
 
 def test_the_page_is_self_contained_escaped_and_names_no_one() -> None:
@@ -84,6 +90,13 @@ def test_the_page_is_self_contained_escaped_and_names_no_one() -> None:
     # and each chart is drawn with the figures' values
     assert 'data-key="11" data-attempts="3" data-connected="2"' in page
     assert 'data-label="completed" data-value="2"' in page
+
+
+def test_times_no_zone_can_show_are_left_out_not_a_crash() -> None:
+    edge = [attempt("c1", "+919800000001", "busy", "0001-01-01T00:00:00+14:00")]
+    figures = campaign_figures(view(), edge, {}, IST)
+    assert figures.by_hour == []
+    assert "first call dialled" not in [m.what for m in figures.timeline]
 
 
 def test_a_campaign_without_attempts_says_so_instead_of_drawing_nothing() -> None:

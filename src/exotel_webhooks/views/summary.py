@@ -63,11 +63,13 @@ class CampaignFigures:
 
 
 def _moment(value: object, zone: ZoneInfo) -> datetime | None:
+    """A stored time as an instant in the campaign's zone, or None if it is not one (a time
+    at the calendar's edge that no zone can show is not one either)."""
     if not value:
         return None
     try:
-        return parse_timestamp(str(value), zone)
-    except ValueError:
+        return parse_timestamp(str(value), zone).astimezone(zone)
+    except (ValueError, OverflowError):
         return None
 
 
@@ -149,19 +151,16 @@ def _timeline(
         for a in attempts
         if (at := _moment(a.get("date_created") or a.get("date_updated"), zone)) is not None
     )
-    received = sorted(at for a in attempts if (at := _moment(a.get("received_at"), zone)))
     if dialled:
         moments += [
             Moment(dialled[0], "first call dialled"),
             Moment(dialled[-1], "last call dialled"),
         ]
-    if received:
-        moments += [
-            Moment(received[0], "first callback received"),
-            Moment(received[-1], "last callback received"),
-        ]
     if view.get("status"):
         add(view.get("date_updated"), f"campaign {view['status']}")
+    report = view.get("report") or {}
+    reconciled = " and reconciled" if view.get("reconciliation") else ""
+    add(report.get("fetched_at"), f"report fetched{reconciled}")
     sweep = view.get("sweep") or {}
     add(sweep.get("last_run"), "last sweep of Exotel's Campaign API")
     return sorted(moments, key=lambda m: m.at)
