@@ -29,6 +29,8 @@ from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
 from localaws.template import Template
 from ops.target import Target
 
+SIMULATED_API_REQUESTS_PER_MINUTE = 60_000.0
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 DEFAULT_TIME_LIMIT_SECONDS = 900
 
@@ -106,7 +108,19 @@ def sweep_due(
 def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
     access = api_access(target, environ)
     rules = target.rules  # as the stack's functions read numbers and times
-    api = CampaignApi(access.host, access.credentials, rules, allow_loopback=access.allow_loopback)
+    api = CampaignApi(
+        access.host,
+        access.credentials,
+        rules,
+        allow_loopback=access.allow_loopback,
+        # the account's limit, shared with the stack's own sweeps (docs/operations.md); the
+        # local stack's simulated API has none
+        requests_per_minute=(
+            SIMULATED_API_REQUESTS_PER_MINUTE
+            if access.allow_loopback
+            else float(target.parameter("ExotelApiRequestsPerMinute") or 30)
+        ),
+    )
     table = target.campaign_table()
     days = int(target.parameter("DataRetentionDays") or 0)  # as the stack's functions keep
     limit = float(environ.get("SWEEP_TIME_LIMIT_SECONDS") or DEFAULT_TIME_LIMIT_SECONDS)

@@ -22,6 +22,7 @@ handler = sweep_handler(
         ApiCredentials.from_secret(secret_json(secretsmanager_client(), settings.api_secret_arn)),
         settings.rules,
         allow_loopback=settings.allow_loopback,
+        requests_per_minute=settings.requests_per_minute,
     ),
     timedelta(minutes=settings.quiet_minutes),
     settings.retention,

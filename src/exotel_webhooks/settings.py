@@ -199,6 +199,7 @@ class SweepSettings:
     allow_loopback: bool = False  # set only by the local stack, never by the template
     rules: NormalisationRules = field(default_factory=NormalisationRules)
     event_bus_name: str | None = None
+    requests_per_minute: float = 30  # Exotel's Campaign API limit for an account
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SweepSettings:
@@ -209,6 +210,7 @@ class SweepSettings:
             quiet_minutes=int(_number(environ, "SWEEP_QUIET_MINUTES", 60, minimum=1)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
             event_bus_name=environ.get("EVENT_BUS_NAME") or None,
+            requests_per_minute=_number(environ, "EXOTEL_API_REQUESTS_PER_MINUTE", 30, minimum=1),
             allow_loopback=environ.get("EXOTEL_API_ALLOW_LOOPBACK", "").lower() == "true",
             rules=NormalisationRules.from_environment(environ),
         )

@@ -18,6 +18,7 @@ from exotel_webhooks.sweep.campaign_api import (
     CampaignApi,
     CampaignApiRefused,
     CampaignApiUnavailable,
+    retry_after,
 )
 
 CREDENTIALS = ApiCredentials("key", "token", "acct_1")
@@ -125,8 +126,9 @@ def test_a_page_of_calls_is_read_tolerantly_and_unusable_rows_are_counted() -> N
 def test_an_answer_that_will_not_change_is_a_clear_refusal(
     answer: tuple[int, str, object], reason: str
 ) -> None:
+    # (a 404 is asked again in the calls route's other spelling, and answered the same)
     with pytest.raises(CampaignApiRefused, match=reason):
-        api(FakeExotel(answer)).call_page("camp_1", 0, 50)
+        api(FakeExotel(answer, answer)).call_page("camp_1", 0, 50)
 
 
 def test_429_5xx_and_lost_connections_are_retried_with_backoff_then_given_up() -> None:
@@ -166,3 +168,121 @@ def test_credentials_come_from_the_secret_and_a_missing_one_is_named() -> None:
     assert ApiCredentials.from_secret(secret) == ApiCredentials("k", "t", "a")
     with pytest.raises(CampaignApiRefused, match="no api_token"):
         ApiCredentials.from_secret({"api_key": "k", "account_sid": "a"})
+
+
+def page(rows: list[dict[str, Any]]) -> tuple[int, str, object]:
+    return ok({"metadata": {"total": len(rows)}, "response": rows})
+
+
+def test_a_404_on_the_calls_route_tries_the_other_spelling_once_and_keeps_to_it() -> None:
+    # Given an account whose API answers only the older, singular spelling
+    missing = (404, "application/json", {"message": "not found"})
+    fake = FakeExotel(missing, page([ROW]), page([]))
+    client = api(fake)
+
+    # When two pages are read
+    first = client.call_page("camp_1", 0, 1)
+    client.call_page("camp_1", 1, 1)
+
+    # Then the plural was tried once, and the singular answered both pages
+    paths = [url.split("?")[0].split("/acct_1")[1] for url, _ in fake.requests]
+    assert paths == [
+        "/campaigns/camp_1/call-details",
+        "/campaign/camp_1/call-details",
+        "/campaign/camp_1/call-details",
+    ]
+    assert first.rows == 1
+
+
+def test_a_404_on_both_spellings_is_refused() -> None:
+    missing = (404, "application/json", {"message": "not found"})
+    with pytest.raises(CampaignApiRefused, match="404"):
+        api(FakeExotel(missing, missing)).call_page("camp_1", 0, 10)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def paced(fake: FakeExotel, clock: Clock, per_minute: float = 30) -> CampaignApi:
+    return CampaignApi(
+        "api.exotel.com",
+        CREDENTIALS,
+        NormalisationRules(),
+        send=fake,
+        sleep=clock.sleep,
+        monotonic=lambda: clock.now,
+        requests_per_minute=per_minute,
+    )
+
+
+def test_requests_are_paced_to_the_accounts_limit() -> None:
+    # Given Exotel's 30 requests a minute
+    clock = Clock()
+    client = paced(FakeExotel(page([ROW]), page([ROW]), page([])), clock)
+
+    # When three pages are read at once
+    for offset in range(3):
+        client.call_page("camp_1", offset, 1)
+
+    # Then each request waited for its turn: one every 2 s
+    assert clock.slept == [2.0, 2.0]
+
+
+class HeadedExotel(FakeExotel):
+    """Answers with headers too, as the real sender does."""
+
+    def __init__(self, *answers: tuple[int, str, object, dict[str, str]]) -> None:
+        super().__init__(*[answer[:3] for answer in answers])
+        self.headers = [answer[3] for answer in answers]
+
+    def __call__(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        answer = super().__call__(url, headers)
+        return (*answer, self.headers.pop(0))  # type: ignore[return-value]
+
+
+def test_a_429_waits_as_long_as_the_api_says() -> None:
+    # Given an API that answers 429 asking for 7 s, then the page
+    clock = Clock()
+    fake = HeadedExotel(
+        (429, "application/json", {}, {"Retry-After": "7", "X-RateLimit-Remaining": "0"}),
+        (*page([ROW]), {}),
+    )
+
+    # When a page is read
+    paced(fake, clock).call_page("camp_1", 0, 1)
+
+    # Then the retry waited the 7 s asked for (not the fixed backoff's 1 s)
+    assert clock.slept == [7.0]
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"Retry-After": "12"}, 12.0),
+        ({"Retry-After": "Wed, 02 Dec 2026 10:00:30 GMT"}, 30.0),
+        ({"X-RateLimit-Reset": "20"}, 20.0),
+        (
+            {"X-RateLimit-Reset": str(datetime(2026, 12, 2, 10, 0, 45, tzinfo=UTC).timestamp())},
+            45.0,
+        ),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_read_in_each_of_its_forms(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert retry_after(headers, datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)) == seconds
+
+
+def test_a_wait_longer_than_a_sweep_should_hold_stops_it_for_the_next_run() -> None:
+    fake = HeadedExotel((429, "application/json", {}, {"Retry-After": "3600"}))
+    with pytest.raises(CampaignApiUnavailable):
+        paced(fake, Clock()).call_page("camp_1", 0, 1)

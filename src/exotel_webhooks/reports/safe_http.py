@@ -218,9 +218,10 @@ def _get(
 
 def pinned_request(
     target: Target, policy: FetchPolicy, headers: dict[str, str]
-) -> tuple[int, str, bytes]:
-    """One GET to the checked address, no redirects followed: (status, content type, body).
-    A body over `policy.max_bytes` is refused; it never reaches memory whole."""
+) -> tuple[int, str, bytes, dict[str, str]]:
+    """One GET to the checked address, no redirects followed: (status, content type, body,
+    the answer's headers, names in lower case). A body over `policy.max_bytes` is refused; it
+    never reaches memory whole."""
     sent = {"Host": _host_header(target), "Accept-Encoding": "identity", **headers}
     try:
         response = _pool(target, policy).urlopen(
@@ -235,7 +236,8 @@ def pinned_request(
     if len(body) > policy.max_bytes:
         raise PermanentFetchFailure(f"answer over {policy.max_bytes} bytes from {target.host}")
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    return response.status, content_type, body
+    answered = {name.lower(): value for name, value in response.headers.items()}
+    return response.status, content_type, body, answered
 
 
 def looks_like_csv(content_type: str, head: bytes) -> str | None:

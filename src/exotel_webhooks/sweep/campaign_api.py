@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -41,6 +42,10 @@ from exotel_webhooks.vocabulary import check_identifier, check_plausible
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a page of 500 rows is about 250 KB
 RETRY_DELAYS = (1.0, 2.0, 4.0)  # then the sweep stops and resumes on its next run
+MAX_RETRY_AFTER_SECONDS = 120.0  # a longer wait asked for: stop, and resume on the next run
+# Exotel's two spellings of the calls route (older pages: singular); a 404 on one tries the
+# other once, and the client keeps to the one that answered
+CALLS_ROUTES = ("campaigns", "campaign")
 
 
 class CampaignApiRefused(Exception):
@@ -50,6 +55,35 @@ class CampaignApiRefused(Exception):
 
 class CampaignApiUnavailable(Exception):
     """429, 5xx, timeouts or no connection, after the retries: the next run tries again."""
+
+
+class CampaignApiNotFound(CampaignApiRefused):
+    """HTTP 404: the route or the campaign is not known to the API."""
+
+
+class Pacer:
+    """At most `per_minute` requests a minute from this client, each in its turn (one every
+    60 / per_minute seconds), and none before a time the API asked to be left alone until."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = 60 / per_minute
+        self.sleep, self.monotonic = sleep, monotonic
+        self.next_at = float("-inf")
+
+    def wait(self) -> None:
+        now = self.monotonic()
+        if now < self.next_at:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+    def hold(self, seconds: float) -> None:
+        self.next_at = max(self.next_at, self.monotonic() + seconds)
 
 
 @dataclass(frozen=True)
@@ -86,7 +120,8 @@ class CallPage:
     call_sids: tuple[str, ...] = ()  # every row's call SID as sent, in order: a repeat shows
 
 
-type Sender = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
+# (status, content type, body[, headers]): fakes may leave the headers out
+type Sender = Callable[[str, dict[str, str]], tuple[Any, ...]]
 
 
 class CampaignApi:
@@ -101,6 +136,8 @@ class CampaignApi:
         send: Sender | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        requests_per_minute: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         scheme = (
             "http" if allow_loopback and host.split(":", maxsplit=1)[0] in _LOOPBACK else "https"
@@ -111,6 +148,8 @@ class CampaignApi:
         self.policy = FetchPolicy((host_name,), MAX_BODY_BYTES, allow_loopback=allow_loopback)
         self.resolve, self.sleep, self.clock = resolve, sleep, clock
         self.send = send or self._send
+        self.pacer = Pacer(requests_per_minute, sleep, monotonic) if requests_per_minute else None
+        self.calls_route, self.calls_route_known = CALLS_ROUTES[0], False
 
     def campaign(self, campaign_sid: str) -> ApiCampaign:
         """The campaign's status and date, checked as a campaign status callback's would be
@@ -134,7 +173,7 @@ class CampaignApi:
     ) -> CallPage:
         order = "date_created:desc" if newest_first else "date_created:asc"
         query = {"offset": str(offset), "limit": str(limit), "sort_by": order}
-        document = self._get(f"/campaigns/{quote(campaign_sid, safe='')}/call-details", query)
+        document = self._calls(campaign_sid, query)
         rows = document.get("response")
         if rows is None:
             rows = []
@@ -225,6 +264,22 @@ class CampaignApi:
         check_plausible(name, moment, read_at)
         return moment
 
+    def _calls(self, campaign_sid: str, query: dict[str, str]) -> dict[str, Any]:
+        """The call-details route, in the spelling that answered (both tried once)."""
+        routes = [self.calls_route]
+        if not self.calls_route_known:
+            routes += [route for route in CALLS_ROUTES if route != self.calls_route]
+        for route in routes:
+            try:
+                document = self._get(f"/{route}/{quote(campaign_sid, safe='')}/call-details", query)
+            except CampaignApiNotFound:
+                if route == routes[-1]:
+                    raise
+                continue
+            self.calls_route, self.calls_route_known = route, True
+            return document
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     # ---------------------------------------------------------------- HTTP
     def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         url = self.base + path + (f"?{urlencode(query)}" if query else "")
@@ -234,8 +289,10 @@ class CampaignApi:
             "Accept": "application/json",
         }
         for delay in (*RETRY_DELAYS, None):
+            if self.pacer:
+                self.pacer.wait()
             try:
-                status, content_type, body = self.send(url, headers)
+                status, content_type, body, *answered = self.send(url, headers)
             except TransientFetchFailure as error:
                 if delay is None:
                     raise CampaignApiUnavailable(str(error)) from error
@@ -244,14 +301,20 @@ class CampaignApi:
             except PermanentFetchFailure as error:
                 raise CampaignApiRefused(str(error)) from error
             if status == 429 or status >= 500:
-                if delay is None:
+                asked = retry_after(answered[0] if answered else {}, self.clock())
+                if delay is None or (asked or 0) > MAX_RETRY_AFTER_SECONDS:
                     raise CampaignApiUnavailable(f"HTTP {status} from the Campaign API")
-                self.sleep(delay)
+                if asked is not None and self.pacer:
+                    self.pacer.hold(asked)  # the next request, whichever, waits for it
+                elif asked is not None:
+                    self.sleep(asked)
+                else:
+                    self.sleep(delay)
                 continue
             return _document(status, content_type, body, path)
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def _send(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    def _send(self, url: str, headers: dict[str, str]) -> tuple[int, str, bytes, dict[str, str]]:
         # looked up at each call, not bound at import: whatever resolver the process has now
         target = resolve_target(url, self.policy, self.resolve or socket.getaddrinfo)
         return pinned_request(target, self.policy, headers)
@@ -260,11 +323,38 @@ class CampaignApi:
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds the API asked to wait: `Retry-After` (seconds, or an HTTP date), else
+    `X-RateLimit-Reset` (seconds, or the epoch second the window resets at)."""
+    named = {name.lower(): value.strip() for name, value in headers.items()}
+    wait = named.get("retry-after")
+    if wait:
+        try:
+            return max(0.0, float(wait))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, (parsedate_to_datetime(wait) - now).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    reset = named.get("x-ratelimit-reset")
+    try:
+        seconds = float(reset) if reset else None
+    except ValueError:
+        return None
+    if seconds is None:
+        return None
+    return max(0.0, seconds - now.timestamp()) if seconds > EPOCH_SECONDS_AFTER else seconds
+
+
+EPOCH_SECONDS_AFTER = 1e9  # a reset this large is a moment (2001 on), not a count of seconds
+
+
 def _document(status: int, content_type: str, body: bytes, path: str) -> dict[str, Any]:
     if status in (401, 403):
         raise CampaignApiRefused(f"HTTP {status}: the API key, token or account SID is refused")
     if status == 404:
-        raise CampaignApiRefused(f"HTTP 404: {path} is not known to the Campaign API")
+        raise CampaignApiNotFound(f"HTTP 404: {path} is not known to the Campaign API")
     if status != 200:
         raise CampaignApiRefused(f"HTTP {status} from the Campaign API")
     if "html" in content_type:
