@@ -30,6 +30,7 @@ from exotel_webhooks.ledger.keys import attempt_keys, outcome_keys
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.pacing import Pacer
 from exotel_webhooks.sweep.sweeper import PAGE_SIZE, WRITERS, CampaignSweeper
 from localaws.emulation import REGION, deploy, emulated_account_environment
 from localaws.template import Template
@@ -75,8 +76,8 @@ def paced_requests() -> tuple[int, float, int]:
 
     per_minute = float(Template.load().parameter("ExotelApiRequestsPerMinute")["Default"])
     api = CampaignApi("api.exotel.com", ApiCredentials("k", "t", "a"), NormalisationRules(),
-                      send=counted, sleep=wait, monotonic=lambda: clock[0],
-                      requests_per_minute=per_minute)  # fmt: skip
+                      send=counted, sleep=wait,
+                      pacer=Pacer(per_minute, wait, lambda: clock[0]))  # fmt: skip
     api.campaign(sid)
     read = 0
     while True:

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.due import campaigns_to_sweep
+from exotel_webhooks.sweep.pacing import SharedPacer
 from exotel_webhooks.sweep.sweeper import CampaignSweeper, SweepReport
 from localaws.template import Template
 from ops.target import Target
@@ -105,23 +107,28 @@ def sweep_due(
     return reports
 
 
-def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
-    access = api_access(target, environ)
-    rules = target.rules  # as the stack's functions read numbers and times
-    api = CampaignApi(
+def exotel_api(target: Target, access: ApiAccess, table: CampaignTable) -> CampaignApi:
+    """The account's APIs, read with the stack's own settings and taking turns with the stack's
+    functions at the account's limit (docs/operations.md); the local stack's simulated API
+    has no limit."""
+    per_minute = (
+        SIMULATED_API_REQUESTS_PER_MINUTE
+        if access.allow_loopback
+        else float(target.parameter("ExotelApiRequestsPerMinute") or 30)
+    )
+    return CampaignApi(
         access.host,
         access.credentials,
-        rules,
+        target.rules,  # as the stack's functions read numbers and times
         allow_loopback=access.allow_loopback,
-        # the account's limit, shared with the stack's own sweeps (docs/operations.md); the
-        # local stack's simulated API has none
-        requests_per_minute=(
-            SIMULATED_API_REQUESTS_PER_MINUTE
-            if access.allow_loopback
-            else float(target.parameter("ExotelApiRequestsPerMinute") or 30)
-        ),
+        pacer=SharedPacer(table, access.credentials.account_sid, per_minute),
     )
+
+
+def _sweeper(target: Target, environ: Mapping[str, str]) -> CampaignSweeper:
+    access = api_access(target, environ)
     table = target.campaign_table()
+    api = exotel_api(target, access, table)
     days = int(target.parameter("DataRetentionDays") or 0)  # as the stack's functions keep
     limit = float(environ.get("SWEEP_TIME_LIMIT_SECONDS") or DEFAULT_TIME_LIMIT_SECONDS)
     return CampaignSweeper(

@@ -128,6 +128,7 @@ class Target:
             {
                 "LOCAL_TIMEZONE": self.parameter("LocalTimezone"),
                 "DEFAULT_PHONE_REGION": self.parameter("DefaultPhoneRegion"),
+                "CALL_PRICE_CURRENCY": self.parameter("CallPriceCurrency"),
             }
         )
 

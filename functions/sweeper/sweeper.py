@@ -12,17 +12,22 @@ from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents
 from exotel_webhooks.settings import SweepSettings
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.pacing import SharedPacer
 from exotel_webhooks.sweep.scheduled import sweep_handler
 
 settings = SweepSettings.from_environment()
+table = CampaignTable(dynamodb_client(), settings.table_name)
+credentials = ApiCredentials.from_secret(
+    secret_json(secretsmanager_client(), settings.api_secret_arn)
+)
 handler = sweep_handler(
-    CampaignTable(dynamodb_client(), settings.table_name),
+    table,
     CampaignApi(
         settings.api_host,
-        ApiCredentials.from_secret(secret_json(secretsmanager_client(), settings.api_secret_arn)),
+        credentials,
         settings.rules,
         allow_loopback=settings.allow_loopback,
-        requests_per_minute=settings.requests_per_minute,
+        pacer=SharedPacer(table, credentials.account_sid, settings.requests_per_minute),
     ),
     timedelta(minutes=settings.quiet_minutes),
     settings.retention,

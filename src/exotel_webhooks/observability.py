@@ -66,6 +66,8 @@ class Metric(StrEnum):
     SWEEPS_FAILED = "SweepsFailed"  # the Campaign API refused, or stayed unavailable
     ERASED_WRITES_REFUSED = "ErasedWritesRefused"  # a callback of an erased number, not stored
     ROWS_REFUSED = "SweepRowsRefused"  # call-details rows a callback saying so would not pass
+    CALL_DETAILS_WRITTEN = "CallDetailsWritten"  # attempts given their cost, duration, recording
+    CALL_DETAILS_FAILED = "CallDetailsFailed"  # the Call details API refused or stayed unavailable
 
 
 def mask_phone(number: str | None) -> str | None:

@@ -24,10 +24,12 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class NormalisationRules:
-    """How ambiguous values in Exotel's callbacks are read."""
+    """How ambiguous values in Exotel's callbacks and APIs are read: zone-less times, numbers
+    without a country code, prices without a currency."""
 
     local_timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Kolkata"))
     default_phone_region: str = "IN"
+    currency: str = "INR"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> NormalisationRules:
@@ -39,7 +41,10 @@ class NormalisationRules:
         region = environ.get("DEFAULT_PHONE_REGION", "IN")
         if not re.fullmatch(r"[A-Z]{2}", region):
             raise SettingsError(f"DEFAULT_PHONE_REGION {region!r} is not a two-letter region")
-        return cls(local_timezone=zone, default_phone_region=region)
+        currency = environ.get("CALL_PRICE_CURRENCY", "INR")
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise SettingsError(f"CALL_PRICE_CURRENCY {currency!r} is not an ISO 4217 code")
+        return cls(local_timezone=zone, default_phone_region=region, currency=currency)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class ProcessorSettings:
     report_queue_url: str | None = None
     report_delay_seconds: int = 0
     data_retention_days: int = 0
+    call_details_queue_url: str | None = None  # call details on (the ledger stream's)
+    call_details_after_minutes: int = 5  # Exotel prices a call about 5 minutes after it ends
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
@@ -107,6 +114,10 @@ class ProcessorSettings:
             report_queue_url=environ.get("REPORT_QUEUE_URL") or None,
             report_delay_seconds=int(_number(environ, "REPORT_DELAY_SECONDS", 0, minimum=0)),
             data_retention_days=int(_number(environ, "DATA_RETENTION_DAYS", 0, minimum=0)),
+            call_details_queue_url=environ.get("CALL_DETAILS_QUEUE_URL") or None,
+            call_details_after_minutes=int(
+                _number(environ, "CALL_DETAILS_AFTER_MINUTES", 5, minimum=0)
+            ),
         )
 
     @property

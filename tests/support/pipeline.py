@@ -35,6 +35,7 @@ FUNCTIONS = (
     "SweepFunction",
     "SummaryFunction",
     "AnalyticsStreamFunction",
+    "CallDetailsFunction",  # with CallDetails "true" only
 )
 
 
@@ -78,21 +79,24 @@ class Pipeline:
         log_output: io.StringIO,
         server: ReportServer,
     ) -> None:
+        exotel_api = {  # Exotel's APIs are the report server's routes (Pipeline.sweep)
+            "EXOTEL_API_HOST": f"127.0.0.1:{server.port}",
+            "EXOTEL_API_ALLOW_LOOPBACK": "true",
+            "EXOTEL_API_REQUESTS_PER_MINUTE": "60000",  # the report server has no limit
+        }
         overrides: dict[str, dict[str, str]] = {
             "CampaignStatusProcessorFunction": {"REPORT_DELAY_SECONDS": "0"},
             "ReportFetcherFunction": {
                 "REPORT_URL_ALLOW_LOOPBACK": "true",
                 "REPORT_URL_ALLOWED_HOSTS": "127.0.0.1",
             },
-            # Exotel's Campaign API is the report server's routes (sweep_routes)
-            "SweepFunction": {
-                "EXOTEL_API_HOST": f"127.0.0.1:{server.port}",
-                "EXOTEL_API_ALLOW_LOOPBACK": "true",
-                "EXOTEL_API_REQUESTS_PER_MINUTE": "60000",  # the report server has no limit
-            },
+            "SweepFunction": exotel_api,
+            "CallDetailsFunction": exotel_api,
         }
         self.functions: dict[str, Invoke] = {
-            name: load_function(name, **overrides.get(name, {})) for name in FUNCTIONS
+            name: load_function(name, **overrides.get(name, {}))
+            for name in FUNCTIONS
+            if name in stack.functions
         }
         self.stack, self.output, self.server = stack, log_output, server
         self.lines: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -48,6 +48,7 @@ class ReportServer:
     downloads: Counter[str] = field(default_factory=Counter)  # 200s with a body
     hosts: list[str] = field(default_factory=list)  # Host headers received
     accept_encodings: list[str | None] = field(default_factory=list)  # as each request asked
+    queries: list[str] = field(default_factory=list)  # each request's query string
     port: int = 0
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -66,7 +67,8 @@ class QuietServer(ThreadingHTTPServer):
 def serve(server_state: ReportServer) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
+            server_state.queries.append(query)
             server_state.hits[path] += 1
             server_state.hosts.append(self.headers.get("host", ""))
             server_state.accept_encodings.append(self.headers.get("accept-encoding"))

@@ -20,6 +20,7 @@ from exotel_webhooks.sweep.campaign_api import (
     CampaignApiUnavailable,
     retry_after,
 )
+from exotel_webhooks.sweep.pacing import Pacer
 
 CREDENTIALS = ApiCredentials("key", "token", "acct_1")
 
@@ -217,8 +218,7 @@ def paced(fake: FakeExotel, clock: Clock, per_minute: float = 30) -> CampaignApi
         NormalisationRules(),
         send=fake,
         sleep=clock.sleep,
-        monotonic=lambda: clock.now,
-        requests_per_minute=per_minute,
+        pacer=Pacer(per_minute, clock.sleep, lambda: clock.now),
     )
 
 

@@ -85,7 +85,14 @@ def dataset_row(
     dialled = _moment(item.get("date_created") or item.get("date_updated"), zone)
     row["dialled_at"] = _text(dialled)
     row["dialled_hour"] = dialled.astimezone(zone).hour if row["dialled_at"] and dialled else None
-    row["talk_seconds"] = _talk_seconds(item.get("extra"))
+    details = item.get("details") or {}
+    talk = details.get("talk_seconds")
+    row["talk_seconds"] = int(talk) if talk is not None else _talk_seconds(item.get("extra"))
+    if details:  # Exotel's call details of the attempt (CallDetails on)
+        row["duration_seconds"] = int(details["duration_seconds"])
+        row["price"] = float(details["price"])
+        row["currency"] = details.get("currency")
+        row["recorded"] = bool(details.get("recorded"))
     return row
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from exotel_webhooks.ledger.keys import COUNTER_BOOKKEEPING
 
 RECONCILED_PREFIX = "reconciled#"
+DETAILS_PREFIX = "details#"
 RECONCILED_CLASSES = ("matched", "backfilled", "mismatched")
 
 
@@ -33,7 +35,51 @@ def status_deltas(
         if reconciled := reconciliation_class(after):
             deltas[f"{RECONCILED_PREFIX}{reconciled}"] += 1
     deltas[f"{family}_total"] += (after is not None) - (before is not None)
+    if family == "attempts":
+        deltas.subtract(details_counts(before))
+        deltas.update(details_counts(after))
     return {name: delta for name, delta in deltas.items() if delta}
+
+
+def details_counts(item: Mapping[str, Any] | None) -> Counter[str]:
+    """What an attempt's call details add to its campaign's totals (priced attempts, cost in
+    thousandths of the currency, seconds, recorded attempts): counters are whole numbers."""
+    details = (item or {}).get("details")
+    if not details:
+        return Counter()
+    counts = Counter(
+        {
+            f"{DETAILS_PREFIX}attempts": 1,
+            f"{DETAILS_PREFIX}price_milli": round(Decimal(details["price"]) * 1000),
+            f"{DETAILS_PREFIX}duration_seconds": int(details["duration_seconds"]),
+            f"{DETAILS_PREFIX}recorded": int(bool(details.get("recorded"))),
+        }
+    )
+    if details.get("talk_seconds") is not None:
+        counts[f"{DETAILS_PREFIX}talked"] = 1
+        counts[f"{DETAILS_PREFIX}talk_seconds"] = int(details["talk_seconds"])
+    return counts
+
+
+def cost_view(counters: Mapping[str, int], currency: str) -> dict[str, Any] | None:
+    """The read API's `cost`: totals and averages over the attempts with call details (None
+    before any has them)."""
+    priced = counters.get(f"{DETAILS_PREFIX}attempts", 0)
+    if priced <= 0:
+        return None
+    talked = counters.get(f"{DETAILS_PREFIX}talked", 0)
+    total = Decimal(counters.get(f"{DETAILS_PREFIX}price_milli", 0)) / 1000
+    talk = counters.get(f"{DETAILS_PREFIX}talk_seconds", 0)
+    return {
+        "currency": currency,
+        "attempts_with_details": priced,
+        "total": str(total.quantize(Decimal("0.001"))),
+        "average_per_attempt": str((total / priced).quantize(Decimal("0.001"))),
+        "duration_seconds": counters.get(f"{DETAILS_PREFIX}duration_seconds", 0),
+        "talk_seconds": talk,
+        "average_talk_seconds": round(talk / talked, 1) if talked else None,
+        "recorded_attempts": counters.get(f"{DETAILS_PREFIX}recorded", 0),
+    }
 
 
 def reconciliation_view(scan: Mapping[str, Any], counters: Mapping[str, int]) -> dict[str, int]:

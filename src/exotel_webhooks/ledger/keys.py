@@ -12,6 +12,8 @@ Items (PK / SK):
                                              GSI1: a campaign's calls, over CALL_SHARDS keys
   ERASED#<number hash> / CAMPAIGN#<sid> or *  an erased subscriber (in one campaign, or in
                                              all): no door writes it back
+  TURNS#<account sid> / #TURNS               when the account's next turn at Exotel's API is
+                                             free (sweep/pacing.py)
 
 A number's outcome and attempts share one item collection, so the number view is one Query and
 one campaign's writes spread over as many partition keys as it has numbers.
@@ -139,6 +141,11 @@ def erasure_keys(subscriber_hash: str, campaign_sid: str | None) -> dict[str, st
         "PK": f"{ERASED_PREFIX}{subscriber_hash}",
         "SK": campaign_pk(campaign_sid) if campaign_sid else EVERY_CAMPAIGN,
     }
+
+
+def turns_keys(account_sid: str) -> dict[str, str]:
+    """The item holding an Exotel account's next free turn at its API."""
+    return {"PK": f"TURNS#{account_sid}", "SK": "#TURNS"}
 
 
 def campaign_of(keys: Mapping[str, Any]) -> str:

@@ -43,6 +43,10 @@ CAMPAIGN_STATUS_RANKS = {
     "Failed": 7,
     "Completed": 8,
 }
+# The call statuses an attempt ends with: Exotel's call details of it can be read.
+FINAL_CALL_STATUSES = frozenset(
+    status for status, rank in CALL_STATUS_RANKS.items() if rank > UNKNOWN_RANK
+)
 # The campaign statuses after which Exotel sends nothing more for a campaign.
 FINAL_CAMPAIGN_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
 SOURCE_RANKS = {"report": 0, "api": 1, "callback": 2}

@@ -7,7 +7,9 @@ after images and derives the rest:
   total and the reconciliation classes (campaign_table.status_deltas);
 - events: CallScheduleCompleted for each new version of a number's outcome from a callback or
   the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
-  callback or the Campaign API).
+  callback or the Campaign API);
+- with call details on, each attempt that becomes final without them, to the call details
+  queue (sweep/enrichment.py).
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
 the stream shard in the event. Each invocation publishes its records' events, then writes its
@@ -26,9 +28,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.ledger.counting import status_deltas
+from exotel_webhooks.ledger.details import DueAttempt, details_due
 from exotel_webhooks.ledger.keys import (
     counter_family,
     from_item,
@@ -39,7 +43,7 @@ from exotel_webhooks.ledger.keys import (
 )
 from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
 from exotel_webhooks.ledger.table import CampaignTable
-from exotel_webhooks.notifications import CampaignEvents
+from exotel_webhooks.notifications import CampaignEvents, DetailsQueue
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 
 if TYPE_CHECKING:
@@ -137,10 +141,12 @@ class StreamDerivation:
         table: CampaignTable,
         events: CampaignEvents | None = None,
         clock: Callable[[], float] = time.time,
+        details: DetailsQueue | None = None,
     ) -> None:
         self.table = table
         self.events = events
         self.clock = clock
+        self.details = details
 
     def handle(self, window: Window) -> dict[str, Any]:
         """Publish the records' events, then add their counter deltas. Returns the (empty)
@@ -149,6 +155,14 @@ class StreamDerivation:
         follow_ups = [event for change in changes if (event := follow_up(change))]
         if follow_ups and self.events:
             self.events.publish_all(follow_ups)
+        if self.details:  # call details are on: the attempts that just became final
+            due = [
+                (DueAttempt.of_item(change.after).message(), _ended(change.after))
+                for change in changes
+                if change.after and details_due(change.before, change.after)
+            ]
+            if due:
+                self.details.send_all(due)
         by_campaign: dict[str, list[tuple[Change, dict[str, int]]]] = {}
         for change in changes:
             family = counter_family(change.keys)
@@ -188,6 +202,11 @@ class StreamDerivation:
             counted = newer
         if removed and self.table.reset_counters_if_empty(sid, self.clock()):
             logger.info("counters reset: nothing counted is left", campaign_sid=sid)
+
+
+def _ended(item: Mapping[str, Any]) -> datetime | None:
+    moment = item.get("date_updated") or item.get("date_created")
+    return datetime.fromisoformat(str(moment)) if moment else None
 
 
 def stream_handler(derivation: StreamDerivation) -> LambdaHandler[dict[str, Any]]:

@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -44,6 +46,7 @@ from exotel_webhooks.ledger.keys import (
     subscriber_key,
     subscriber_of,
     to_item,
+    turns_keys,
 )
 from exotel_webhooks.ledger.precedence import (
     FINAL_CAMPAIGN_STATUSES,
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
 EMPTY_COUNTERS_LINGER_SECONDS = 2 * 24 * 3600
 MAX_TRANSACTION_ITEMS = 100
 _MAX_TRIES = 6
+TURN_TRIES = 8  # processes sharing an account's turns: a few at most
 
 
 class _Unread:
@@ -68,6 +72,12 @@ class _Unread:
 
 
 UNREAD = _Unread()
+
+
+class DetailsWrite(Enum):
+    WRITTEN = "written"
+    UNCHANGED = "unchanged"  # the same details were stored
+    GONE = "gone"  # no such attempt (erased, expired)
 
 
 class RaceLost(Exception):
@@ -419,6 +429,57 @@ class CampaignTable:
             ExpressionAttributeValues=to_item(
                 {f":a{i}": value for i, value in enumerate(values.values())}
             ),
+        )
+
+    def record_call_details(self, pk: str, sk: str, details: Mapping[str, Any]) -> DetailsWrite:
+        """An attempt's call details (sweep/enrichment.py), beside what the callbacks said and
+        never in its place: only on an attempt that exists (an erased one stays erased), and
+        only if they differ from those stored."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item(item_key(pk, sk)),
+                UpdateExpression="SET #d = :d",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND (attribute_not_exists(#d) OR #d <> :d)"
+                ),
+                ExpressionAttributeNames={"#d": "details"},
+                ExpressionAttributeValues=to_item({":d": dict(details)}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return DetailsWrite.UNCHANGED if _winner(error) else DetailsWrite.GONE
+        return DetailsWrite.WRITTEN
+
+    # ------------------------------------------------------------------ turns at Exotel's API
+    def take_turn(self, account: str, interval: float, now: float) -> float:
+        """The account's next free turn (epoch seconds, `now` at the earliest), taken: the next
+        one is `interval` later. A conditional write on the time read, so two processes never
+        take the same turn."""
+        key = turns_keys(account)
+        for attempt in range(TURN_TRIES):
+            stored = self.get(partition_key_of(key), sort_key_of(key), consistent=True)
+            free = stored.get("next_at") if stored else None
+            turn = max(now, float(free)) if free is not None else now
+            condition = "attribute_not_exists(#n)" if free is None else "#n = :read"
+            values: dict[str, Any] = {":next": Decimal(repr(turn + interval))}
+            if free is not None:
+                values[":read"] = free
+            if self._update_if(key, "SET #n = :next", condition, {"#n": "next_at"}, values):
+                return turn
+            _backoff(attempt)
+        raise RaceLost(f"no turn at the API taken in {TURN_TRIES} tries")
+
+    def hold_turns(self, account: str, until: float) -> None:
+        """No turn of the account's before `until` (epoch seconds)."""
+        self._update_if(
+            turns_keys(account),
+            "SET #n = :until",
+            "attribute_not_exists(#n) OR #n < :until",
+            {"#n": "next_at"},
+            {":until": Decimal(repr(until))},
         )
 
     # ------------------------------------------------------------------ counters

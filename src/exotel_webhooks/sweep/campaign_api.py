@@ -1,5 +1,6 @@
 """Exotel's Campaign API (v2), read-only: one campaign, and its call attempts page by page
-(docs/architecture.md, "Sweeps").
+(docs/architecture.md, "Sweeps"); and its Call details API (v1): what calls cost and lasted
+(sweep/call_details.py). Every request takes a turn at the account's limit (sweep/pacing.py).
 
 HTTPS to exactly the configured host, with the report fetcher's address pinning (every address
 the host resolves to must be public; the connection goes to the checked one), timeouts, and
@@ -14,12 +15,12 @@ import base64
 import json
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from exotel_webhooks.ledger.api_records import ApiCall, ApiCampaign
 from exotel_webhooks.normalise import (
@@ -38,6 +39,15 @@ from exotel_webhooks.reports.safe_http import (
     resolve_target,
 )
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.call_details import (
+    MAX_SIDS,
+    CallDetailsAnswer,
+    batches,
+    date_range,
+    next_page,
+    read_calls,
+)
+from exotel_webhooks.sweep.pacing import Turns
 from exotel_webhooks.vocabulary import check_identifier, check_plausible
 
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a page of 500 rows is about 250 KB
@@ -46,6 +56,7 @@ MAX_RETRY_AFTER_SECONDS = 120.0  # a longer wait asked for: stop, and resume on 
 # Exotel's two spellings of the calls route (older pages: singular); a 404 on one tries the
 # other once, and the client keeps to the one that answered
 CALLS_ROUTES = ("campaigns", "campaign")
+MAX_DETAIL_PAGES = 5  # 100 SIDs asked for fit one page of 100; a few more if the API pages less
 
 
 class CampaignApiRefused(Exception):
@@ -59,31 +70,6 @@ class CampaignApiUnavailable(Exception):
 
 class CampaignApiNotFound(CampaignApiRefused):
     """HTTP 404: the route or the campaign is not known to the API."""
-
-
-class Pacer:
-    """At most `per_minute` requests a minute from this client, each in its turn (one every
-    60 / per_minute seconds), and none before a time the API asked to be left alone until."""
-
-    def __init__(
-        self,
-        per_minute: float,
-        sleep: Callable[[float], None],
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.interval = 60 / per_minute
-        self.sleep, self.monotonic = sleep, monotonic
-        self.next_at = float("-inf")
-
-    def wait(self) -> None:
-        now = self.monotonic()
-        if now < self.next_at:
-            self.sleep(self.next_at - now)
-            now = self.next_at
-        self.next_at = now + self.interval
-
-    def hold(self, seconds: float) -> None:
-        self.next_at = max(self.next_at, self.monotonic() + seconds)
 
 
 @dataclass(frozen=True)
@@ -136,19 +122,21 @@ class CampaignApi:
         send: Sender | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        requests_per_minute: float | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        pacer: Turns | None = None,
     ) -> None:
         scheme = (
             "http" if allow_loopback and host.split(":", maxsplit=1)[0] in _LOOPBACK else "https"
         )
-        self.base = f"{scheme}://{host}/v2/accounts/{quote(credentials.account_sid, safe='')}"
+        self.origin = f"{scheme}://{host}"
+        account = quote(credentials.account_sid, safe="")
+        self.base = f"{self.origin}/v2/accounts/{account}"
+        self.calls_url = f"{self.origin}/v1/Accounts/{account}/Calls.json"
         self.credentials, self.rules = credentials, rules
         host_name = host.split(":", maxsplit=1)[0].lower()
         self.policy = FetchPolicy((host_name,), MAX_BODY_BYTES, allow_loopback=allow_loopback)
         self.resolve, self.sleep, self.clock = resolve, sleep, clock
         self.send = send or self._send
-        self.pacer = Pacer(requests_per_minute, sleep, monotonic) if requests_per_minute else None
+        self.pacer = pacer
         self.calls_route, self.calls_route_known = CALLS_ROUTES[0], False
 
     def campaign(self, campaign_sid: str) -> ApiCampaign:
@@ -196,6 +184,29 @@ class CampaignApi:
             refused,
             tuple(sids),
         )
+
+    def call_details(self, calls: Sequence[tuple[str, datetime | None]]) -> CallDetailsAnswer:
+        """What Exotel's Call details API says of these calls (call SID, when created), in
+        requests of up to 100 SIDs a month wide at most; a call it does not list is in none
+        of the answer's parts."""
+        answer = CallDetailsAnswer()
+        for chunk in batches(calls):
+            asked = {sid for sid, _ in chunk}
+            query = {"Sid": ",".join(sorted(asked)), "PageSize": str(MAX_SIDS)}
+            if span := date_range((moment for _, moment in chunk), self.rules.local_timezone):
+                query["DateCreated"] = span
+            url: str | None = self.calls_url + "?" + urlencode(query)
+            for _ in range(MAX_DETAIL_PAGES):
+                if url is None:
+                    break
+                document = self._get_url(url)
+                try:
+                    read_calls(document, asked, self.rules.currency, answer)
+                except ValueError as error:
+                    raise CampaignApiRefused(f"call details: {error}") from error
+                following = next_page(document)
+                url = self.origin + following if following else None
+        return answer
 
     # ---------------------------------------------------------------- reading answers
     def _call(self, row: object, campaign_sid: str, read_at: datetime) -> ApiCall:
@@ -282,7 +293,10 @@ class CampaignApi:
 
     # ---------------------------------------------------------------- HTTP
     def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
-        url = self.base + path + (f"?{urlencode(query)}" if query else "")
+        return self._get_url(self.base + path + (f"?{urlencode(query)}" if query else ""))
+
+    def _get_url(self, url: str) -> dict[str, Any]:
+        path = urlsplit(url).path
         token = f"{self.credentials.api_key}:{self.credentials.api_token}".encode()
         headers = {
             "Authorization": "Basic " + base64.b64encode(token).decode(),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from exotel_webhooks.ledger.counting import reconciliation_view, sum_counters
+from exotel_webhooks.ledger.counting import cost_view, reconciliation_view, sum_counters
 from exotel_webhooks.ledger.keys import (
     CALL_SHARDS,
     ForeignStartKey,
@@ -79,6 +79,7 @@ class CampaignViews:
             "report": _report(summary.get("report")),
             "reconciliation": reconciliation_view(scan, counters) if scan is not None else None,
             "sweep": _sweep(summary.get("sweep")),
+            "cost": cost_view(counters, self.rules.currency),
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
@@ -110,6 +111,7 @@ class CampaignViews:
             "attempts": [
                 {name: attempt.get(name) for name in ATTEMPT_FIELDS}
                 | {"source": attempt.get("source", "callback")}
+                | {"details": _details(attempt.get("details"))}
                 for attempt in attempts
             ],
             "source": outcome.get("source", "callback"),
@@ -245,6 +247,13 @@ def _plain(value: Any) -> Any:  # noqa: ANN401
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
+
+
+def _details(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An attempt's call details: its price as text (exact), the rest as JSON numbers."""
+    if not details:
+        return None
+    return {name: str(v) if name == "price" else _plain(v) for name, v in details.items()}
 
 
 def _sweep(progress: dict[str, Any] | None) -> dict[str, Any] | None:
