@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-browser test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep sam-env sam-local-check cost redial analytics summary
+.PHONY: help setup test test-browser test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep enrich sam-env sam-local-check cost redial analytics summary
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -149,6 +149,10 @@ number-hash: $(RUNTIME) ## What log lines call a number (the saved query "One nu
 
 sweep: $(RUNTIME) ## Sweep through Exotel's Campaign API now: CAMPAIGN=<sid> (default: every campaign due); EXOTEL_API_SECRET_ARN or EXOTEL_API_KEY/TOKEN/ACCOUNT_SID; EXOTEL_API_HOST or EXOTEL_API_URL
 	@$(OPS) sweep $(if $(CAMPAIGN),'$(CAMPAIGN)')
+
+enrich: $(RUNTIME) ## Call details (cost, duration, recording) of a campaign's final attempts that lack them, asked now: CAMPAIGN=<sid>; credentials and host as make sweep
+	@test -n "$(CAMPAIGN)" || { echo "usage: make enrich CAMPAIGN=<sid> [LOCAL=1]"; exit 2; }
+	@$(OPS) enrich '$(CAMPAIGN)'
 
 redial: $(RUNTIME) ## A campaign's numbers to call again, as Exotel's contact-list CSV: CAMPAIGN=<sid> [STATUSES=busy,no-answer,failed] [OUT=file.csv] [LOCAL=1]
 	@test -n "$(CAMPAIGN)" || { echo "usage: make redial CAMPAIGN=<sid> [STATUSES=...] [OUT=file.csv] [LOCAL=1]"; exit 2; }

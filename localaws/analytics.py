@@ -28,7 +28,13 @@ if TYPE_CHECKING:
 QUERIES = PROJECT_ROOT / "analytics" / "queries"
 DATASET_TABLE = "AnalyticsLedgerRowsTable"
 ROWS_PREFIX = "analytics/ledger_rows/"
-_DUCKDB_TYPES = {"string": "VARCHAR", "boolean": "BOOLEAN", "int": "INTEGER", "bigint": "BIGINT"}
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+}
 _ARRAY = re.compile(r"array<(\w+)>")
 
 

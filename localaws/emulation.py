@@ -357,7 +357,7 @@ def _take_over_event_sources(
             "Attributes"
         ]["QueueArn"]: resources[logical_id]
         for logical_id, resource in cfn["Resources"].items()
-        if resource["Type"] == "AWS::SQS::Queue"
+        if resource["Type"] == "AWS::SQS::Queue" and logical_id in resources  # its condition held
     }
     sources = []
     for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:

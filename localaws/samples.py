@@ -35,9 +35,13 @@ PROCESSOR_FAILURES = {
     "campaign_status_processor/completed.json": [],
     "report_fetcher/forged-metadata-url.json": [],  # refused, recorded as failed, not retried
 }
-# Samples that need the internet (a real pre-signed report URL, Exotel's Campaign API): their
-# shape is checked only.
-SHAPE_ONLY = {"report_fetcher/report-request.json", "sweeper/one-campaign.json"}
+# Samples that need the internet (a real pre-signed report URL, Exotel's APIs): their shape is
+# checked only.
+SHAPE_ONLY = {
+    "report_fetcher/report-request.json",
+    "sweeper/one-campaign.json",
+    "call_details/batch.json",
+}
 # The sweeper's scheduled run, on a table with no campaign due a sweep.
 SWEEP_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"swept": [], "failed": []}}
 FUNCTION_OF = {

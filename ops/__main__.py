@@ -1,5 +1,5 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke, number-hash, sweep, redial, summary, analytics and sam-env targets.
+recount, migrate, smoke, number-hash, sweep, enrich, redial, summary, analytics and sam-env targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -28,6 +28,7 @@ from ops.analytics import (
     analytics_report,
     chosen,
 )
+from ops.enrich import enrich_campaign
 from ops.erase import ErasureUnfinished, erase_number
 from ops.logs import log_lines, logged_number_hash
 from ops.migrate import migrate
@@ -98,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
         "sweep", help="sweep a campaign through Exotel's Campaign API now (EXOTEL_API_* settings)"
     )
     swept.add_argument("campaign_sid", nargs="?", help="default: every campaign that needs it")
+
+    commands.add_parser(
+        "enrich",
+        help="a campaign's final attempts without call details, asked about now (EXOTEL_API_*)",
+    ).add_argument("campaign_sid")
 
     called = commands.add_parser(
         "redial", help="a campaign's numbers to call again, as Exotel's contact-list CSV"
@@ -309,6 +315,16 @@ def _sweep(target: Target, campaign_sid: str | None) -> int:
     return 0
 
 
+def _enrich(target: Target, campaign_sid: str) -> int:
+    try:
+        report = enrich_campaign(target, campaign_sid)
+    except (SweepNotConfigured, CampaignApiRefused, CampaignApiUnavailable) as error:
+        print(f"call details of {campaign_sid} not read: {error}", file=sys.stderr)
+        return 1
+    print(report.summary(campaign_sid))
+    return 0
+
+
 def _smoke(target: Target) -> int:
     try:
         report = smoke(target)
@@ -326,6 +342,7 @@ def _smoke(target: Target) -> int:
 # Commands that answer with their own exit status
 _ANSWERED: dict[str, Callable[[Target, argparse.Namespace], int]] = {
     "sweep": lambda target, arguments: _sweep(target, arguments.campaign_sid),
+    "enrich": lambda target, arguments: _enrich(target, arguments.campaign_sid),
     "redial": lambda target, arguments: _redial(
         target, arguments.campaign_sid, arguments.statuses, arguments.out
     ),

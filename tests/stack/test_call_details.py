@@ -6,7 +6,9 @@ twice, a newer callback, an erasure, a recount)."""
 from __future__ import annotations
 
 import json
+import tempfile
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +19,10 @@ from exotel_webhooks.ledger.details import DueAttempt
 from exotel_webhooks.ledger.keys import attempt_keys
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.sweep.pacing import SharedPacer
+from localaws.analytics import download_dataset
 from localaws.emulation import REGION, STACK_NAME, Deployment
+from ops.__main__ import _enrich
+from ops.enrich import enrich_campaign
 from ops.erase import erase_number
 from ops.target import Target
 from tests.support.pipeline import Pipeline
@@ -67,13 +72,34 @@ def played(pipeline: Pipeline) -> None:
     pipeline.drain()
 
 
+def make_enrich(pipeline: Pipeline, campaign_sid: str = "camp_1") -> str:
+    """`make enrich LOCAL=1` against the report server's routes, as the demo's credentials."""
+    environ = {"EXOTEL_API_KEY": "demo-key", "EXOTEL_API_TOKEN": "demo-token",
+               "EXOTEL_ACCOUNT_SID": "demo-account",
+               "EXOTEL_API_URL": f"http://127.0.0.1:{pipeline.server.port}"}  # fmt: skip
+    target = Target(STACK_NAME, REGION, local_base_url="http://127.0.0.1:1")
+    return enrich_campaign(target, campaign_sid, environ).summary(campaign_sid)
+
+
+def dataset_rows(stack: Deployment) -> list[dict[str, Any]]:
+    """Every row of the analytics dataset, as Firehose wrote them."""
+    s3 = boto3.client("s3", region_name=REGION)
+    with tempfile.TemporaryDirectory() as directory:
+        download_dataset(s3, stack.physical_id("ReportBucket"), Path(directory))
+        return [
+            json.loads(line)
+            for path in sorted(Path(directory).iterdir())
+            for line in path.read_text().splitlines()
+        ]
+
+
 def table(stack: Deployment) -> CampaignTable:
     client = boto3.client("dynamodb", region_name=REGION)
     return CampaignTable(client, stack.physical_id("CampaignTable"))
 
 
 def test_each_final_attempt_gets_its_call_details_and_the_campaign_its_cost(
-    pipeline: Pipeline,
+    pipeline: Pipeline, stack: Deployment
 ) -> None:
     # Given Exotel's Call details API knows the campaign's three calls
     exotel_answers(pipeline, DETAILS)
@@ -100,6 +126,17 @@ def test_each_final_attempt_gets_its_call_details_and_the_campaign_its_cost(
         "average_talk_seconds": 38.0,
         "recorded_attempts": 1,
     }
+    # ... and the analytics dataset's newest row of each attempt carries them
+    rows = dataset_rows(stack)
+    newest = {
+        r["call_sid"]: r for r in sorted(rows, key=lambda r: r["sequence"]) if r.get("call_sid")
+    }
+    assert {sid: (r.get("price"), r.get("duration_seconds"), r.get("talk_seconds"),
+                  r.get("recorded")) for sid, r in newest.items()} == {
+        "call_1": (0.0, 0, None, False),
+        "call_2": (1.5, 45, 38, True),
+        "call_3": (0.25, 0, None, False),
+    }  # fmt: skip
     # ... asked in one request of the three SIDs, within a date range the API accepts
     asked = [parse_qs(q) for q in pipeline.server.queries if "Sid=" in q]
     assert [sorted(q["Sid"][0].split(",")) for q in asked] == [["call_1", "call_2", "call_3"]]
@@ -115,14 +152,14 @@ def test_asking_again_changes_nothing_and_a_newer_callback_keeps_the_details(
     before = pipeline.get("/campaigns/camp_1")
 
     # When make enrich asks about the whole campaign again, and a later callback of call_2 arrives
-    answer = pipeline.invoke("CallDetailsFunction", {"campaign_sid": "camp_1"})
+    answer = make_enrich(pipeline)
     later = call_status("call_2", A, "completed", 15) | {"date_updated": "2024-01-15 09:16:00"}
     assert pipeline.webhook("call-status", later) == 200
     pipeline.drain()
 
     # Then nothing was due (each has its details): Exotel was asked once in all; the newer
     # version kept its details, and the campaign's figures are as they were
-    assert answer["summary"].startswith("camp_1: 0 attempts given their call details")
+    assert answer.startswith("camp_1: 0 attempts given their call details")
     assert len([q for q in pipeline.server.queries if "Sid=" in q]) == 1
     number = pipeline.get(f"/campaigns/camp_1/numbers/{A}")
     assert number["attempts"][1]["date_updated"] == "2024-01-15T09:16:00+05:30"
@@ -146,11 +183,11 @@ def test_details_exotel_has_not_settled_are_asked_again_then_wait_for_make_enric
 
     # When Exotel has settled them and make enrich asks about the campaign
     exotel_answers(pipeline, DETAILS)
-    answer = pipeline.invoke("CallDetailsFunction", {"campaign_sid": "camp_1"})
+    answer = make_enrich(pipeline)
     pipeline.drain()
 
     # Then every attempt has its details
-    assert answer["summary"] == (
+    assert answer == (
         "camp_1: 2 attempts given their call details (0 already had them, 0 not settled by "
         "Exotel yet, 0 refused, 0 gone)"
     )
@@ -247,3 +284,27 @@ def test_processes_sharing_an_account_take_its_turns_in_order(stack: Deployment)
     # Then the account's turns are 2 s apart whoever takes them, the hold moves everyone's,
     # and the other account waits for nobody
     assert slept == [("details", 2.0), ("sweep", 4.0), ("details", 60.0)]
+
+
+def test_make_enrich_says_in_one_line_what_is_missing(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no credentials for Exotel's API on this machine, then credentials but no campaign
+    for name in ("EXOTEL_API_KEY", "EXOTEL_API_TOKEN", "EXOTEL_ACCOUNT_SID", "EXOTEL_API_URL",
+                 "EXOTEL_API_HOST", "EXOTEL_API_SECRET_ARN"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    target = Target(STACK_NAME, REGION, local_base_url="http://127.0.0.1:1")
+    unconfigured = _enrich(target, "camp_1")
+    monkeypatch.setenv("EXOTEL_API_KEY", "k")
+    monkeypatch.setenv("EXOTEL_API_TOKEN", "t")
+    monkeypatch.setenv("EXOTEL_ACCOUNT_SID", "a")
+    unknown = _enrich(target, "camp_nobody_ran")
+
+    # Then each exits 1 with one line saying why
+    assert (unconfigured, unknown) == (1, 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "call details of camp_1 not read: the Campaign API is not configured: set "
+        "EXOTEL_API_SECRET_ARN, or EXOTEL_API_KEY, EXOTEL_API_TOKEN, EXOTEL_ACCOUNT_SID",
+        "call details of camp_nobody_ran not read: the ledger holds no campaign camp_nobody_ran",
+    ]

@@ -107,6 +107,8 @@ def waiting_event_ids(stack: Deployment) -> set[str]:
     sqs = boto3.client("sqs", region_name=REGION)
     found = set()
     for logical_id in Template.load().resources_of_type("AWS::SQS::Queue"):
+        if logical_id not in stack.resources:  # its condition did not hold: not deployed
+            continue
         while True:
             messages = sqs.receive_message(
                 QueueUrl=stack.physical_id(logical_id), MaxNumberOfMessages=10, VisibilityTimeout=30

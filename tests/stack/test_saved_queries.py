@@ -110,6 +110,11 @@ def campaign_completed(campaign_sid: str, report_url: str) -> dict[str, Any]:
     }
 
 
+CALLS_API = "/v1/Accounts/demo-account/Calls.json"
+# Every function runs, the call details function too
+pytestmark = pytest.mark.stack_parameters(CallDetails="true")
+
+
 @pytest.fixture
 def logged_campaign(
     aws_calls: AwsCalls,
@@ -125,6 +130,9 @@ def logged_campaign(
         body=b"number,status\n+919876543210,completed\n+919800000001,no-answer\n",
         fail_first=1,
     )
+    # Exotel's Call details API refuses the key at first (the call details stay queued, then
+    # dead-letter), later it answers
+    report_server.routes[CALLS_API] = Route(status=403, body=b'{"message": "forbidden"}')
     sent = [
         pipeline.webhook("call-status", call_status(CALL, "in-progress", 1)),
         pipeline.webhook("call-status", call_status(CALL, "completed", 5)),
@@ -157,7 +165,10 @@ def logged_campaign(
         completed = campaign_completed(campaign, report_server.url(path + PRESIGNED))
         assert pipeline.webhook("campaign-status", completed) == 200
     pipeline.drain()
-    # A sweep that finds an attempt whose callback Exotel lost
+    # A sweep that finds an attempt whose callback Exotel lost (and its call details)
+    calls = {"Calls": [{"Call": {"Sid": "call_logs_lost", "Status": "busy", "Duration": "0",
+                                 "Price": "0.0"}}]}  # fmt: skip
+    report_server.routes[CALLS_API] = Route(body=json.dumps(calls).encode())
     lost = {"call_sid": "call_logs_lost", "number": NUMBER, "status": "busy",
             "date_created": "2026-11-26T09:50:00+05:30"}  # fmt: skip
     unusable = {"number": NUMBER, "status": "busy"}  # no call SID: counted, logged, skipped

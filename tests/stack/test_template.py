@@ -55,6 +55,7 @@ def test_every_callback_queue_redrives_to_a_dead_letter_queue(template: Template
         "CallScheduleQueue",
         "CampaignStatusQueue",
         "ReportQueue",
+        "CallDetailsQueue",
     }
     for queue in main.values():
         policy = queue["Properties"]["RedrivePolicy"]
@@ -119,11 +120,16 @@ def test_only_the_receiver_may_read_the_webhook_secret(
         for function, actions in allowed_actions(cloudformation).items()
         if any(action.startswith("secretsmanager:") for action in actions)
     }
-    # the sweeper reads the Exotel account's API secret, and that one only
-    assert readers == {"ReceiverFunction", "SweepFunction"}
+    # the sweeper and the call details function read the Exotel account's API secret, and that
+    # one only
+    assert readers == {"ReceiverFunction", "SweepFunction", "CallDetailsFunction"}
     sweeper = template.resources["SweepFunction"]["Properties"]["Policies"][0]["Statement"]
-    secret_statements = [s for s in sweeper if s["Action"] == "secretsmanager:GetSecretValue"]
-    assert [s["Resource"] for s in secret_statements] == [{"Ref": "ExotelApiSecretArn"}]
+    details_role = template.resources["CallDetailsRole"]["Properties"]["Policies"][0]
+    for statements in (sweeper, details_role["PolicyDocument"]["Statement"]):
+        secret_statements = [
+            s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"
+        ]
+        assert [s["Resource"] for s in secret_statements] == [{"Ref": "ExotelApiSecretArn"}]
     secret = template.resources["WebhookSecret"]["Properties"]["GenerateSecretString"]
     assert secret["ExcludePunctuation"]  # it travels in a URL query string
 
@@ -150,7 +156,7 @@ def test_queue_consumers_report_item_failures_and_outlast_their_function(
     template: Template,
 ) -> None:
     triggers = sqs_triggers(template)
-    assert len(triggers) == 4
+    assert len(triggers) == 5
     default_timeout = template.sam["Globals"]["Function"]["Timeout"]
     for function, event in triggers:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

@@ -1,9 +1,8 @@
 """The call details function (docs/architecture.md, "Call details"): fed by the call details
 queue, it asks Exotel's Call details API about up to 100 attempts at once and writes what it
 settled; the rest (not priced yet, or the API unavailable) go back on the queue, asked again
-after its visibility timeout, and after its maxReceiveCount wait in its dead-letter queue.
-Invoked with `{"campaign_sid": ...}` (`make enrich`), every final attempt of that campaign
-without details."""
+after its visibility timeout, and after its maxReceiveCount wait in its dead-letter queue
+(`make enrich`, ops/enrich.py, asks about a campaign's again)."""
 
 from __future__ import annotations
 
