@@ -6,7 +6,8 @@ every number a call schedule callback (2% are "lost", for the report to backfill
 its statuses, with a report CSV served on loopback. About 10% of deliveries are duplicated and
 the order is shuffled, JSON and form bodies mixed. Then the read API must agree with the truth,
 and the analytics dataset's connect rates by hour and by attempt too; the campaign's summary
-page is saved under .local/.
+page is saved under .local/. Started here, the stack asks a simulated Call details API about
+each call (CallDetails on), and the campaign's cost must match the simulation's.
 Uses the stack `make local` runs (its state file), or BASE_URL, else starts one on PORT.
 SWEEP=1 plays a campaign whose callbacks were partly lost instead (localaws/demo_sweep.py).
 """
@@ -33,6 +34,7 @@ from localaws.exotel_simulator import (
     Campaign,
     print_checks,
     send_like_exotel,
+    serve_campaign_api,
     serve_report,
     simulate,
     wait_for,
@@ -59,9 +61,23 @@ class Played:
         return self.webhooks / self.callbacks_stored_seconds
 
 
-def play(base: str, token: str, count: int, seed: int, endpoint: str | None = None) -> Played:
+# The simulated Call details API's calls (serve_campaign_api), filled as campaigns are played
+CALLS: dict[str, dict[str, Any]] = {}
+
+
+def play(
+    base: str,
+    token: str,
+    count: int,
+    seed: int,
+    *,
+    endpoint: str | None = None,
+    call_details: bool = False,
+) -> Played:
+    """`call_details`: the stack asks the simulated Call details API (CALLS) about each call."""
     rng = random.Random(seed)  # noqa: S311 - a simulation, not security
     campaign = simulate(count, f"demo-{seed}-{int(time.time())}", rng)
+    CALLS.update(campaign.details)
     httpd, report_url = serve_report(campaign)
     extra = rng.sample(campaign.deliveries, len(campaign.deliveries) // 10)
     deliveries = campaign.deliveries + extra
@@ -100,6 +116,8 @@ def play(base: str, token: str, count: int, seed: int, endpoint: str | None = No
         },
         "report": {"status": "stored"},
     }
+    if call_details:  # what Exotel's Call details API says each call cost
+        expected["cost"] = campaign.cost()
     # Every call attempt stored. (Not the numbers: once the report is in, they count the lost
     # call schedule callbacks too, as backfills, so a large campaign may never show that count.)
     wait_for(base, f"/campaigns/{sid}", {"attempts": expected["attempts"]}, "the callbacks")
@@ -117,6 +135,13 @@ def play(base: str, token: str, count: int, seed: int, endpoint: str | None = No
         f"report reconciled in {drained_seconds:.1f} s\n"
     )
     ok = print_checks(expected, summary, [("webhooks answered 200", len(codes), codes.count(200))])
+    if cost := summary.get("cost"):
+        print(
+            f"\ncost (Exotel's call details): {cost['currency']} {cost['total']} for "
+            f"{cost['attempts_with_details']} attempts ({cost['average_per_attempt']} each), "
+            f"{cost['talk_seconds']} s of talk ({cost['average_talk_seconds']} s a conversation), "
+            f"{cost['recorded_attempts']} recorded"
+        )
     if endpoint:
         ok = print_connect_rates(campaign, endpoint) and ok
         print_summary_page(endpoint, sid)
@@ -215,15 +240,30 @@ def main() -> int:
     from localaws.stack import start  # noqa: PLC0415
 
     port = int(os.environ.get("PORT") or free_port())
+    # Exotel's Call details API, simulated: the stack asks it about each call (CallDetails on)
+    api, host = serve_campaign_api({}, CALLS)
+    call_details = "EXOTEL_API_URL" not in os.environ
+    if call_details:
+        os.environ["EXOTEL_API_URL"] = f"http://{host}"
     stack, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
     try:
         print(f"local stack ready http://127.0.0.1:{port}", flush=True)
-        return _play(f"http://127.0.0.1:{port}", token, stack.endpoint, count, seed)
+        return _play(
+            f"http://127.0.0.1:{port}",
+            token,
+            stack.endpoint,
+            count,
+            seed,
+            call_details=call_details,
+        )
     finally:
         stop()
+        api.shutdown()
 
 
-def _play(base: str, token: str, endpoint: str, count: int, seed: int) -> int:
+def _play(
+    base: str, token: str, endpoint: str, count: int, seed: int, *, call_details: bool = False
+) -> int:
     if os.environ.get("SWEEP"):  # lost callbacks, no final status, then a sweep
         if not endpoint:
             print("make demo SWEEP=1 needs the stack's emulated AWS (its state file)")
@@ -233,7 +273,11 @@ def _play(base: str, token: str, endpoint: str, count: int, seed: int) -> int:
         from localaws.demo_sweep import play_lost_callbacks  # noqa: PLC0415
 
         return 0 if play_lost_callbacks(base, token, endpoint, count, seed) else 1
-    return 0 if play(base, token, count, seed, endpoint or None).ok else 1
+    return (
+        0
+        if play(base, token, count, seed, endpoint=endpoint or None, call_details=call_details).ok
+        else 1
+    )
 
 
 if __name__ == "__main__":

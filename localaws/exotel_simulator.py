@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -40,6 +43,37 @@ class Campaign:
     # dialled (LocalTimezone) and by its place among the number's attempts
     by_hour: dict[int, Counter[str]] = field(default_factory=dict)
     by_attempt: dict[int, Counter[str]] = field(default_factory=dict)
+    # what Exotel's Call details API says of each attempt (call_details)
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cost(self) -> dict[str, Any]:
+        """The campaign's cost as the read API must show it (views: cost_view)."""
+        total = sum((Decimal(call["Price"]) for call in self.details.values()), Decimal(0))
+        return {
+            "attempts_with_details": len(self.details),
+            "total": str(total.quantize(Decimal("0.001"))),
+        }
+
+
+PRICE_PER_MINUTE = Decimal("0.50")  # INR a started minute of an answered call
+
+
+def call_details(call_sid: str, status: str, created: str) -> dict[str, Any]:
+    """Exotel's call object for an attempt, the same for the same call: an answered call lasts
+    20 to 179 s (6 of them ringing), is billed by the started minute and recorded."""
+    answered = status == "completed"
+    duration = 20 + zlib.crc32(call_sid.encode()) % 160 if answered else 0
+    call: dict[str, Any] = {
+        "Sid": call_sid,
+        "Status": status,
+        "DateCreated": created,
+        "Duration": str(duration),
+        "Price": f"{PRICE_PER_MINUTE * math.ceil(duration / 60):.3f}",
+        "Details": {"ConversationDuration": max(duration - 6, 0)},
+    }
+    if answered:
+        call["RecordingUrl"] = f"https://recordings.exotel.example/{call_sid}.mp3"
+    return call
 
 
 def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
@@ -73,6 +107,8 @@ def simulate(count: int, sid: str, rng: random.Random) -> Campaign:
                 )
             )
             campaign.attempts[status] += 1
+            created = f"2024-01-15 {hour}:{minute:02d}:00"
+            campaign.details[call_sid] = call_details(call_sid, status, created)
             if status == "completed":
                 break
         final = "completed" if status == "completed" else "failed"
@@ -238,10 +274,12 @@ def _progress(summary: dict[str, Any], expected: dict[str, dict[str, Any]]) -> s
 
 def serve_campaign_api(
     campaigns: Mapping[str, list[dict[str, Any]]],
+    calls: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[ThreadingHTTPServer, str]:
     """Exotel's Campaign API on loopback, behind the demo's credentials: each campaign of
     `campaigns` (read at each request: a caller may add campaigns) is Completed with those call
-    rows; any other is 404."""
+    rows; any other is 404. And its Call details API: the call objects of `calls` asked for
+    (`Sid=a,b,...`), by call SID."""
     secret = f"{CREDENTIALS.api_key}:{CREDENTIALS.api_token}".encode()
     authorised = "Basic " + base64.b64encode(secret).decode()
 
@@ -252,6 +290,10 @@ def serve_campaign_api(
             rows = campaigns.get(sid)
             if self.headers.get("Authorization") != authorised:
                 self._answer(401, {"message": "authentication failed"})
+            elif parts.path.endswith("/Calls.json"):
+                asked = parse_qs(parts.query).get("Sid", [""])[0].split(",")
+                found = [{"Call": (calls or {})[sid]} for sid in asked if sid in (calls or {})]
+                self._answer(200, {"Metadata": {"Total": len(found)}, "Calls": found})
             elif rows is None:
                 self._answer(404, {"message": f"no campaign {sid}"})
             elif parts.path.endswith("/call-details"):

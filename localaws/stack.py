@@ -59,7 +59,7 @@ LOCAL_RELAXATIONS = (
     "report URLs may use http:// and loopback addresses (REPORT_URL_ALLOW_LOOPBACK=true)",
     "the read API (GET /campaigns/...) needs no IAM signature on loopback",
     "sweeps are on, with EXOTEL_API_KEY/TOKEN/ACCOUNT_SID (default: make demo SWEEP=1's), and "
-    "EXOTEL_API_URL may be http:// on loopback",
+    "EXOTEL_API_URL may be http:// on loopback (with it, CallDetails is on too)",
 )
 
 
@@ -105,10 +105,11 @@ class LocalStack:
                     sqs,
                     source,
                     lambda event: self.invoke(function, event),
-                    wait_seconds=max(1, source.batching_window_seconds),
+                    # a long poll, as the batching window asks, within SQS's 20 s at most
+                    wait_seconds=min(max(1, source.batching_window_seconds), 20),
                 )
             except Exception as error:
-                self.say(f"poller {function}: {type(error).__name__}: {error}")
+                self.fault(f"poller {function}: {type(error).__name__}: {error}")
                 time.sleep(1)
 
     def stream_forever(self, source: StreamSource) -> None:
@@ -125,7 +126,7 @@ class LocalStack:
                 if not poller.poll():
                     time.sleep(0.2)
             except Exception as error:
-                self.say(f"stream {source.function}: {type(error).__name__}: {error}")
+                self.fault(f"stream {source.function}: {type(error).__name__}: {error}")
                 time.sleep(1)
 
     def schedule_forever(self, schedule: Schedule) -> None:
@@ -159,6 +160,11 @@ class LocalStack:
 
     def say(self, line: str) -> None:
         if not self.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    def fault(self, line: str) -> None:
+        """A poller that cannot poll is said even when quiet (not while stopping)."""
+        if not self.stopping.is_set():
             print(line, file=sys.stderr, flush=True)
 
 
@@ -195,6 +201,8 @@ def start(
         "SweepQuietMinutes": "SWEEP_QUIET_MINUTES",
     }
     parameters = {name: os.environ[var] for name, var in overrides.items() if os.environ.get(var)}
+    if os.environ.get("EXOTEL_API_URL"):  # an Exotel API to ask: each call's details too
+        parameters["CallDetails"] = "true"
     deployment = deploy(
         template, webhook_tokens=tokens, endpoint_url=endpoint, parameters=parameters
     )

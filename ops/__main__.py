@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -95,15 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     hashed.add_argument("number", help="the phone number, in any format that parses")
 
-    swept = commands.add_parser(
-        "sweep", help="sweep a campaign through Exotel's Campaign API now (EXOTEL_API_* settings)"
-    )
-    swept.add_argument("campaign_sid", nargs="?", help="default: every campaign that needs it")
-
-    commands.add_parser(
-        "enrich",
-        help="a campaign's final attempts without call details, asked about now (EXOTEL_API_*)",
-    ).add_argument("campaign_sid")
+    _exotel_api_commands(commands)
 
     called = commands.add_parser(
         "redial", help="a campaign's numbers to call again, as Exotel's contact-list CSV"
@@ -313,6 +306,18 @@ def _sweep(target: Target, campaign_sid: str | None) -> int:
     if not campaign_sid:
         print(f"{len(reports)} campaign(s) were due a sweep")
     return 0
+
+
+def _exotel_api_commands(commands: Any) -> None:  # noqa: ANN401 - argparse's private type
+    """The commands that ask Exotel's APIs (EXOTEL_API_* settings)."""
+    swept = commands.add_parser(
+        "sweep", help="sweep a campaign through Exotel's Campaign API now (EXOTEL_API_* settings)"
+    )
+    swept.add_argument("campaign_sid", nargs="?", help="default: every campaign that needs it")
+    commands.add_parser(
+        "enrich",
+        help="a campaign's final attempts without call details, asked about now (EXOTEL_API_*)",
+    ).add_argument("campaign_sid")
 
 
 def _enrich(target: Target, campaign_sid: str) -> int:

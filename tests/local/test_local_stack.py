@@ -24,7 +24,7 @@ from exotel_webhooks.intake.callbacks import build_callback
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from exotel_webhooks.vocabulary import CallbackType
-from localaws.demo import play
+from localaws.demo import CALLS, play
 from localaws.demo_sweep import play_lost_callbacks
 from localaws.emulation import REGION, STACK_NAME
 from localaws.exotel_simulator import CREDENTIALS, serve_campaign_api
@@ -85,7 +85,8 @@ def _send(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def running(exotel_api: dict[str, list[dict[str, Any]]]) -> Iterator[Running]:
-    httpd, host = serve_campaign_api(exotel_api)  # make demo SWEEP=1's simulated Campaign API
+    # make demo's simulated Campaign API and Call details API
+    httpd, host = serve_campaign_api(exotel_api, CALLS)
     try:
         # small campaigns: stored well within 3 s; sweeps against the simulated Campaign API
         with running_local_stack(
@@ -227,13 +228,15 @@ def test_the_campaign_simulator_finds_every_count_right(
 ) -> None:
     # Given a simulated campaign of 20 numbers, duplicated, shuffled, with lost callbacks
     # When make demo's simulator plays it and reads the results back
-    played = play(running.base, TOKEN, count=20, seed=3)
+    played = play(running.base, TOKEN, count=20, seed=3, call_details=True)
 
-    # Then every count it checks matches the simulated truth
+    # Then every count it checks matches the simulated truth, the campaign's cost too
     table = capsys.readouterr().out
     assert played.ok, table
     assert played.accepted == played.webhooks
     assert "all counts match" in table
+    assert "| cost.total " in table
+    assert "cost (Exotel's call details): INR " in table
 
 
 def test_the_simulator_with_lost_callbacks_is_completed_by_a_sweep(

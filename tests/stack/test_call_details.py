@@ -25,6 +25,7 @@ from ops.__main__ import _enrich
 from ops.enrich import enrich_campaign
 from ops.erase import erase_number
 from ops.target import Target
+from tests.support.openapi import assert_described
 from tests.support.pipeline import Pipeline
 from tests.support.report_server import Route
 
@@ -126,6 +127,9 @@ def test_each_final_attempt_gets_its_call_details_and_the_campaign_its_cost(
         "average_talk_seconds": 38.0,
         "recorded_attempts": 1,
     }
+    # ... both as openapi.yaml describes them
+    assert_described("CampaignNumber", number)
+    assert_described("Campaign", pipeline.get("/campaigns/camp_1"))
     # ... and the analytics dataset's newest row of each attempt carries them
     rows = dataset_rows(stack)
     newest = {
