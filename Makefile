@@ -99,12 +99,13 @@ local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TO
 demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
 	@$(PY) -m localaws.demo
 
-bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, a sweep's cost, local end to end, sizes: docs/benchmarks.md
+bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, a sweep's cost, call details' cost, local end to end, sizes: docs/benchmarks.md
 	$(PY) -m bench.latency
 	$(PY) -m bench.costs 2>/dev/null
 	$(PY) -m bench.hot_keys 2>/dev/null
 	$(PY) -m bench.report_fetch
 	$(PY) -m bench.sweep_cost 2>/dev/null
+	$(PY) -m bench.details_cost 2>/dev/null
 	$(PY) -m bench.local_e2e
 	$(PY) -m bench.sizes
 

@@ -100,7 +100,7 @@ class Deployed:
             memory[name] = int(properties.get("MemorySize", function_globals["MemorySize"]))
             for event in properties.get("Events", {}).values():
                 settings = event["Properties"]
-                if event["Type"] == "SQS":
+                if event["Type"] == "SQS" and "Condition" not in resource:  # the defaults'
                     queues[name] = Mapping(
                         int(settings.get("BatchSize", 10)),
                         float(settings.get("MaximumBatchingWindowInSeconds", 0)),

@@ -24,6 +24,8 @@ everything beside a baseline in the same run and rewrites this file:
   `upload_fileobj` of the same stream.
 - Sweeps: one campaign swept through a simulated Campaign API, its requests and units counted,
   and its time with DynamoDB answered in-process after a simulated round trip.
+- Call details: a thousand final attempts through the stream, the call details function and a
+  simulated Call details API, every request and unit counted.
 - Local end to end: `make demo`'s campaign through `make local`'s stack, at 500 and 5,000
   numbers (`BENCH_NUMBERS`).
 - Sizes: `sam build`'s output.

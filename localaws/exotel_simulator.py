@@ -275,24 +275,27 @@ def _progress(summary: dict[str, Any], expected: dict[str, dict[str, Any]]) -> s
 def serve_campaign_api(
     campaigns: Mapping[str, list[dict[str, Any]]],
     calls: Mapping[str, dict[str, Any]] | None = None,
+    asked: list[str] | None = None,
 ) -> tuple[ThreadingHTTPServer, str]:
     """Exotel's Campaign API on loopback, behind the demo's credentials: each campaign of
     `campaigns` (read at each request: a caller may add campaigns) is Completed with those call
     rows; any other is 404. And its Call details API: the call objects of `calls` asked for
-    (`Sid=a,b,...`), by call SID."""
+    (`Sid=a,b,...`), by call SID. Each request's path is added to `asked`, if given."""
     secret = f"{CREDENTIALS.api_key}:{CREDENTIALS.api_token}".encode()
     authorised = "Basic " + base64.b64encode(secret).decode()
 
     class CampaignApiHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            if asked is not None:
+                asked.append(self.path)
             sid = parts.path.split("/campaigns/", 1)[-1].split("/", 1)[0]
             rows = campaigns.get(sid)
             if self.headers.get("Authorization") != authorised:
                 self._answer(401, {"message": "authentication failed"})
             elif parts.path.endswith("/Calls.json"):
-                asked = parse_qs(parts.query).get("Sid", [""])[0].split(",")
-                found = [{"Call": (calls or {})[sid]} for sid in asked if sid in (calls or {})]
+                sids = parse_qs(parts.query).get("Sid", [""])[0].split(",")
+                found = [{"Call": (calls or {})[sid]} for sid in sids if sid in (calls or {})]
                 self._answer(200, {"Metadata": {"Total": len(found)}, "Calls": found})
             elif rows is None:
                 self._answer(404, {"message": f"no campaign {sid}"})

@@ -65,6 +65,17 @@ def test_the_template_settings_the_bill_depends_on_are_read_from_it(deployed: De
     assert deployed.access_log_bytes > LOG_EVENT_OVERHEAD_BYTES
 
 
+def test_a_queue_the_defaults_do_not_create_is_not_polled_on_the_bill(deployed: Deployed) -> None:
+    # Given CallDetails off by default: its function and queue exist only under a condition
+    # Then the bill's idle polling counts the four queues every stack has, not five
+    assert set(deployed.queues) == {
+        "CallStatusProcessorFunction",
+        "CallScheduleProcessorFunction",
+        "CampaignStatusProcessorFunction",
+        "ReportFetcherFunction",
+    }
+
+
 def test_a_batch_fills_with_what_arrives_in_its_window_up_to_its_size() -> None:
     one_second = Mapping(batch_size=10, window_seconds=1)
     assert records_per_batch(one_second, 100) == 10

@@ -34,3 +34,17 @@ def test_the_readmes_idle_month_is_the_benchmarks() -> None:
     idle = re.search(r"\| idle: no traffic \| ([\d.]+) \|", BENCHMARKS)
     assert idle
     assert readme_figure(r"USD ([\d.]+) a month before the first webhook") == idle.group(1)
+
+
+def test_the_readmes_call_details_cost_is_the_benchmarks() -> None:
+    # Given the call details section's total per million attempts and its monthly line
+    total = re.search(r"\| \*\*all\*\* \| \*\*([\d.]+)\*\* \|", BENCHMARKS)
+    month = re.search(r"CallDetails on adds USD ([\d.]+):", BENCHMARKS)
+    assert total
+    assert month
+    # Then the README (and the design) quote them
+    assert readme_figure(r"add about USD ([\d.]+) per million attempts") == total.group(1)
+    assert readme_figure(r"per million attempts and ([\d.]+) a month") == month.group(1)
+    design = " ".join((PROJECT_ROOT / "docs/architecture.md").read_text().split())
+    assert f"about USD {total.group(1)} per million attempts" in design
+    assert f"USD {month.group(1)} a month for the queue" in design
