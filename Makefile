@@ -15,7 +15,7 @@ SYNCED := .venv/.synced
 RUNTIME := .venv/.synced-runtime
 SECURITY := .tools/security/bin/checkov
 
-.PHONY: help setup test test-browser test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep enrich sam-env sam-local-check cost redial analytics summary
+.PHONY: help setup test test-browser test-fast security lint format typecheck pytest validate build invoke local demo lock bench deploy clean logs redrive quarantine replay refetch erase recount migrate smoke number-hash sweep enrich replay-events sam-env sam-local-check cost redial analytics summary
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -119,6 +119,9 @@ OPS = $(PY) -m ops $(if $(LOCAL),--local,--config-env $(or $(CONFIG_ENV),default
 
 logs: $(RUNTIME) ## A function's log lines: FN=ReceiverFunction MINUTES=10 FOLLOW=1 FILTER=<pattern>
 	$(OPS) logs $(or $(FN),ReceiverFunction) --since $(or $(MINUTES),10) $(if $(FOLLOW),--follow) $(if $(FILTER),--filter '$(FILTER)')
+
+replay-events: $(RUNTIME) ## Send the archived campaign events of FROM..TO to the bus again (RULE=<name>: to one rule): FROM=2026-12-04T09:00 TO=2026-12-04T12:00
+	$(OPS) replay-events --from '$(FROM)' --to '$(TO)' $(if $(RULE),--rule '$(RULE)')
 
 redrive: $(RUNTIME) ## Move dead-lettered messages back to their queue: QUEUE=<DLQ logical id> (default all)
 	$(OPS) redrive $(QUEUE)

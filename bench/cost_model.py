@@ -190,6 +190,7 @@ class Counted:
     counter_write_units: float  # its stream window's counter write, alone in the window
     stream_log_bytes: float  # what its window (an invocation) logged
     dataset_bytes: float = 0  # the analytics rows its stream records made
+    archived_bytes: float = 0  # its events' bytes the bus's archive keeps
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,10 @@ def per_webhook(
         counted.read_units * prices.dynamodb_read_per_million
         + counted.write_units * prices.dynamodb_write_per_million
     )
-    lines["EventBridge"] = counted.event_entries * prices.eventbridge_per_million
+    lines["EventBridge"] = (
+        counted.event_entries * prices.eventbridge_per_million
+        + counted.archived_bytes * 1e6 / 1024**3 * prices.eventbridge_archive_per_gb
+    )
     stream_invocations = counted.stream_records * share.invocations
     lines["ledger stream"] = stream_usd(counted, share, deployed, prices)
     lines["analytics dataset"] = dataset_usd(counted, load, deployed, prices)

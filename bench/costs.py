@@ -63,6 +63,7 @@ from bench.metering import (
     queued,
     stream_poller,
     table_indexes,
+    unarchived_detail_types,
 )
 from bench.prices import ASSUMED_MS_PER_AWS_CALL, PRICES_AS_OF, US_EAST_1, Prices
 from exotel_webhooks.ledger.keys import attempt_keys, from_item, outcome_keys, to_item
@@ -154,7 +155,9 @@ def measure() -> Measurement:
     indexes = table_indexes(template)
     with emulated_account_environment(), mock_aws():
         deployment = deploy(template)
-        meter = Meter(deployment.physical_id("CampaignTable"), indexes)
+        meter = Meter(
+            deployment.physical_id("CampaignTable"), indexes, unarchived_detail_types(template)
+        )
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("provide-client-params", meter.before_call)
@@ -207,6 +210,7 @@ def measure() -> Measurement:
                 log_bytes=logged.line_bytes,
                 emf_bytes=logged.emf_bytes,
                 event_entries=ledger.event_entries + derived.event_entries,
+                archived_bytes=ledger.archived_bytes + derived.archived_bytes,
                 queue_sends=ledger.calls["sqs.SendMessage"],
                 stream_records=ledger.items_changed,
                 counter_write_units=derived.write_units,
@@ -342,6 +346,8 @@ def report(measurement: Measurement, deployed: Deployed) -> str:
         + "\n\n"
         + storage_report(measurement.stored_bytes)
         + "\n\n"
+        + archive_report(measurement.counted["final status (+report, event)"])
+        + "\n\n"
         + dataset_report(measurement, deployed, US_EAST_1)
     )
 
@@ -385,6 +391,22 @@ def storage_report(sizes: dict[str, int], prices: Prices = US_EAST_1) -> str:
             "| --- | ---: | ---: |",
             *rows,
         ]
+    )
+
+
+def archive_report(final: Counted, prices: Prices = US_EAST_1) -> str:
+    """What the bus's archive takes of a campaign: its final status's events, measured."""
+    taken = final.archived_bytes * 1e6 / 1024**3
+    return (
+        "### The event archive\n\n"
+        f"The campaign bus's archive (`CampaignEventArchive`) keeps the campaign events, not the "
+        f"numbers' (an erasure could not reach them): a campaign's final status publishes "
+        f"{final.archived_bytes:.0f} archived bytes (the event with EventBridge's envelope), "
+        f"USD {taken * prices.eventbridge_archive_per_gb:.3f} per million campaigns taken in "
+        f"(USD {prices.eventbridge_archive_per_gb:.2f} per GB, in the EventBridge line above) "
+        f"and USD {taken * prices.eventbridge_archive_per_gb_month:.4f} per million campaigns "
+        "for each month kept (`EventArchiveRetentionDays`, 30 by default). A replay is billed "
+        f"as its events published again (USD {prices.eventbridge_per_million:.2f} per million)."
     )
 
 

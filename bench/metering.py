@@ -39,6 +39,28 @@ PROCESSORS = {
 _deserializer = TypeDeserializer()
 
 
+# What EventBridge adds around an entry's source, detail type and detail (version, id, account,
+# time, region, resources): an archived event's size is the whole event's.
+EVENT_ENVELOPE_BYTES = 180
+
+
+def archived_event_bytes(entry: dict[str, Any]) -> int:
+    return EVENT_ENVELOPE_BYTES + sum(
+        len(str(entry.get(name, "")).encode()) for name in ("Source", "DetailType", "Detail")
+    )
+
+
+def unarchived_detail_types(template: Template) -> frozenset[str]:
+    """The detail types the campaign archive's pattern leaves out (anything-but)."""
+    pattern = template.resources["CampaignEventArchive"]["Properties"]["EventPattern"]
+    return frozenset(
+        name
+        for condition in pattern.get("detail-type", [])
+        if isinstance(condition, dict)
+        for name in condition.get("anything-but", [])
+    )
+
+
 def attribute_size(value: Any) -> int:  # noqa: ANN401
     if isinstance(value, str):
         return len(value.encode())
@@ -86,6 +108,7 @@ class Ledger:
     log_bytes: int = 0  # log lines, as CloudWatch Logs bills them (26 B a line more)
     emf_bytes: int = 0  # the invocation's metrics document(s), shared by a batch's records
     event_entries: int = 0  # EventBridge entries published
+    archived_bytes: int = 0  # of those the bus's archive keeps (archived_event_bytes)
     items_changed: int = 0  # items a write changed: each is a record on the table's stream
     dataset_bytes: int = 0  # analytics rows sent to Firehose (newline-delimited JSON)
     dataset_records: int = 0  # the Firehose records holding them
@@ -97,8 +120,11 @@ class Ledger:
 
 
 class Meter:
-    def __init__(self, table_name: str, indexes: list[Gsi]) -> None:
+    def __init__(
+        self, table_name: str, indexes: list[Gsi], unarchived: frozenset[str] = frozenset()
+    ) -> None:
         self.table_name = table_name
+        self.unarchived = unarchived  # detail types the archive's pattern leaves out
         self.indexes = indexes
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.current = Ledger()
@@ -114,6 +140,11 @@ class Meter:
         self.current.calls[f"{service}.{operation}"] += 1
         if operation == "PutEvents":
             self.current.event_entries += len(params["Entries"])
+            self.current.archived_bytes += sum(
+                archived_event_bytes(entry)
+                for entry in params["Entries"]
+                if entry["DetailType"] not in self.unarchived
+            )
         if operation == "PutRecordBatch":
             self.current.dataset_bytes += sum(len(r["Data"]) for r in params["Records"])
             self.current.dataset_records += len(params["Records"])

@@ -2,9 +2,11 @@
 
 On-demand, after the free tier (which the model ignores), per region; PRICES_AS_OF is when they
 were read. DynamoDB's are the on-demand prices after AWS's 2024-11-01 cut. ap-south-1's SQS,
-EventBridge, point-in-time recovery, dashboard and Secrets Manager request prices were not found
-in a published Mumbai table and are taken equal to us-east-1's (PITR at storage's 1.14 ratio):
-check them with `aws pricing get-products` before quoting a Mumbai bill to the cent.
+EventBridge (its archive's too), point-in-time recovery, dashboard and Secrets Manager request
+prices were not found in a published Mumbai table and are taken equal to us-east-1's (PITR at
+storage's 1.14 ratio): check them with `aws pricing get-products` before quoting a Mumbai bill
+to the cent. EventBridge's archive prices (events taken in, stored) were not read from AWS's
+table here (third-party pages disagree): check them the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ class Prices:
     dynamodb_read_per_million: float  # on-demand read request units
     dynamodb_storage_per_gb_month: float  # standard table class
     dynamodb_pitr_per_gb_month: float  # continuous backups
-    eventbridge_per_million: float  # custom events, 64 KiB each
+    eventbridge_per_million: float  # custom events, 64 KiB each (a replayed event too)
+    eventbridge_archive_per_gb: float  # events an archive takes in (its storage: s3-like, below)
+    eventbridge_archive_per_gb_month: float
     logs_ingested_per_gb: float  # CloudWatch Logs, standard class
     logs_stored_per_gb_month: float
     metric_per_month: float  # a custom metric series, prorated by the hour it has data
@@ -51,6 +55,8 @@ US_EAST_1 = Prices(
     dynamodb_storage_per_gb_month=0.25,
     dynamodb_pitr_per_gb_month=0.20,
     eventbridge_per_million=1.00,
+    eventbridge_archive_per_gb=0.10,
+    eventbridge_archive_per_gb_month=0.023,
     logs_ingested_per_gb=0.50,
     logs_stored_per_gb_month=0.03,
     metric_per_month=0.30,
@@ -75,6 +81,8 @@ AP_SOUTH_1 = Prices(
     dynamodb_storage_per_gb_month=0.285,
     dynamodb_pitr_per_gb_month=0.228,
     eventbridge_per_million=1.00,
+    eventbridge_archive_per_gb=0.10,
+    eventbridge_archive_per_gb_month=0.023,
     logs_ingested_per_gb=0.67,
     logs_stored_per_gb_month=0.03,
     metric_per_month=0.30,

@@ -64,7 +64,6 @@ class EventSource:
     queue_arn: str
     queue_url: str
     batch_size: int
-    batching_window_seconds: int
     report_batch_item_failures: bool
 
 
@@ -371,7 +370,6 @@ def _take_over_event_sources(
                 queue_arn=queue_arn,
                 queue_url=queue_urls[queue_arn],
                 batch_size=mapping.get("BatchSize", 10),
-                batching_window_seconds=mapping.get("MaximumBatchingWindowInSeconds", 0),
                 report_batch_item_failures="ReportBatchItemFailures"
                 in mapping.get("FunctionResponseTypes", []),
             )

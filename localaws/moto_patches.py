@@ -54,6 +54,7 @@ def apply() -> None:
         _create_function_urls()
         _create_analytics_resources()
         _deliver_as_firehose_does()
+        _create_archives_as_cloudformation_does()
         _done = True
 
 
@@ -84,6 +85,37 @@ def _parse_json_templates_as_json() -> None:
         return parsed
 
     Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+
+
+def _create_archives_as_cloudformation_does() -> None:
+    """moto's CloudFormation names an AWS::Events::Archive by its resource name (past the
+    48 characters an archive's name may have) whatever its ArchiveName, and hands its
+    EventPattern, an object in a template, to a parser that takes JSON text: an archive is
+    created as CloudFormation creates it, by its ArchiveName and with its pattern as JSON, and
+    listed among the stack's resources."""
+    from moto.events.models import Archive  # noqa: PLC0415
+
+    create = Archive.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_as_aws(
+        cls: type[Archive],
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        *args: object,
+        **kwargs: object,
+    ) -> Archive:
+        properties = dict(cloudformation_json["Properties"])
+        if isinstance(properties.get("EventPattern"), dict):
+            properties["EventPattern"] = json.dumps(properties["EventPattern"])
+        name = properties.get("ArchiveName") or resource_name
+        created: Archive = create(
+            cls, name, {**cloudformation_json, "Properties": properties}, *args, **kwargs
+        )
+        return created
+
+    Archive.create_from_cloudformation_json = classmethod(create_as_aws)  # type: ignore[method-assign, assignment, arg-type]
+    # and, as in CloudFormation, its physical id is its name (moto lists it without one)
+    Archive.physical_resource_id = property(lambda archive: archive.name)  # type: ignore[attr-defined]
 
 
 def _no_private_key_for_symmetric_keys() -> None:

@@ -105,8 +105,9 @@ class LocalStack:
                     sqs,
                     source,
                     lambda event: self.invoke(function, event),
-                    # a long poll, as the batching window asks, within SQS's 20 s at most
-                    wait_seconds=min(max(1, source.batching_window_seconds), 20),
+                    # a 1 s long poll whatever the batching window (60 s for call details,
+                    # past SQS's 20 s): stopping the stack never waits out a longer one
+                    wait_seconds=LOCAL_POLL_SECONDS,
                 )
             except Exception as error:
                 self.fault(f"poller {function}: {type(error).__name__}: {error}")
@@ -294,6 +295,7 @@ def _forget_emulated_state() -> None:
     moto_api_backend.reset()
 
 
+LOCAL_POLL_SECONDS = 1
 SIMULATED_API_REQUESTS_PER_MINUTE = "60000"  # the simulator has no limit: pace it lightly
 
 

@@ -1,5 +1,6 @@
 """`python -m ops <command>`: the Makefile's logs, redrive, quarantine, replay, refetch, erase,
-recount, migrate, smoke, number-hash, sweep, enrich, redial, summary, analytics and sam-env targets.
+recount, migrate, smoke, number-hash, sweep, enrich, redial, summary, analytics, replay-events
+and sam-env targets.
 
 The deployment is samconfig.toml's environment (--config-env, default "default") or a stack
 named with --stack; --local acts on the stack `make local` is running.
@@ -36,6 +37,7 @@ from ops.migrate import migrate
 from ops.quarantine import quarantined, replay
 from ops.redial import redial, summary_line, write_private
 from ops.redrive import dead_letter_queues, redrive
+from ops.replay_events import ReplayRefused, replay_events
 from ops.reports import request_refetch
 from ops.sam_env import DEFAULT_PATH, sam_environment, usage
 from ops.smoke import SmokeFailed, smoke
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     hashed.add_argument("number", help="the phone number, in any format that parses")
 
     _exotel_api_commands(commands)
+    _replay_events_command(commands)
 
     called = commands.add_parser(
         "redial", help="a campaign's numbers to call again, as Exotel's contact-list CSV"
@@ -330,6 +333,28 @@ def _enrich(target: Target, campaign_sid: str) -> int:
     return 0
 
 
+def _replay_events_command(commands: Any) -> None:  # noqa: ANN401 - argparse's private type
+    replayed = commands.add_parser(
+        "replay-events", help="send the archived campaign events of a time range to the bus again"
+    )
+    replayed.add_argument("--from", dest="start", required=True, help="ISO 8601 date or time")
+    replayed.add_argument("--to", dest="end", required=True, help="no offset: LocalTimezone's")
+    replayed.add_argument("--rule", help="only this rule of the bus (default: every rule)")
+
+
+def _replay_events(target: Target, arguments: argparse.Namespace) -> int:
+    try:
+        started = replay_events(target, arguments.start, arguments.end, arguments.rule)
+    except ReplayRefused as error:
+        print(f"replay-events: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"replay-events: AWS refused or was out of reach ({error})", file=sys.stderr)
+        return 1
+    print(started.summary())
+    return 0
+
+
 def _smoke(target: Target) -> int:
     try:
         report = smoke(target)
@@ -348,6 +373,7 @@ def _smoke(target: Target) -> int:
 _ANSWERED: dict[str, Callable[[Target, argparse.Namespace], int]] = {
     "sweep": lambda target, arguments: _sweep(target, arguments.campaign_sid),
     "enrich": lambda target, arguments: _enrich(target, arguments.campaign_sid),
+    "replay-events": _replay_events,
     "redial": lambda target, arguments: _redial(
         target, arguments.campaign_sid, arguments.statuses, arguments.out
     ),

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -34,6 +34,7 @@ from ops.erase import erase_number
 from ops.logs import log_lines
 from ops.quarantine import quarantined, replay
 from ops.redrive import redrive
+from ops.replay_events import replay_events
 from ops.sam_env import sam_environment
 from ops.smoke import smoke
 from ops.sweep import sweep_campaign
@@ -294,6 +295,14 @@ def test_operations_commands_work_on_the_local_stack(running: Running, tmp_path:
     assert moved.moved == 1
     stored = running.eventually("/campaigns/camp_ops", lambda body: body["attempts"]["total"] == 1)
     assert stored["attempts"]["by_status"] == {"busy": 1}
+
+    # When the last hour's archived campaign events are replayed (make replay-events LOCAL=1)
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    started = replay_events(target, f"{hour_ago:%Y-%m-%dT%H:%M}Z", "2999-01-01")
+
+    # Then the local bus's archive starts the replay
+    assert started.archive == target.physical_id("CampaignEventArchive")
+    assert "every rule of the bus" in started.summary()
 
 
 def dataset_objects(s3: Any, bucket: str) -> list[dict[str, Any]]:
