@@ -96,7 +96,7 @@ invoke: $(RUNTIME) ## Run one function on one event, no Docker: FN=ReceiverFunct
 local: $(RUNTIME) ## The whole pipeline on this machine: PORT (3000), WEBHOOK_TOKEN, AWS_ENDPOINT, BIND_ADDRESS (for sam local: Docker's bridge); EXOTEL_API_URL (+ KEY/TOKEN/ACCOUNT_SID) to sweep on schedule
 	@$(PY) -m localaws.stack
 
-demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it
+demo: $(RUNTIME) ## Play a simulated Exotel campaign (NUMBERS=200) against the local stack and check it (SWEEP=1: callbacks lost; SILENT=1: callbacks stop)
 	@$(PY) -m localaws.demo
 
 bench: $(SYNCED) build ## Latency, AWS requests and cost per webhook, one campaign's hot keys, report fetch, a sweep's cost, call details' cost, local end to end, sizes: docs/benchmarks.md

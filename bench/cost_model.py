@@ -85,6 +85,7 @@ class Deployed:
     function_url_alarm_metrics: int  # what Ingress FunctionUrl's own alarms read
     ingress: str = "HttpApi"
     analytics_buffer_seconds: int = 60  # Firehose writes an object this often while rows come
+    silence_check_minutes: int = 5  # the silence watch's schedule (a Query or two a run)
 
     @classmethod
     def of(cls, template: Template, overhead: int) -> Deployed:
@@ -144,6 +145,7 @@ class Deployed:
             log_retention_days=int(template.parameter("LogRetentionDays")["Default"]),
             ingress=_default(template, {"Ref": "Ingress"}),
             analytics_buffer_seconds=int(template.parameter("AnalyticsBufferSeconds")["Default"]),
+            silence_check_minutes=int(template.parameter("SilenceCheckEveryMinutes")["Default"]),
         )
 
     def memory_gb(self, function: str) -> float:
@@ -476,6 +478,9 @@ def fixed_monthly(
             * prices.s3_put_per_thousand
             / 1000
         ),
+        f"silence watch (every {deployed.silence_check_minutes} min)": silence_watch_monthly(
+            deployed, prices
+        ),
         f"idle SQS polling ({len(deployed.queues)} mappings)": (
             len(deployed.queues)
             * IDLE_SQS_RECEIVES_PER_SECOND
@@ -484,6 +489,20 @@ def fixed_monthly(
             / 1e6
         ),
     }
+
+
+SILENCE_WATCH_CALLS = 1  # an idle run: one Query of the campaigns heard, finding none
+
+
+def silence_watch_monthly(deployed: Deployed, prices: Prices) -> float:
+    """A month of the silence watch's runs when nothing is silent: each an invocation, one
+    Query (0.5 read units at least) and its billed time."""
+    runs = SECONDS_PER_MONTH / 60 / deployed.silence_check_minutes
+    per_run = (
+        lambda_usd(prices, deployed.memory_gb("SilenceWatchFunction"), SILENCE_WATCH_CALLS, 0.0)
+        + 0.5 * prices.dynamodb_read_per_million / 1e6
+    )
+    return runs * per_run
 
 
 _NUMBER = re.compile(r"^\d+(\.\d+)?$")

@@ -9,7 +9,8 @@ and the analytics dataset's connect rates by hour and by attempt too; the campai
 page is saved under .local/. Started here, the stack asks a simulated Call details API about
 each call (CallDetails on), and the campaign's cost must match the simulation's.
 Uses the stack `make local` runs (its state file), or BASE_URL, else starts one on PORT.
-SWEEP=1 plays a campaign whose callbacks were partly lost instead (localaws/demo_sweep.py).
+SWEEP=1 plays a campaign whose callbacks were partly lost instead (localaws/demo_sweep.py);
+SILENT=1 one whose callbacks stop, found silent and swept (localaws/demo_silent.py).
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ class Played:
         return self.webhooks / self.callbacks_stored_seconds
 
 
-# The simulated Call details API's calls (serve_campaign_api), filled as campaigns are played
+# The simulated Call details API's calls and Campaign API's campaigns (serve_campaign_api),
+# filled as campaigns are played
 CALLS: dict[str, dict[str, Any]] = {}
+CAMPAIGNS: dict[str, list[dict[str, Any]]] = {}
 
 
 def play(
@@ -241,10 +244,13 @@ def main() -> int:
 
     port = int(os.environ.get("PORT") or free_port())
     # Exotel's Call details API, simulated: the stack asks it about each call (CallDetails on)
-    api, host = serve_campaign_api({}, CALLS)
+    api, host = serve_campaign_api(CAMPAIGNS, CALLS)
     call_details = "EXOTEL_API_URL" not in os.environ
     if call_details:
         os.environ["EXOTEL_API_URL"] = f"http://{host}"
+    if os.environ.get("SILENT"):  # silence found within minutes, not half an hour
+        os.environ.setdefault("SILENT_CAMPAIGN_MINUTES", "1")
+        os.environ.setdefault("SILENCE_CHECK_EVERY_MINUTES", "1")
     stack, _, stop = start(port, (token,), quiet=True, log_level="WARNING")  # the table, not logs
     try:
         print(f"local stack ready http://127.0.0.1:{port}", flush=True)
@@ -273,6 +279,14 @@ def _play(
         from localaws.demo_sweep import play_lost_callbacks  # noqa: PLC0415
 
         return 0 if play_lost_callbacks(base, token, endpoint, count, seed) else 1
+    if os.environ.get("SILENT"):  # callbacks that stop: the campaign goes silent, is swept
+        from localaws.demo_silent import play_silent_campaign  # noqa: PLC0415
+
+        # the simulated Campaign API is this process's only when it started the stack
+        campaigns = CAMPAIGNS if call_details else None
+        return (
+            0 if play_silent_campaign(base, token, count, seed, campaigns, api_calls=CALLS) else 1
+        )
     return (
         0
         if play(base, token, count, seed, endpoint=endpoint or None, call_details=call_details).ok

@@ -162,6 +162,9 @@ def check_samples(invoker: Invoker, say: Callable[[str], None]) -> list[str]:
     for name, outcome in samples.SWEEP_SAMPLES.items():
         answer = invoker.invoke("SweepFunction", EVENTS / "sweeper" / name)
         expect(f"sweeper/{name}", {k: answer.get(k) for k in outcome}, outcome)
+    for name, outcome in samples.SILENCE_SAMPLES.items():
+        answer = invoker.invoke("SilenceWatchFunction", EVENTS / "silence_watch" / name)
+        expect(f"silence_watch/{name}", answer, outcome)
     for name, sent in samples.ANALYTICS_SAMPLES.items():
         answer = invoker.invoke("AnalyticsStreamFunction", EVENTS / "analytics_stream" / name)
         expect(f"analytics_stream/{name}", answer, sent)

@@ -40,10 +40,14 @@ PROCESSOR_FAILURES = {
 SHAPE_ONLY = {
     "report_fetcher/report-request.json",
     "sweeper/one-campaign.json",
+    "sweeper/campaign-silent.json",
     "call_details/batch.json",
 }
 # The sweeper's scheduled run, on a table with no campaign due a sweep.
 SWEEP_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"swept": [], "failed": []}}
+# The silence watch's scheduled run after the processor samples: their callbacks were just
+# stored, so no campaign is silent.
+SILENCE_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"silent": []}}
 FUNCTION_OF = {
     "call_status_processor": "CallStatusProcessorFunction",
     "call_schedule_processor": "CallScheduleProcessorFunction",

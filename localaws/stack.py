@@ -200,6 +200,8 @@ def start(
         "ReportFetchDelaySeconds": "REPORT_FETCH_DELAY_SECONDS",
         "SweepEveryMinutes": "SWEEP_EVERY_MINUTES",
         "SweepQuietMinutes": "SWEEP_QUIET_MINUTES",
+        "SilentCampaignMinutes": "SILENT_CAMPAIGN_MINUTES",
+        "SilenceCheckEveryMinutes": "SILENCE_CHECK_EVERY_MINUTES",
     }
     parameters = {name: os.environ[var] for name, var in overrides.items() if os.environ.get(var)}
     if os.environ.get("EXOTEL_API_URL"):  # an Exotel API to ask: each call's details too
@@ -258,13 +260,27 @@ def _background_threads(stack: LocalStack, logs: LogShipper) -> list[threading.T
         threading.Thread(target=stack.stream_forever, args=(source,), daemon=True)
         for source in stack.deployment.stream_sources
     ]
-    if os.environ.get("EXOTEL_API_URL"):  # else a sweep could only fail: there is no internet
-        pollers += [
-            threading.Thread(target=stack.schedule_forever, args=(schedule,), daemon=True)
-            for schedule in stack.deployment.schedules
-        ]
+    pollers += [
+        threading.Thread(target=stack.schedule_forever, args=(schedule,), daemon=True)
+        for schedule in scheduled(stack.deployment)
+    ]
     pollers.append(threading.Thread(target=logs.ship_forever, args=(stack.stopping,)))
     return pollers
+
+
+def scheduled(deployment: Deployment) -> list[Schedule]:
+    """The schedules the local stack runs: a sweep only with a Campaign API to ask
+    (EXOTEL_API_URL: there is no internet here), the silence watch always."""
+    exotel = bool(os.environ.get("EXOTEL_API_URL"))
+    return [
+        schedule
+        for schedule in deployment.schedules
+        if exotel or not _asks_exotel(deployment, schedule.function)
+    ]
+
+
+def _asks_exotel(deployment: Deployment, function: str) -> bool:
+    return "EXOTEL_API_HOST" in function_environment(deployment, function)
 
 
 def _ship_logs(stack: LocalStack) -> LogShipper:
@@ -386,12 +402,15 @@ def main() -> int:
         print(f"  - {relaxation}", flush=True)
     write_state(stack, base, token)
     print(f"operations: make logs|redrive|quarantine|replay LOCAL=1 (state in {LOCAL_STATE})")
+    running = scheduled(stack.deployment)
     for schedule in stack.deployment.schedules:
-        if os.environ.get("EXOTEL_API_URL"):
-            every = f"every {schedule.every_seconds // 60} min (SWEEP_EVERY_MINUTES)"
+        every = f"every {schedule.every_seconds // 60} min"
+        if schedule not in running:
+            print(f"{schedule.function}: not scheduled (set EXOTEL_API_URL to a Campaign API)")
+        elif _asks_exotel(stack.deployment, schedule.function):
             print(f"{schedule.function}: {every} against {os.environ['EXOTEL_API_URL']}")
         else:
-            print(f"{schedule.function}: not scheduled (set EXOTEL_API_URL to a Campaign API)")
+            print(f"{schedule.function}: {every}")
     print(f"ready {base}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -68,6 +68,7 @@ class Metric(StrEnum):
     ROWS_REFUSED = "SweepRowsRefused"  # call-details rows a callback saying so would not pass
     CALL_DETAILS_WRITTEN = "CallDetailsWritten"  # attempts given their cost, duration, recording
     CALL_DETAILS_FAILED = "CallDetailsFailed"  # the Call details API refused or stayed unavailable
+    CAMPAIGNS_SILENT = "CampaignsSilent"  # running campaigns whose callbacks stopped, announced
 
 
 def mask_phone(number: str | None) -> str | None:

@@ -169,6 +169,21 @@ class SummarySettings:
 
 
 @dataclass(frozen=True)
+class SilenceSettings:
+    table_name: str
+    silent_minutes: int = 30
+    event_bus_name: str | None = None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SilenceSettings:
+        return cls(
+            table_name=_required(environ, "TABLE_NAME"),
+            silent_minutes=int(_number(environ, "SILENT_CAMPAIGN_MINUTES", 30, minimum=1)),
+            event_bus_name=environ.get("EVENT_BUS_NAME") or None,
+        )
+
+
+@dataclass(frozen=True)
 class ReportFetcherSettings:
     table_name: str
     report_bucket: str

@@ -21,6 +21,8 @@ import pytest
 
 from exotel_webhooks.intake.body import decode_fields
 from exotel_webhooks.intake.callbacks import build_callback
+from exotel_webhooks.ledger.precedence import utc_text
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.settings import NormalisationRules
 from exotel_webhooks.sweep.campaign_api import CampaignApiRefused
 from exotel_webhooks.vocabulary import CallbackType
@@ -28,7 +30,7 @@ from localaws.demo import CALLS, play
 from localaws.demo_sweep import play_lost_callbacks
 from localaws.emulation import REGION, STACK_NAME
 from localaws.exotel_simulator import CREDENTIALS, serve_campaign_api
-from localaws.stack import LocalStack, write_state
+from localaws.stack import LocalStack, scheduled, write_state
 from localaws.template import PROJECT_ROOT, Template
 from ops.erase import erase_number
 from ops.logs import log_lines
@@ -483,8 +485,9 @@ def test_make_local_sweeps_on_the_stacks_schedule(
     # Given a quiet campaign whose callbacks were partly lost, on a stack with a Campaign API
     sid = "camp_scheduled"
     lost_callbacks(running, exotel_api, sid)
-    (schedule,) = running.stack.deployment.schedules
-    assert (schedule.function, schedule.every_seconds) == ("SweepFunction", 15 * 60)
+    schedules = {s.function: s for s in running.stack.deployment.schedules}
+    schedule = schedules["SweepFunction"]
+    assert schedule.every_seconds == 15 * 60
 
     # When the schedule fires (as it does every SweepEveryMinutes)
     answer = running.stack.fire(schedule)
@@ -492,6 +495,36 @@ def test_make_local_sweeps_on_the_stacks_schedule(
     # Then the campaign was due and swept, and the ledger holds exactly the truth
     assert any(line.startswith(f"{sid}: 6 attempts and 6 numbers") for line in answer["swept"])
     assert_the_whole_truth(running, sid)
+
+
+def test_make_local_watches_for_silent_campaigns_with_or_without_a_campaign_api(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a running campaign whose callbacks stopped two hours ago
+    sid = "camp_silent_local"
+    assert running.post("call-status", json.dumps(
+        {"campaign_sid": sid, "call_sid": "s1", "number": "+919876543210", "status": "busy",
+         "date_updated": "2024-01-15 09:01:00"}), "application/json")[0] == 200  # fmt: skip
+    running.eventually(f"/campaigns/{sid}", lambda body: body["attempts"]["total"] == 1)
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=running.stack.endpoint)
+    ledger = CampaignTable(dynamodb, running.stack.deployment.physical_id("CampaignTable"))
+    hours_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    for item in ledger.campaign_items(sid):
+        if item.get("heard"):
+            shard = str(item["SK"]).removeprefix("#COUNTER#")
+            ledger.note_heard(sid, shard, str(utc_text(hours_ago)))
+
+    # When make local's silence schedule fires (it runs without a Campaign API too)
+    monkeypatch.delenv("EXOTEL_API_URL", raising=False)
+    watched = [s for s in scheduled(running.stack.deployment) if s.function != "SweepFunction"]
+    assert [s.function for s in watched] == ["SilenceWatchFunction"]
+    answer = running.stack.fire(watched[0])
+
+    # Then the campaign is announced silent, and the read API says since when
+    assert sid in answer["silent"]
+    silent = running.eventually(f"/campaigns/{sid}", lambda body: body["silent_since"] is not None)
+    assert silent["silent_since"] == silent["last_callback_at"] == utc_text(hours_ago)
+    assert "CampaignSilent" in [event["detail-type"] for event in running.stack.events]
 
 
 # A function as SAM's container runs it: its module loaded from its code directory, the event

@@ -15,6 +15,7 @@ from localaws.samples import (
     READ_API_STATUSES,
     RECEIVER_OUTCOMES,
     SHAPE_ONLY,
+    SILENCE_SAMPLES,
     STREAM_ANSWER,
     STREAM_SAMPLES,
     SUMMARY_SAMPLES,
@@ -61,7 +62,8 @@ def test_every_event_file_fits_how_its_function_is_triggered(template: Template)
             if sqs:
                 assert event["Records"], path
                 assert {record["eventSource"] for record in event["Records"]} == {"aws:sqs"}
-            elif schedule:  # EventBridge's scheduled event, or one campaign asked for by name
+            elif schedule and event.get("source") in (None, "aws.events"):
+                # EventBridge's scheduled event, or one campaign asked for by name
                 assert event.get("detail-type") == "Scheduled Event" or event["campaign_sid"]
             elif rules:  # an event of the product's bus that the rule matches
                 assert any(
@@ -97,6 +99,7 @@ def test_every_event_is_listed_with_its_outcome() -> None:
         | {f"read_api/{name}" for name in READ_API_STATUSES}
         | {f"ledger_stream/{name}" for name in STREAM_SAMPLES}
         | {f"sweeper/{name}" for name in SWEEP_SAMPLES}
+        | {f"silence_watch/{name}" for name in SILENCE_SAMPLES}
         | {f"summary_writer/{name}" for name in SUMMARY_SAMPLES}
         | {f"analytics_stream/{name}" for name in ANALYTICS_SAMPLES}
     )
@@ -175,6 +178,20 @@ def test_sweeper_samples_give_their_answer(
 ) -> None:
     sweeper = load_function("SweepFunction")
     assert sweeper(load_event(f"sweeper/{event_file}")) == answer
+
+
+@pytest.mark.parametrize(("event_file", "answer"), sorted(SILENCE_SAMPLES.items()))
+def test_silence_watch_samples_give_their_answer(
+    load_function: LoadFunction, event_file: str, answer: dict[str, list[str]]
+) -> None:
+    # Given the processor samples' callbacks, just stored
+    for processor_sample in PROCESSOR_FAILURES:
+        load_function(FUNCTION_OF[processor_sample.split("/")[0]])(load_event(processor_sample))
+
+    # Then the watch finds no campaign silent yet
+    assert (
+        load_function("SilenceWatchFunction")(load_event(f"silence_watch/{event_file}")) == answer
+    )
 
 
 @pytest.mark.parametrize(("sample", "answer"), sorted(SUMMARY_SAMPLES.items()))

@@ -11,13 +11,17 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
+from exotel_webhooks.ledger.precedence import utc_text
+from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.observability import Metric, number_hash
 from localaws.emulation import REGION, STACK_NAME, Deployment
-from localaws.template import Template
+from localaws.template import PROJECT_ROOT, Template
 from ops.erase import erase_number
 from ops.logs import logged_number_hash
 from ops.target import Target
@@ -26,6 +30,8 @@ from tests.support.logs_insights import Line, Query, has_type, parse, value_of
 from tests.support.pipeline import ACCESS_LOG, Pipeline
 from tests.support.report_server import ReportServer, Route
 from tests.support.stack import AwsCalls, LoadFunction
+
+EVENTS = PROJECT_ROOT / "events"
 
 CAMPAIGN, RETRIED_CAMPAIGN = "camp_logs", "camp_retried"
 CALL = "call_logs_1"
@@ -174,6 +180,13 @@ def logged_campaign(
     unusable = {"number": NUMBER, "status": "busy"}  # no call SID: counted, logged, skipped
     assert pipeline.sweep(CAMPAIGN, [lost, unusable])["failed"] == []
     pipeline.drain()
+    # A running campaign whose callbacks stopped two hours ago, found by the silence watch
+    hours_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    table = CampaignTable(boto3.client("dynamodb", region_name=REGION),
+                          stack.physical_id("CampaignTable"))  # fmt: skip
+    table.note_heard("camp_logs_silent", "shard-1", str(utc_text(hours_ago)))
+    scheduled = json.loads((EVENTS / "silence_watch/scheduled.json").read_text())
+    assert pipeline.invoke("SilenceWatchFunction", scheduled) == {"silent": ["camp_logs_silent"]}
     # An erased number whose callback Exotel sends again: refused, counted, not stored
     erase_number(Target(STACK_NAME, REGION), "+919876540004", CAMPAIGN)
     assert pipeline.webhook("call-status", call_status("call_logs_4", "busy", 4)) == 200

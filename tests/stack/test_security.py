@@ -10,12 +10,14 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from exotel_webhooks.ledger.precedence import utc_text
 from localaws.emulation import REGION, STACK_NAME
 from localaws.template import PROJECT_ROOT
 from ops.erase import erase_number
@@ -90,7 +92,7 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
-    assert len(set(roles)) == len(functions) == 11
+    assert len(set(roles)) == len(functions) == 12
 
 
 def test_the_security_scan_runs_in_make_test() -> None:
@@ -240,6 +242,13 @@ def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     pipeline.drain()
     assert pipeline.sweep(CAMPAIGN, [lost])["failed"] == []
     pipeline.drain()
+    # ... and a campaign whose callbacks stopped two hours ago, announced by the silence watch
+    hours_ago = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    Target(STACK_NAME, REGION).campaign_table().note_heard(
+        "camp_silent", "shard-1", str(utc_text(hours_ago))
+    )
+    scheduled = json.loads((PROJECT_ROOT / "events/silence_watch/scheduled.json").read_text())
+    assert pipeline.invoke("SilenceWatchFunction", scheduled) == {"silent": ["camp_silent"]}
     for path in (
         f"/campaigns/{CAMPAIGN}",
         f"/campaigns/{CAMPAIGN}/calls",

@@ -36,6 +36,7 @@ FUNCTIONS = (
     "SummaryFunction",
     "AnalyticsStreamFunction",
     "CallDetailsFunction",  # with CallDetails "true" only
+    "SilenceWatchFunction",
 )
 
 

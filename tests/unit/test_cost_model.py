@@ -250,3 +250,19 @@ def test_an_invocations_rows_are_billed_as_one_firehose_record(deployed: Deploye
         assert dataset_usd(counted, load, deployed, US_EAST_1) == pytest.approx(expected)
     # and a callback that changed nothing pays nothing
     assert dataset_usd(replace(counted, stream_records=0), SUSTAINED, deployed, US_EAST_1) == 0
+
+
+def test_the_silence_watch_costs_its_runs_and_half_as_much_half_as_often(
+    deployed: Deployed,
+) -> None:
+    # Given the watch every 5 minutes (8,640 runs a month), then every 10
+    line = f"silence watch (every {deployed.silence_check_minutes} min)"
+    every_five = fixed_monthly(deployed, US_EAST_1, 10, 0)[line]
+    slower = replace(deployed, silence_check_minutes=2 * deployed.silence_check_minutes)
+    every_ten = fixed_monthly(slower, US_EAST_1, 10, 0)[
+        f"silence watch (every {slower.silence_check_minutes} min)"
+    ]
+
+    # Then each run is a request, a Query and a few milliseconds: under a cent a month
+    assert 0.001 < every_five < 0.01
+    assert every_ten == pytest.approx(every_five / 2)

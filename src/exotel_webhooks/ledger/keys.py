@@ -7,6 +7,10 @@ Items (PK / SK):
   CAMPAIGN#<sid> / #COUNTER#<stream shard>   counters derived from the table's stream, one item
                                              per stream shard (stream.py); `#COUNTER#recount`
                                              holds what `make recount` corrected
+                                             GSI1: when the shard last took a callback of the
+                                             campaign, to the minute (CAMPAIGNS_HEARD)
+  CAMPAIGN#<sid> / #SILENCE                  the last silence of a running campaign announced
+                                             (silence.py)
   CAMPAIGN#<sid>#NUMBER#<subscriber> / OUTCOME             one number's final outcome
   CAMPAIGN#<sid>#NUMBER#<subscriber> / ATTEMPT#<call_sid>  one call attempt
                                              GSI1: a campaign's calls, over CALL_SHARDS keys
@@ -44,7 +48,12 @@ CALLS_INDEX = "GSI1"
 # A campaign's calls are listed from this many index keys: at 5,000 attempts a second each
 # takes 500 writes a second, half of DynamoDB's 1,000 per partition.
 CALL_SHARDS = 10
-COUNTER_BOOKKEEPING = frozenset({"PK", "SK", "expires_at", "last_sequence", "revision"})
+HEARD_PK = "CAMPAIGNS_HEARD"
+SILENCE_SK = "#SILENCE"
+COUNTER_BOOKKEEPING = frozenset(
+    {"PK", "SK", "expires_at", "last_sequence", "revision", "heard", "campaign_sid"}
+    | {"GSI1PK", "GSI1SK"}
+)
 _SEQUENCE_DIGITS = 40  # DynamoDB stream sequence numbers have up to 40 digits
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 _serializer = TypeSerializer()
@@ -112,6 +121,16 @@ def campaigns_by_status_pk(status: str) -> str:
 def campaign_status_keys(status: str, updated: str, campaign_sid: str) -> dict[str, str]:
     """A summary's place in GSI1: the campaigns of one status, by when it was last updated."""
     return {"GSI1PK": campaigns_by_status_pk(status), "GSI1SK": f"{updated}#{campaign_sid}"}
+
+
+def heard_keys(heard: str, campaign_sid: str) -> dict[str, str]:
+    """A counter item's place in GSI1: the campaigns by when a callback of theirs was last
+    taken (`heard`, UTC text to the minute)."""
+    return {"GSI1PK": HEARD_PK, "GSI1SK": f"{heard}#{campaign_sid}"}
+
+
+def silence_keys(campaign_sid: str) -> dict[str, str]:
+    return item_key(campaign_pk(campaign_sid), SILENCE_SK)
 
 
 def subscriber_key(number: str, call_sids: Sequence[str], event_id: str | None = None) -> str:
@@ -188,6 +207,10 @@ def is_attempt(item: Mapping[str, Any]) -> bool:
 
 def is_summary(item: Mapping[str, Any]) -> bool:
     return item.get("SK") == SUMMARY_SK
+
+
+def is_silence(item: Mapping[str, Any]) -> bool:
+    return item.get("SK") == SILENCE_SK
 
 
 def is_outcome(item: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.ledger.counting import status_deltas
@@ -36,12 +36,13 @@ from exotel_webhooks.ledger.details import DueAttempt, details_due
 from exotel_webhooks.ledger.keys import (
     counter_family,
     from_item,
+    is_attempt,
     is_outcome,
     is_summary,
     masked_part,
     sequence_text,
 )
-from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES
+from exotel_webhooks.ledger.precedence import FINAL_CAMPAIGN_STATUSES, utc_text
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents, DetailsQueue
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
@@ -61,16 +62,29 @@ class Change:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     sequence: str
+    stored_at: float | None = None  # when DynamoDB took the write (epoch seconds)
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> Change:
         dynamodb = record["dynamodb"]
         old, new = dynamodb.get("OldImage"), dynamodb.get("NewImage")
+        created = dynamodb.get("ApproximateCreationDateTime")
         return cls(
             keys=from_item(dynamodb["Keys"]),
             before=from_item(old) if old else None,
             after=from_item(new) if new else None,
             sequence=dynamodb["SequenceNumber"],
+            stored_at=float(created) if created is not None else None,
+        )
+
+    @property
+    def from_callback(self) -> bool:
+        """A callback stored a new version of an attempt or an outcome (not a sweep's row, a
+        report's backfill, an erasure or a note)."""
+        return (
+            self.new_version
+            and (is_outcome(self.keys) or is_attempt(self.keys))
+            and (self.after or {}).get("source", "callback") == "callback"
         )
 
     @property
@@ -169,13 +183,33 @@ class StreamDerivation:
             deltas = status_deltas(family, change.before, change.after) if family else {}
             if deltas:
                 by_campaign.setdefault(change.item["campaign_sid"], []).append((change, deltas))
-        for sid, counted in sorted(by_campaign.items()):
-            self._count(window.shard, sid, counted)
+        heard = self._heard(changes)
+        for sid in sorted(by_campaign.keys() | heard.keys()):
+            self._count(window.shard, sid, by_campaign.get(sid, []), heard.get(sid))
         return {"state": {}}
 
-    def _count(self, shard: str, sid: str, counted: list[tuple[Change, dict[str, int]]]) -> None:
+    def _heard(self, changes: Sequence[Change]) -> dict[str, str]:
+        """The minute each campaign's latest callback in the window was stored (UTC text): a
+        running campaign's silence is measured from it (silence.py)."""
+        latest: dict[str, float] = {}
+        for change in changes:
+            if change.from_callback:
+                sid = change.item["campaign_sid"]
+                stored = change.stored_at or self.clock()
+                latest[sid] = max(latest.get(sid, stored), stored)
+        return {sid: heard_minute(moment) for sid, moment in latest.items()}
+
+    def _count(
+        self,
+        shard: str,
+        sid: str,
+        counted: list[tuple[Change, dict[str, int]]],
+        heard: str | None = None,
+    ) -> None:
         # an item erased or expired: once nothing counted is left, the counters go too
         removed = any(change.after is None for change, _ in counted)
+        if not counted and heard:  # callbacks that moved no count: only when they came
+            self.table.note_heard(sid, shard, heard)
         while counted:
             totals: Counter[str] = Counter()
             for _, deltas in counted:
@@ -186,6 +220,7 @@ class StreamDerivation:
                 {name: delta for name, delta in totals.items() if delta},
                 first_sequence=counted[0][0].sequence,
                 last_sequence=counted[-1][0].sequence,
+                heard=heard,
             )
             if taken is None:
                 break
@@ -202,6 +237,12 @@ class StreamDerivation:
             counted = newer
         if removed and self.table.reset_counters_if_empty(sid, self.clock()):
             logger.info("counters reset: nothing counted is left", campaign_sid=sid)
+
+
+def heard_minute(epoch_seconds: float) -> str:
+    """A moment as the campaigns-heard index sorts it: UTC text, to the minute."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC).replace(second=0, microsecond=0)
+    return str(utc_text(moment))
 
 
 def _ended(item: Mapping[str, Any]) -> datetime | None:

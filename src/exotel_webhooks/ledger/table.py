@@ -20,6 +20,7 @@ from exotel_webhooks.ledger.keys import (
     CALLS_INDEX,
     CAMPAIGN_ITEMS_PREFIX,
     EVERY_CAMPAIGN,
+    HEARD_PK,
     KEY_ATTRIBUTES,
     RECOUNT_SK,
     SORT_KEY,
@@ -33,6 +34,7 @@ from exotel_webhooks.ledger.keys import (
     counter_sk,
     erasure_keys,
     from_item,
+    heard_keys,
     is_counter,
     item_key,
     key_of,
@@ -42,6 +44,7 @@ from exotel_webhooks.ledger.keys import (
     outcome_keys,
     partition_key_of,
     sequence_text,
+    silence_keys,
     sort_key_of,
     subscriber_key,
     subscriber_of,
@@ -491,6 +494,7 @@ class CampaignTable:
         *,
         first_sequence: str,
         last_sequence: str,
+        heard: str | None = None,
     ) -> str | None:
         """ADD `deltas` (what the shard's records from `first_sequence` to `last_sequence` did)
         to the campaign's counter item of this stream shard, unless it has already taken a
@@ -507,7 +511,13 @@ class CampaignTable:
         values[":first"] = sequence_text(first_sequence)
         values[":last"] = sequence_text(last_sequence)
         names["#last"], names["#expires_at"] = "last_sequence", "expires_at"
-        expression = "SET #last = :last REMOVE #expires_at"
+        expression = "SET #last = :last"
+        if heard:  # a callback of the campaign taken: its place among the campaigns heard
+            for name, value in {**heard_keys(heard, campaign_sid), "heard": heard,
+                                "campaign_sid": campaign_sid}.items():  # fmt: skip
+                names[f"#{name}"], values[f":{name}"] = name, value
+                expression += f", #{name} = :{name}"
+        expression += " REMOVE #expires_at"
         adds = [f"#c{i} :d{i}" for i in range(len(deltas))]
         if adds:
             expression += " ADD " + ", ".join(adds)
@@ -526,6 +536,54 @@ class CampaignTable:
                 return str((_winner(error) or {}).get("last_sequence", ""))
             raise
         return None
+
+    def note_heard(self, campaign_sid: str, stream_shard: str, heard: str) -> None:
+        """A callback of the campaign taken on this shard that moved no count: its counter
+        item's place among the campaigns heard, alone (add_to_counters sets it with counts)."""
+        marks = {**heard_keys(heard, campaign_sid), "heard": heard, "campaign_sid": campaign_sid}
+        self.client.update_item(
+            TableName=self.name,
+            Key=to_item(item_key(campaign_pk(campaign_sid), counter_sk(stream_shard))),
+            UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in marks),
+            ExpressionAttributeNames={f"#{name}": name for name in marks},
+            ExpressionAttributeValues=to_item({f":{name}": value for name, value in marks.items()}),
+        )
+
+    def campaigns_heard(self, after: str, before: str) -> list[dict[str, Any]]:
+        """The counter items whose last callback was taken in [after, before) (UTC text, to
+        the minute): GSI1, a campaign once per stream shard it was counted on."""
+        return self.query_all(
+            {
+                "IndexName": CALLS_INDEX,
+                "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK BETWEEN :after AND :before",
+                "ExpressionAttributeValues": to_item(
+                    {":pk": HEARD_PK, ":after": after, ":before": before}
+                ),
+            }
+        )
+
+    def claim_silence(self, campaign_sid: str, heard: str, expires_at: int) -> bool:
+        """Note that the campaign's silence since `heard` is announced: True once per silence
+        (a later callback, then silence again, is a new one)."""
+        try:
+            self.client.put_item(
+                TableName=self.name,
+                Item=to_item(
+                    {
+                        **silence_keys(campaign_sid),
+                        "campaign_sid": campaign_sid,
+                        "heard": heard,
+                        "expires_at": expires_at,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(heard) OR heard < :heard",
+                ExpressionAttributeValues=to_item({":heard": heard}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def campaign_items(self, campaign_sid: str) -> list[dict[str, Any]]:
         """The summary and every counter item, in one Query (consistent: the counters' sum)."""

@@ -1,5 +1,6 @@
 """The sweep Lambda (docs/architecture.md, "Sweeps"): on its schedule, every campaign due a sweep
-(`due.py`) while the invocation's time lasts; invoked with `{"campaign_sid": ...}`, that one.
+(`due.py`) while the invocation's time lasts; invoked with `{"campaign_sid": ...}`, or by a
+campaign's CampaignSilent event (ledger/silence.py), that one.
 Counts what it recovered: above zero, Exotel's callbacks for them were lost."""
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ def swept(report: SweepReport) -> tuple[str, dict[str, Any]]:
     }
 
 
+def requested_campaign(event: object) -> str | None:
+    """The campaign an invocation names: `{"campaign_sid": ...}`, or a CampaignSilent event's
+    (EventBridge hands the event itself); None on the schedule."""
+    if not isinstance(event, dict):
+        return None
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    sid = event.get("campaign_sid") or (detail or {}).get("campaign_sid")
+    return str(sid) if sid else None
+
+
 def sweep_handler(
     table: CampaignTable,
     api: CampaignApi,
@@ -53,8 +64,8 @@ def sweep_handler(
         def seconds_left() -> float:
             return context.get_remaining_time_in_millis() / 1000
 
-        requested = event.get("campaign_sid") if isinstance(event, dict) else None
-        sids = [str(requested)] if requested else campaigns_to_sweep(table, clock(), quiet)
+        requested = requested_campaign(event)
+        sids = [requested] if requested else campaigns_to_sweep(table, clock(), quiet)
         sweeper = CampaignSweeper(
             table, api, clock=clock, seconds_left=seconds_left, retention=retention
         )

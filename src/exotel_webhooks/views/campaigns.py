@@ -22,6 +22,7 @@ from exotel_webhooks.ledger.keys import (
     masked_part,
     subscriber_of,
 )
+from exotel_webhooks.ledger.silence import last_heard, silent_since
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.normalise import normalise_call_status, normalise_phone
 from exotel_webhooks.settings import NormalisationRules
@@ -80,6 +81,9 @@ class CampaignViews:
             "reconciliation": reconciliation_view(scan, counters) if scan is not None else None,
             "sweep": _sweep(summary.get("sweep")),
             "cost": cost_view(counters, self.rules.currency),
+            # when the last callback was stored; set while the silence after it is announced
+            "last_callback_at": last_heard(items),
+            "silent_since": silent_since(items),
         }
 
     def number(self, campaign_sid: str, number: str) -> dict[str, Any]:
