@@ -57,13 +57,13 @@ from bench.metering import (
     Ledger,
     Meter,
     StreamWindows,
+    archived_detail_types,
     capture_logs,
     invoke_logged,
     item_size,
     queued,
     stream_poller,
     table_indexes,
-    unarchived_detail_types,
 )
 from bench.prices import ASSUMED_MS_PER_AWS_CALL, PRICES_AS_OF, US_EAST_1, Prices
 from exotel_webhooks.ledger.keys import attempt_keys, from_item, outcome_keys, to_item
@@ -166,7 +166,7 @@ def measure() -> Measurement:
     with emulated_account_environment(), mock_aws():
         deployment = deploy(template)
         meter = Meter(
-            deployment.physical_id("CampaignTable"), indexes, unarchived_detail_types(template)
+            deployment.physical_id("CampaignTable"), indexes, archived_detail_types(template)
         )
         boto3.setup_default_session(region_name=REGION)
         assert boto3.DEFAULT_SESSION is not None

@@ -50,15 +50,10 @@ def archived_event_bytes(entry: dict[str, Any]) -> int:
     )
 
 
-def unarchived_detail_types(template: Template) -> frozenset[str]:
-    """The detail types the campaign archive's pattern leaves out (anything-but)."""
+def archived_detail_types(template: Template) -> frozenset[str]:
+    """The detail types the campaign archive's pattern keeps."""
     pattern = template.resources["CampaignEventArchive"]["Properties"]["EventPattern"]
-    return frozenset(
-        name
-        for condition in pattern.get("detail-type", [])
-        if isinstance(condition, dict)
-        for name in condition.get("anything-but", [])
-    )
+    return frozenset(str(name) for name in pattern.get("detail-type", []))
 
 
 def attribute_size(value: Any) -> int:  # noqa: ANN401
@@ -121,10 +116,10 @@ class Ledger:
 
 class Meter:
     def __init__(
-        self, table_name: str, indexes: list[Gsi], unarchived: frozenset[str] = frozenset()
+        self, table_name: str, indexes: list[Gsi], archived: frozenset[str] = frozenset()
     ) -> None:
         self.table_name = table_name
-        self.unarchived = unarchived  # detail types the archive's pattern leaves out
+        self.archived = archived  # the detail types the archive's pattern keeps
         self.indexes = indexes
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.current = Ledger()
@@ -143,7 +138,7 @@ class Meter:
             self.current.archived_bytes += sum(
                 archived_event_bytes(entry)
                 for entry in params["Entries"]
-                if entry["DetailType"] not in self.unarchived
+                if entry["DetailType"] in self.archived
             )
         if operation == "PutRecordBatch":
             self.current.dataset_bytes += sum(len(r["Data"]) for r in params["Records"])

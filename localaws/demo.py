@@ -261,6 +261,7 @@ def main() -> int:
             count,
             seed,
             call_details=call_details,
+            events=stack.events,
         )
     finally:
         stop()
@@ -268,7 +269,14 @@ def main() -> int:
 
 
 def _play(
-    base: str, token: str, endpoint: str, count: int, seed: int, *, call_details: bool = False
+    base: str,
+    token: str,
+    endpoint: str,
+    count: int,
+    seed: int,
+    *,
+    call_details: bool = False,
+    events: list[dict[str, Any]] | None = None,
 ) -> int:
     if os.environ.get("SWEEP"):  # lost callbacks, no final status, then a sweep
         if not endpoint:
@@ -284,9 +292,19 @@ def _play(
 
         # the simulated Campaign API is this process's only when it started the stack
         campaigns = CAMPAIGNS if call_details else None
-        return (
-            0 if play_silent_campaign(base, token, count, seed, campaigns, api_calls=CALLS) else 1
-        )
+
+        def announced(sid: str) -> str | None:  # the CampaignSilent events of the stack here
+            return next(
+                (e["detail"]["last_callback_at"] for e in events or []
+                 if e["detail-type"] == "CampaignSilent" and e["detail"]["campaign_sid"] == sid),
+                None,
+            )  # fmt: skip
+
+        silent = play_silent_campaign(
+            base, token, count, seed, campaigns, api_calls=CALLS,
+            announced=announced if events is not None else None,
+        )  # fmt: skip
+        return 0 if silent else 1
     return (
         0
         if play(base, token, count, seed, endpoint=endpoint or None, call_details=call_details).ok

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -321,10 +320,7 @@ def test_read_api_shapes(processors: Processors) -> None:
         campaign_status("Completed", 30),
     )
 
-    campaign = processors.campaign()
-    heard = datetime.fromisoformat(campaign.pop("last_callback_at"))  # when stored: just now
-    assert timedelta(0) <= datetime.now(UTC) - heard < timedelta(minutes=2)
-    assert campaign == {
+    assert processors.campaign() == {
         "campaign_sid": "camp_1",
         "status": "Completed",
         "date_created": None,
@@ -335,6 +331,9 @@ def test_read_api_shapes(processors: Processors) -> None:
         "reconciliation": None,
         "sweep": None,
         "cost": None,  # no attempt has Exotel's call details (CallDetails off)
+        # these callbacks arrived in 2024: not heard now (a running campaign's silence counts
+        # from callbacks Exotel sent lately, tests/stack/test_silence.py)
+        "last_callback_at": None,
         "silent_since": None,
     }
     status, number = processors.get("/campaigns/camp_1/numbers/09876543210")

@@ -11,7 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
+from exotel_webhooks.ledger.silence import Silence
+from exotel_webhooks.notifications import CampaignEvents
 from localaws.emulation import REGION, STACK_NAME, Deployment
+from localaws.runtime import function_environment
 from ops.__main__ import _parser, _replay_events
 from ops.replay_events import ReplayRefused, replay_events
 from ops.target import Target
@@ -76,13 +79,20 @@ def test_a_replay_sends_the_campaign_events_again_and_no_numbers_event(
     assert sorted(published) == ["CallScheduleCompleted", "CallScheduleCompleted",
                                  "CampaignCompleted"]  # fmt: skip
 
+    # ... and a silence announced (replayed, it would have the campaign swept again)
+    bus = function_environment(stack, "SilenceWatchFunction")["EVENT_BUS_NAME"]
+    CampaignEvents(boto3.client("events", region_name=REGION), bus).publish_all(
+        [Silence("camp_1", "2026-12-04T09:00:00.000000Z", None).event(datetime.now(UTC))]
+    )
+    assert [e["detail-type"] for e in received(queue)] == ["CampaignSilent"]
+
     # When make replay-events asks for the last hour again
     now = datetime.now(UTC)
     hour_ago, soon = now - timedelta(hours=1), now + timedelta(minutes=1)
     started = replay_events(target(), f"{hour_ago:%Y-%m-%dT%H:%M}Z", f"{soon:%Y-%m-%dT%H:%M}Z")
 
     # Then the rule gets the campaign's completion again, marked as the replay's, and no
-    # event naming a number (the archive never kept one)
+    # event naming a number (the archive never kept one), nor the silence
     replayed = received(queue)
     assert [(e["detail-type"], e["replay-name"]) for e in replayed] == [
         ("CampaignCompleted", started.name)
@@ -158,3 +168,17 @@ def test_make_replay_events_prints_one_line_or_one_error(
     assert refused == 2
     assert err.count("\n") == 1
     assert err.startswith("replay-events: no rule 'nobody'")
+
+
+def test_a_replayed_report_event_rewrites_the_page_without_waiting_for_that_report(
+    pipeline: Pipeline,
+) -> None:
+    # Given a completed campaign, and its CampaignReportStored event of a report since refetched
+    completed_campaign(pipeline)
+    replayed = {"detail-type": "CampaignReportStored", "source": "exotel.campaign-webhooks",
+                "replay-name": "exotel-webhooks-20261204120000",
+                "detail": {"campaign_sid": "camp_1",
+                           "s3_uri": "s3://bucket/reports/old.csv"}}  # fmt: skip
+
+    # When the summary function gets it again, Then it writes the page as the ledger is now
+    assert pipeline.invoke("SummaryFunction", replayed) == {"written": "summaries/camp_1.html"}

@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 import pytest
 
+from exotel_webhooks.ledger.precedence import utc_text
 from exotel_webhooks.ledger.silence import CAMPAIGN_SILENT, silence_handler
 from exotel_webhooks.ledger.table import CampaignTable
 from exotel_webhooks.notifications import CampaignEvents
@@ -82,6 +83,12 @@ def test_a_running_campaign_whose_callbacks_stop_is_announced_once(
     assert before["last_callback_at"] == after["last_callback_at"] == event["last_callback_at"]
     assert_described("Campaign", after)
 
+    # When the campaign then finishes, Then it is silent no more
+    final = {"campaign_sid": "camp_1", "status": "Completed", "date_updated": "2024-01-15 18:00:00"}
+    assert pipeline.webhook("campaign-status", final) == 200
+    pipeline.drain()
+    assert pipeline.get("/campaigns/camp_1")["silent_since"] is None
+
 
 def test_a_finished_campaign_is_never_silent(pipeline: Pipeline, stack: Deployment) -> None:
     # Given a campaign whose last callback is its final status
@@ -141,3 +148,38 @@ def test_with_sweeps_on_a_silent_campaign_is_swept_at_once(
 
     # Then the sweep function swept that campaign: the lost attempt is in the ledger
     assert pipeline.get("/campaigns/camp_1")["attempts"]["total"] == 2
+
+
+def test_a_paused_campaign_resumed_is_silent_only_from_its_resumption(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given a campaign heard now, then paused, and resumed two hours later (Exotel's time, IST)
+    assert pipeline.webhook("call-status", call_status("call_1")) == 200
+    resumed = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+    for status, moment in (("Paused", datetime.now(UTC)), ("Resumed", resumed)):
+        local = moment.astimezone(timezone(timedelta(hours=5, minutes=30)))
+        update = {"campaign_sid": "camp_1", "status": status,
+                  "date_updated": f"{local:%Y-%m-%d %H:%M:%S}"}  # fmt: skip
+        assert pipeline.webhook("campaign-status", update) == 200
+    pipeline.drain()
+
+    # When the watch runs just after the resumption, then SilentCampaignMinutes after it
+    just_after, _ = watch(stack, resumed + timedelta(minutes=2))
+    later, _ = watch(stack, resumed + QUIET + timedelta(minutes=1))
+
+    # Then it is not silent for its pause, and silent once nothing came after the resumption
+    assert (just_after, later) == ([], ["camp_1"])
+    assert silent_events(pipeline)[-1]["last_callback_at"] == utc_text(resumed)
+
+
+def test_a_replayed_silence_sweeps_nothing(pipeline: Pipeline) -> None:
+    # Given a CampaignSilent event sent again by make replay-events
+    assert pipeline.webhook("call-status", call_status("call_1")) == 200
+    pipeline.drain()
+    replayed = {"detail-type": "CampaignSilent", "source": "exotel.campaign-webhooks",
+                "replay-name": "exotel-webhooks-20261204120000",
+                "detail": {"campaign_sid": "camp_1"}}  # fmt: skip
+
+    # When the sweep function gets it, Then it sweeps nothing: a replay never starts a sweep
+    assert pipeline.invoke("SweepFunction", replayed) == {"swept": [], "failed": []}
+    assert pipeline.get("/campaigns/camp_1")["attempts"]["total"] == 1

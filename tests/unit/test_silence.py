@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -50,11 +50,22 @@ def test_on_its_schedule_the_sweep_function_takes_the_campaigns_due(event: Any) 
     assert requested_campaign(event) is None
 
 
-def change(keys: dict[str, str], source: str | None, version: str = "v2") -> Change:
+STORED_AT = datetime(2026, 12, 4, 9, 31, tzinfo=UTC)
+
+
+def change(
+    keys: dict[str, str],
+    source: str | None,
+    version: str = "v2",
+    received: datetime | None = STORED_AT - timedelta(seconds=3),
+) -> Change:
     after = {**keys, "campaign_sid": "camp_1", "status": "busy", "version": version}
     if source:
         after["source"] = source
-    return Change(keys=keys, before={**after, "version": "v1"}, after=after, sequence="1")
+    if received:
+        after["received_at"] = received.isoformat()
+    before = {**after, "version": "v1"}
+    return Change(keys, before, after, sequence="1", stored_at=STORED_AT.timestamp())
 
 
 @pytest.mark.parametrize(
@@ -65,10 +76,14 @@ def change(keys: dict[str, str], source: str | None, version: str = "v2") -> Cha
         (change(attempt_keys("camp_1", "+919876543210", "c1"), "api"), False),  # a sweep's row
         (change(outcome_keys("camp_1", "+919876543210"), "report"), False),  # a backfill
         (change(attempt_keys("camp_1", "+919876543210", "c1"), None, "v1"), False),  # a note
+        # a campaign status, not a call
+        (change(item_key(campaign_pk("camp_1"), SUMMARY_SK), None), False),
+        # a day-old callback stored now (a redrive, make migrate), or one with no arrival time
         (
-            change(item_key(campaign_pk("camp_1"), SUMMARY_SK), None),
+            change(outcome_keys("camp_1", "+91"), None, received=STORED_AT - timedelta(days=2)),
             False,
-        ),  # a campaign status, not a call
+        ),
+        (change(outcome_keys("camp_1", "+91"), None, received=None), False),
     ],
 )
 def test_only_a_callbacks_new_attempt_or_outcome_is_heard(stored: Change, heard: bool) -> None:

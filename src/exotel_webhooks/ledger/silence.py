@@ -54,10 +54,27 @@ def last_heard(items: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def silent_since(items: Sequence[Mapping[str, Any]]) -> str | None:
-    """The last callback before the silence announced, while no callback has come since."""
+    """Since when the campaign is silent, as announced, while it still runs and nothing has
+    been heard since."""
     announced = next((str(i["heard"]) for i in items if is_silence(i)), None)
+    summary = next((i for i in items if is_summary(i)), {})
+    since = running_since(items)
+    if not announced or not since or summary.get("status") in NOT_RUNNING:
+        return None
+    return announced if announced >= since else None
+
+
+def running_since(items: Sequence[Mapping[str, Any]]) -> str | None:
+    """What silence is measured from: the last callback, or the campaign's last status change
+    if later (a paused campaign resumed is not silent for its pause), UTC text to the minute."""
     heard = last_heard(items)
-    return announced if announced and heard and announced >= heard else None
+    summary = next((i for i in items if is_summary(i)), {})
+    changed = summary.get("date_updated")
+    if not changed:
+        return heard
+    moment = datetime.fromisoformat(str(changed)).replace(second=0, microsecond=0)
+    status_minute = str(utc_text(moment))
+    return max(heard, status_minute) if heard else status_minute
 
 
 def silent_campaigns(table: CampaignTable, now: datetime, quiet: timedelta) -> list[Silence]:
@@ -67,13 +84,13 @@ def silent_campaigns(table: CampaignTable, now: datetime, quiet: timedelta) -> l
     found = []
     for sid in sorted({entry["campaign_sid"] for entry in table.campaigns_heard(after, before)}):
         items = table.campaign_items(sid)  # summary, counters, silence note: one Query
-        heard = last_heard(items)
-        if not heard or heard >= before:  # heard since, on another stream shard
+        since = running_since(items)
+        if not since or since >= before:  # heard since (on another shard), or just resumed
             continue
         summary = next((i for i in items if is_summary(i)), {})
         if summary.get("status") in NOT_RUNNING or silent_since(items):
             continue
-        found.append(Silence(sid, heard, summary.get("status")))
+        found.append(Silence(sid, since, summary.get("status")))
     return found
 
 

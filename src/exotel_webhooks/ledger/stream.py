@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 CALL_SCHEDULE_COMPLETED = "CallScheduleCompleted"
 CAMPAIGN_COMPLETED = "CampaignCompleted"
+LATE_CALLBACK_SECONDS = 24 * 3600  # stored this long after it arrived: not Exotel heard now
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,19 @@ class Change:
 
     @property
     def from_callback(self) -> bool:
-        """A callback stored a new version of an attempt or an outcome (not a sweep's row, a
-        report's backfill, an erasure or a note)."""
-        return (
+        """A callback Exotel sent lately stored a new version of an attempt or an outcome: not
+        a sweep's row, a report's backfill, an erasure or a note, nor an old callback stored
+        now (a redrive of a day-old message, `make migrate`)."""
+        item = self.after or {}
+        if not (
             self.new_version
             and (is_outcome(self.keys) or is_attempt(self.keys))
-            and (self.after or {}).get("source", "callback") == "callback"
-        )
+            and item.get("source", "callback") == "callback"
+            and item.get("received_at")
+        ):
+            return False
+        received = datetime.fromisoformat(str(item["received_at"])).timestamp()
+        return self.stored_at is None or self.stored_at - received < LATE_CALLBACK_SECONDS
 
     @property
     def item(self) -> dict[str, Any]:

@@ -64,6 +64,10 @@ def sweep_handler(
         def seconds_left() -> float:
             return context.get_remaining_time_in_millis() / 1000
 
+        if isinstance(event, dict) and event.get("replay-name"):
+            # make replay-events sent an old event again: a sweep is no replay's to start
+            logger.info("replayed event ignored", replay=event["replay-name"])
+            return {"swept": [], "failed": []}
         requested = requested_campaign(event)
         sids = [requested] if requested else campaigns_to_sweep(table, clock(), quiet)
         sweeper = CampaignSweeper(
