@@ -52,7 +52,11 @@ $(SECURITY): tools/requirements-security.txt | $(UV)
 
 setup: $(SYNCED) $(SAM) $(SECURITY) ## Create the environments (project, SAM tools, security scanners)
 
-test: setup lint typecheck validate security build pytest ## Everything CI runs: lint, types, sam validate, security scans, sam build, then the tests
+# The checks run two at a time (the security scans wait on the network, the others on a core),
+# then the tests.
+test: setup ## Everything CI runs: lint, types, sam validate, security scans, sam build, then the tests
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck validate security build
+	@$(MAKE) --no-print-directory pytest
 
 security: $(SYNCED) $(SECURITY) ## checkov on the CloudFormation sam deploy would create; pip-audit on the locked dependencies
 	$(PY) -m localaws.template .tools/tmp/cloudformation.json
