@@ -217,8 +217,8 @@ def start(
     for function in deployment.functions:
         environment = function_environment(deployment, function)
         environment |= _local_relaxations(function, environment)
-        if log_level:
-            environment["POWERTOOLS_LOG_LEVEL"] = log_level
+        if log_level:  # Powertools prefers Lambda's own level (LoggingConfig) to its own
+            environment["POWERTOOLS_LOG_LEVEL"] = environment["AWS_LAMBDA_LOG_LEVEL"] = log_level
         os.environ.update(environment)
         # HTTP-facing functions get a few containers (API Gateway invokes them concurrently);
         # queue consumers one each, polled by one mapping.
