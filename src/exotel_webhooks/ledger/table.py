@@ -456,6 +456,25 @@ class CampaignTable:
             return DetailsWrite.UNCHANGED if _winner(error) else DetailsWrite.GONE
         return DetailsWrite.WRITTEN
 
+    def record_recording(self, pk: str, sk: str, recording: Mapping[str, Any]) -> DetailsWrite:
+        """Where an attempt's recording is kept (sweep/recordings.py): only on an attempt that
+        exists (an erased one stays erased) and has none yet."""
+        try:
+            self.client.update_item(
+                TableName=self.name,
+                Key=to_item(item_key(pk, sk)),
+                UpdateExpression="SET #r = :r",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#r": "recording"},
+                ExpressionAttributeValues=to_item({":r": dict(recording)}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return DetailsWrite.UNCHANGED if _winner(error) else DetailsWrite.GONE
+        return DetailsWrite.WRITTEN
+
     # ------------------------------------------------------------------ turns at Exotel's API
     def take_turn(self, account: str, interval: float, now: float) -> float:
         """The account's next free turn (epoch seconds, `now` at the earliest), taken: the next

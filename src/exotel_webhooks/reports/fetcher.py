@@ -112,8 +112,7 @@ class ReportFetcher:
         """Stream the report into S3; returns what to record. Raises NotModified, and
         Permanent- or TransientFetchFailure."""
         started = time.monotonic()
-        kwargs = {"resolve": self.resolve} if self.resolve else {}
-        opened = open_report(request.report_url, self.policy, if_none_match=etag, **kwargs)
+        opened = open_report(request.report_url, self.policy, self.resolve, if_none_match=etag)
         try:
             reader = ReportReader(opened, self.policy)
             problem = looks_like_csv(opened.content_type, reader.head(HEAD_BYTES))

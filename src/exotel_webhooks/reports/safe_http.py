@@ -138,11 +138,16 @@ def open_report(
     policy: FetchPolicy,
     resolve: Resolver | None = None,
     if_none_match: str | None = None,
+    authorization: str | None = None,
 ) -> OpenedReport:
+    """`authorization` goes to the URL's own host only, never to where it redirects (a
+    recording's link may redirect to a pre-signed store that must not see the account's key)."""
+    first_host = urlsplit(url).hostname
     for _ in range(policy.max_redirects + 1):
         # the resolver is looked up at each call, never bound when this module was imported
         target = resolve_target(url, policy, resolve or socket.getaddrinfo)
-        response = _get(target, policy, if_none_match)
+        credentials = authorization if target.host == first_host else None
+        response = _get(target, policy, if_none_match, credentials)
         if response.status in _REDIRECTS:
             location = response.headers.get("location")
             response.release_conn()
@@ -196,7 +201,7 @@ def _host_header(target: Target) -> str:
 
 
 def _get(
-    target: Target, policy: FetchPolicy, if_none_match: str | None
+    target: Target, policy: FetchPolicy, if_none_match: str | None, authorization: str | None
 ) -> urllib3.BaseHTTPResponse:
     headers = {
         "Host": _host_header(target),
@@ -206,6 +211,8 @@ def _get(
     }
     if if_none_match:
         headers["If-None-Match"] = if_none_match
+    if authorization:
+        headers["Authorization"] = authorization
     try:
         return _pool(target, policy).urlopen(
             "GET", target.path, headers=headers, redirect=False, preload_content=False

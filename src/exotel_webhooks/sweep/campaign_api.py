@@ -78,6 +78,12 @@ class ApiCredentials:
     api_token: str
     account_sid: str
 
+    @property
+    def authorization(self) -> str:
+        """HTTP Basic with the account's key and token: Exotel's APIs, and its recordings."""
+        token = f"{self.api_key}:{self.api_token}".encode()
+        return "Basic " + base64.b64encode(token).decode()
+
     @classmethod
     def from_secret(cls, secret: Mapping[str, Any]) -> ApiCredentials:
         """`{"api_key", "api_token", "account_sid"}`, as the stack's API secret holds them."""
@@ -297,9 +303,8 @@ class CampaignApi:
 
     def _get_url(self, url: str) -> dict[str, Any]:
         path = urlsplit(url).path
-        token = f"{self.credentials.api_key}:{self.credentials.api_token}".encode()
         headers = {
-            "Authorization": "Basic " + base64.b64encode(token).decode(),
+            "Authorization": self.credentials.authorization,
             "Accept": "application/json",
         }
         for delay in (*RETRY_DELAYS, None):
