@@ -22,5 +22,11 @@ derivation = StreamDerivation(
         if settings.call_details_queue_url
         else None
     ),
+    # recordings kept: at once (the call details have just said one exists)
+    recordings=(
+        DetailsQueue(sqs_client(), settings.recording_queue_url, timedelta(0))
+        if settings.recording_queue_url
+        else None
+    ),
 )
 handler = stream_handler(derivation)

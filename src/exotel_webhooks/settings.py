@@ -105,6 +105,7 @@ class ProcessorSettings:
     data_retention_days: int = 0
     call_details_queue_url: str | None = None  # call details on (the ledger stream's)
     call_details_after_minutes: int = 5  # Exotel prices a call about 5 minutes after it ends
+    recording_queue_url: str | None = None  # recordings kept (the ledger stream's)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ProcessorSettings:
@@ -118,6 +119,7 @@ class ProcessorSettings:
             call_details_after_minutes=int(
                 _number(environ, "CALL_DETAILS_AFTER_MINUTES", 5, minimum=0)
             ),
+            recording_queue_url=environ.get("RECORDING_QUEUE_URL") or None,
         )
 
     @property
@@ -165,6 +167,26 @@ class SummarySettings:
             table_name=_required(environ, "TABLE_NAME"),
             report_bucket=_required(environ, "REPORT_BUCKET"),
             rules=NormalisationRules.from_environment(environ),
+        )
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    sweep: SweepSettings  # the table, Exotel's API and its secret, as the sweeps have them
+    report_bucket: str  # recordings/ in it
+    allowed_hosts: tuple[str, ...]  # where a recording's link may lead
+    max_bytes: int = 200 * 1024**2
+    allow_loopback: bool = False  # set only by the local stack, never by the template
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RecordingSettings:
+        hosts = _required(environ, "RECORDING_URL_ALLOWED_HOSTS")
+        return cls(
+            sweep=SweepSettings.from_environment(environ),
+            report_bucket=_required(environ, "REPORT_BUCKET"),
+            allowed_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+            max_bytes=int(_number(environ, "RECORDING_MAX_BYTES", 200 * 1024**2, minimum=1)),
+            allow_loopback=environ.get("RECORDING_URL_ALLOW_LOOPBACK", "").lower() == "true",
         )
 
 

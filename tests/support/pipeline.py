@@ -37,6 +37,7 @@ FUNCTIONS = (
     "AnalyticsStreamFunction",
     "CallDetailsFunction",  # with CallDetails "true" only
     "SilenceWatchFunction",
+    "RecordingFunction",  # with KeepRecordings "true" only
 )
 
 
@@ -93,6 +94,8 @@ class Pipeline:
             },
             "SweepFunction": exotel_api,
             "CallDetailsFunction": exotel_api,
+            "RecordingFunction": exotel_api
+            | {"RECORDING_URL_ALLOW_LOOPBACK": "true", "RECORDING_URL_ALLOWED_HOSTS": "127.0.0.1"},
         }
         self.functions: dict[str, Invoke] = {
             name: load_function(name, **overrides.get(name, {}))

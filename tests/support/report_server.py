@@ -49,6 +49,7 @@ class ReportServer:
     hosts: list[str] = field(default_factory=list)  # Host headers received
     accept_encodings: list[str | None] = field(default_factory=list)  # as each request asked
     queries: list[str] = field(default_factory=list)  # each request's query string
+    authorizations: list[tuple[str, str | None]] = field(default_factory=list)  # path, header
     port: int = 0
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -69,6 +70,7 @@ def serve(server_state: ReportServer) -> ThreadingHTTPServer:
         def do_GET(self) -> None:
             path, _, query = self.path.partition("?")
             server_state.queries.append(query)
+            server_state.authorizations.append((path, self.headers.get("authorization")))
             server_state.hits[path] += 1
             server_state.hosts.append(self.headers.get("host", ""))
             server_state.accept_encodings.append(self.headers.get("accept-encoding"))

@@ -61,3 +61,12 @@ def details_due(before: Mapping[str, Any] | None, after: Mapping[str, Any] | Non
     if after.get("status") not in FINAL_CALL_STATUSES:
         return False
     return before is None or before.get("version") != after.get("version")
+
+
+def recording_due(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> bool:
+    """An attempt's call details have just said it was recorded, and no copy is kept yet."""
+    if after is None or not is_attempt(after) or after.get("recording"):
+        return False
+    recorded = bool((after.get("details") or {}).get("recorded"))
+    was = bool(((before or {}).get("details") or {}).get("recorded"))
+    return recorded and not was

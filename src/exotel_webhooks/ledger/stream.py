@@ -9,7 +9,8 @@ after images and derives the rest:
   the Campaign API, CampaignCompleted when a campaign's status first becomes final (from a
   callback or the Campaign API);
 - with call details on, each attempt that becomes final without them, to the call details
-  queue (sweep/enrichment.py).
+  queue (sweep/enrichment.py); with recordings kept, each whose details say it was recorded,
+  to the recording queue (sweep/recordings.py).
 
 Lambda feeds the stream in tumbling windows (TumblingWindowInSeconds) only because that names
 the stream shard in the event. Each invocation publishes its records' events, then writes its
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from exotel_webhooks.ledger.counting import status_deltas
-from exotel_webhooks.ledger.details import DueAttempt, details_due
+from exotel_webhooks.ledger.details import DueAttempt, details_due, recording_due
 from exotel_webhooks.ledger.keys import (
     counter_family,
     from_item,
@@ -163,11 +164,13 @@ class StreamDerivation:
         events: CampaignEvents | None = None,
         clock: Callable[[], float] = time.time,
         details: DetailsQueue | None = None,
+        recordings: DetailsQueue | None = None,
     ) -> None:
         self.table = table
         self.events = events
         self.clock = clock
         self.details = details
+        self.recordings = recordings
 
     def handle(self, window: Window) -> dict[str, Any]:
         """Publish the records' events, then add their counter deltas. Returns the (empty)
@@ -176,14 +179,7 @@ class StreamDerivation:
         follow_ups = [event for change in changes if (event := follow_up(change))]
         if follow_ups and self.events:
             self.events.publish_all(follow_ups)
-        if self.details:  # call details are on: the attempts that just became final
-            due = [
-                (DueAttempt.of_item(change.after).message(), _ended(change.after))
-                for change in changes
-                if change.after and details_due(change.before, change.after)
-            ]
-            if due:
-                self.details.send_all(due)
+        self._request(changes)
         by_campaign: dict[str, list[tuple[Change, dict[str, int]]]] = {}
         for change in changes:
             family = counter_family(change.keys)
@@ -194,6 +190,24 @@ class StreamDerivation:
         for sid in sorted(by_campaign.keys() | heard.keys()):
             self._count(window.shard, sid, by_campaign.get(sid, []), heard.get(sid))
         return {"state": {}}
+
+    def _request(self, changes: Sequence[Change]) -> None:
+        """Call details for the attempts that just became final (call details on), recordings
+        for those whose details just said one exists (recordings kept)."""
+        wanted: list[tuple[DetailsQueue | None, Callable[..., bool], bool]] = [
+            (self.details, details_due, True),
+            (self.recordings, recording_due, False),
+        ]
+        for queue, due, delayed in wanted:
+            if not queue:
+                continue
+            requests: list[tuple[dict[str, Any], datetime | None]] = [
+                (DueAttempt.of_item(c.after).message(), _ended(c.after) if delayed else None)
+                for c in changes
+                if c.after and due(c.before, c.after)
+            ]
+            if requests:
+                queue.send_all(requests)
 
     def _heard(self, changes: Sequence[Change]) -> dict[str, str]:
         """The minute each campaign's latest callback in the window was stored (UTC text): a

@@ -8,24 +8,33 @@ attempt erased meanwhile has its copy deleted again."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from exotel_webhooks.ledger.details import DueAttempt
 from exotel_webhooks.ledger.table import CampaignTable, DetailsWrite
-from exotel_webhooks.observability import logger
+from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 from exotel_webhooks.reports.safe_http import (
     FetchPolicy,
     PermanentFetchFailure,
     ReportReader,
+    TransientFetchFailure,
+    host_allowed,
     open_report,
 )
 from exotel_webhooks.reports.upload import stream_to_s3
-from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
+from exotel_webhooks.sweep.campaign_api import (
+    ApiCredentials,
+    CampaignApi,
+    CampaignApiRefused,
+    CampaignApiUnavailable,
+)
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_s3 import S3Client
 
 RECORDINGS_PREFIX = "recordings/"
@@ -65,7 +74,7 @@ class RecordingKeeper:
 
     def keep(self, due: Sequence[DueAttempt]) -> KeepReport:
         """Copy these attempts' recordings. Raises CampaignApiRefused or CampaignApiUnavailable
-        (the API), TransientFetchFailure (a recording's host): what was kept before stays."""
+        (the API): what was kept before stays."""
         report = KeepReport()
         answer = self.api.call_details(list({a.call_sid: a.created for a in due}.items()))
         for attempt in due:
@@ -77,6 +86,15 @@ class RecordingKeeper:
             key = recording_key(attempt.campaign_sid, attempt.call_sid)
             try:
                 size = self._copy(link, key)
+            except TransientFetchFailure as error:  # asked again after the visibility timeout
+                logger.warning(
+                    "recording not fetched yet",
+                    campaign_sid=attempt.campaign_sid,
+                    call_sid=attempt.call_sid,
+                    reason=str(error),
+                )
+                report.unavailable.append(attempt)
+                continue
             except PermanentFetchFailure as error:
                 logger.warning(
                     "recording refused",
@@ -99,8 +117,59 @@ class RecordingKeeper:
         return report
 
     def _copy(self, link: str, key: str) -> int:
-        opened = open_report(link, self.policy, authorization=self.credentials.authorization)
+        opened = open_report(link, self.policy, authorization=self._authorization(link))
         reader = ReportReader(opened, self.policy)
         content_type = opened.content_type or DEFAULT_CONTENT_TYPE
         stream_to_s3(self.s3, reader, self.bucket, key, content_type)
         return reader.size
+
+    def _authorization(self, link: str) -> str | None:
+        """The account's key and token, for a link on Exotel's own hosts only (a pre-signed
+        store's link carries its own signature, and must never see them)."""
+        if _is_exotels(link, self.policy.allow_loopback):
+            return self.credentials.authorization
+        return None
+
+
+def recording_handler(keeper: RecordingKeeper) -> LambdaHandler[dict[str, Any]]:
+    """The recording function, fed by the recording queue: the records not done (no link yet,
+    a host unavailable, the API refusing) stay on it, asked again after its visibility timeout,
+    then wait in its dead-letter queue."""
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        failures: list[str] = []
+        due: dict[str, DueAttempt] = {}
+        for record in event.get("Records") or []:
+            try:
+                due[record["messageId"]] = DueAttempt.of_message(json.loads(record["body"]))
+            except (KeyError, TypeError, ValueError):
+                logger.error("recording request unreadable", message_id=record.get("messageId"))
+                failures.append(str(record.get("messageId")))
+        try:
+            report = keeper.keep(list(due.values())) if due else KeepReport()
+        except (CampaignApiRefused, CampaignApiUnavailable) as error:
+            logger.warning("recordings not kept", reason=str(error), attempts=len(due))
+            return {"batchItemFailures": [{"itemIdentifier": i} for i in [*failures, *due]]}
+        done = set(report.done)
+        failures += [message for message, attempt in due.items() if attempt not in done]
+        logger.info(
+            "recordings kept",
+            kept=len(report.kept),
+            already=len(report.already),
+            unavailable=len(report.unavailable),
+            refused=len(report.refused),
+            gone=len(report.gone),
+        )
+        return {"batchItemFailures": [{"itemIdentifier": message} for message in failures]}
+
+    return handler
+
+
+EXOTEL_HOSTS = ("*.exotel.com", "*.exotel.in")  # those the account's key and token may go to
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _is_exotels(link: str, allow_loopback: bool) -> bool:
+    host = (urlsplit(link).hostname or "").lower()
+    return host_allowed(host, EXOTEL_HOSTS) or (allow_loopback and host in LOOPBACK_HOSTS)
