@@ -37,6 +37,7 @@ from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.reports.fetcher import reports_prefix
 from exotel_webhooks.reports.scrub import delete_earlier_versions, remove_numbers
 from exotel_webhooks.settings import NormalisationRules
+from exotel_webhooks.sweep.recordings import recording_key
 from ops.target import Target
 
 DATASET_PREFIX = "analytics/"  # the dataset's objects
@@ -58,6 +59,7 @@ class Erasure:
     campaigns: set[str] = field(default_factory=set)
     report_rows: dict[str, int] = field(default_factory=dict)  # s3 uri -> rows removed
     dataset_rows: dict[str, int] = field(default_factory=dict)  # object key -> rows removed
+    recordings: int = 0  # kept recordings' objects (every version) deleted
     removals_unseen: int = 0  # items whose removal the dataset did not show in time
 
     def summary(self) -> str:
@@ -67,7 +69,7 @@ class Erasure:
             f"in {len(self.campaigns)} campaign(s); {rows} row(s) from "
             f"{sum(1 for n in self.report_rows.values() if n)} stored report(s); "
             f"{sum(self.dataset_rows.values())} row(s) from {len(self.dataset_rows)} "
-            "analytics object(s)"
+            f"analytics object(s); {self.recordings} recording(s)"
             + (
                 f" ({self.removals_unseen} removal(s) not in the dataset yet: run it again in "
                 "a few minutes for rows still on their way)"
@@ -132,6 +134,7 @@ def erase_number(
         time.sleep(SETTLE_SECONDS)
     else:
         raise ErasureUnfinished(f"{key} was still being written after {MAX_ROUNDS} looks")
+    erasure.recordings = _erase_recordings(target, deleted)
     # a report fetched while the items still stood kept its rows (its backfill had no reason
     # to look at the tombstone): clean them once more, now that no item is left
     clean_reports()
@@ -207,6 +210,22 @@ def _erase_from_dataset(
         ].read()
         if any(hashed.encode() in body for hashed in hashes):
             s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    return removed
+
+
+def _erase_recordings(target: Target, deleted: list[dict[str, Any]]) -> int:
+    """Every version of each erased attempt's kept recording (KeepRecordings): one copied
+    while the attempt was being erased is deleted by the recording function itself."""
+    s3, bucket = target.client("s3"), target.physical_id("ReportBucket")
+    removed = 0
+    for item in deleted:
+        if "call_sid" not in item:
+            continue
+        key = recording_key(str(item["campaign_sid"]), str(item["call_sid"]))
+        for version in _versions(s3, bucket, key):
+            if version["Key"] == key:
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+                removed += 1
     return removed
 
 

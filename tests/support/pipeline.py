@@ -95,7 +95,10 @@ class Pipeline:
             "SweepFunction": exotel_api,
             "CallDetailsFunction": exotel_api,
             "RecordingFunction": exotel_api
-            | {"RECORDING_URL_ALLOW_LOOPBACK": "true", "RECORDING_URL_ALLOWED_HOSTS": "127.0.0.1"},
+            | {
+                "RECORDING_URL_ALLOW_LOOPBACK": "true",
+                "RECORDING_URL_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            },
         }
         self.functions: dict[str, Invoke] = {
             name: load_function(name, **overrides.get(name, {}))

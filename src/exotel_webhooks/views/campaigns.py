@@ -55,10 +55,12 @@ class CampaignViews:
         table: CampaignTable,
         rules: NormalisationRules,
         clock: Callable[[], float] = time.time,
+        recording_url: Callable[[str], str] | None = None,
     ) -> None:
         self.table = table
         self.rules = rules
         self.clock = clock
+        self.recording_url = recording_url  # a kept recording's object -> a short-lived URL
 
     def campaign(self, campaign_sid: str) -> dict[str, Any]:
         """The summary and the counter items, in one Query."""
@@ -116,10 +118,17 @@ class CampaignViews:
                 {name: attempt.get(name) for name in ATTEMPT_FIELDS}
                 | {"source": attempt.get("source", "callback")}
                 | {"details": _details(attempt.get("details"))}
+                | {"recording_url": self._recording_url(attempt)}
                 for attempt in attempts
             ],
             "source": outcome.get("source", "callback"),
         }
+
+    def _recording_url(self, attempt: dict[str, Any]) -> str | None:
+        kept = attempt.get("recording") or {}
+        if not kept.get("key") or not self.recording_url:
+            return None
+        return self.recording_url(str(kept["key"]))
 
     def calls(
         self,

@@ -87,6 +87,17 @@ class SummaryPages:
         )
 
 
+def presigner(s3: S3Client, bucket: str) -> Callable[[str], str]:
+    """An object of the bucket -> a URL that reads it for URL_SECONDS (a kept recording)."""
+
+    def url(key: str) -> str:
+        return s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_SECONDS
+        )
+
+    return url
+
+
 def summary_page_handler(pages: SummaryPages) -> LambdaHandler[dict[str, Any]]:
     """The summary Lambda, fed by an EventBridge rule on PAGE_EVENTS: the campaign's page
     rewritten from the ledger as it is now (a duplicate or late event writes the same page)."""

@@ -1,0 +1,116 @@
+"""Recordings kept where the team can reach them (sweep/recordings.py), on the deployed stack
+with CallDetails and KeepRecordings on: a recorded attempt's recording is copied into S3 from a
+fresh link, fetched with the account's key on Exotel's host only; the read API hands out a
+short-lived URL to it; an erasure removes it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from localaws.emulation import REGION, STACK_NAME, Deployment
+from ops.erase import erase_number
+from ops.target import Target
+from tests.support.pipeline import Pipeline
+from tests.support.report_server import Route
+
+pytestmark = [
+    pytest.mark.stack_parameters(CallDetails="true", KeepRecordings="true"),
+    pytest.mark.enable_socket,
+]
+
+CALLS_PATH = "/v1/Accounts/demo-account/Calls.json"
+A = "+919876543210"
+VOICE = b"ID3" + bytes(range(256)) * 64  # a recording's bytes, as an mp3 starts
+BASIC = "Basic ZGVtby1rZXk6ZGVtby10b2tlbg=="  # demo-key:demo-token, the pipeline's account
+
+
+def exotel_answers(pipeline: Pipeline, recording_path: str) -> None:
+    """The Call details API: call_1 unanswered, call_2 answered and recorded at this path."""
+    link = pipeline.server.url(recording_path)
+    calls = [
+        {"Call": {"Sid": "call_1", "Status": "busy", "Duration": "0", "Price": "0.000",
+                  "DateCreated": "2024-01-15 09:00:00"}},
+        {"Call": {"Sid": "call_2", "Status": "completed", "Duration": "45", "Price": "1.500",
+                  "DateCreated": "2024-01-15 09:15:00", "RecordingUrl": link}},
+    ]  # fmt: skip
+    body = {"Metadata": {"Total": 2, "PageSize": 100}, "Calls": calls}
+    pipeline.server.routes[CALLS_PATH] = Route(
+        body=json.dumps(body).encode(), content_type="application/json"
+    )
+
+
+def played(pipeline: Pipeline) -> None:
+    for call_sid, status, minute in (("call_1", "busy", 0), ("call_2", "completed", 15)):
+        callback = {"campaign_sid": "camp_1", "call_sid": call_sid, "number": A,
+                    "status": status, "date_created": f"2024-01-15 09:{minute:02d}:00",
+                    "date_updated": f"2024-01-15 09:{minute:02d}:40"}  # fmt: skip
+        assert pipeline.webhook("call-status", callback) == 200
+    pipeline.drain()
+
+
+def kept(stack: Deployment) -> dict[str, bytes]:
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = stack.physical_id("ReportBucket")
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="recordings/").get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+def test_a_recorded_attempts_recording_is_kept_and_handed_out(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given Exotel's Call details API says call_2 was recorded, and its host serves the file
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(body=VOICE, content_type="audio/mpeg")
+
+    # When the campaign's callbacks arrive and the stack settles
+    played(pipeline)
+
+    # Then the recording is in S3, byte for byte, fetched with the account's key
+    assert kept(stack) == {"recordings/camp_1/call_2": VOICE}
+    assert ("/recordings/call_2.mp3", BASIC) in pipeline.server.authorizations
+    # ... the attempt names it, and the read API hands out a short-lived URL to it
+    number = pipeline.get(f"/campaigns/camp_1/numbers/{A}")
+    attempts = {a["call_sid"]: a for a in number["attempts"]}
+    assert attempts["call_1"].get("recording_url") is None
+    url = attempts["call_2"]["recording_url"]
+    assert "recordings/camp_1/call_2" in url
+    assert "X-Amz-Expires=900" in url
+
+
+def test_a_link_that_redirects_elsewhere_never_carries_the_key(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given a recording link on Exotel's host that redirects to a pre-signed store
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    store = pipeline.server.url("/store/call_2.mp3", host="localhost")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(status=302, location=store)
+    pipeline.server.routes["/store/call_2.mp3"] = Route(body=VOICE, content_type="audio/mpeg")
+
+    # When the campaign is played
+    played(pipeline)
+
+    # Then the recording is kept, and the store never saw the account's key
+    assert kept(stack) == {"recordings/camp_1/call_2": VOICE}
+    assert ("/store/call_2.mp3", None) in pipeline.server.authorizations
+    assert ("/store/call_2.mp3", BASIC) not in pipeline.server.authorizations
+
+
+def test_erasing_the_number_removes_its_recordings(pipeline: Pipeline, stack: Deployment) -> None:
+    # Given a kept recording
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(body=VOICE, content_type="audio/mpeg")
+    played(pipeline)
+    assert kept(stack)
+
+    # When the subscriber is erased, Then no copy of the recording is left
+    erase_number(Target(STACK_NAME, REGION), A, "camp_1")
+    assert kept(stack) == {}
+    s3 = boto3.client("s3", region_name=REGION)
+    versions: dict[str, Any] = s3.list_object_versions(
+        Bucket=stack.physical_id("ReportBucket"), Prefix="recordings/"
+    )
+    assert versions.get("Versions", []) == []
