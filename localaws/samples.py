@@ -42,6 +42,7 @@ SHAPE_ONLY = {
     "sweeper/one-campaign.json",
     "sweeper/campaign-silent.json",
     "call_details/batch.json",
+    "recordings/batch.json",
 }
 # The sweeper's scheduled run, on a table with no campaign due a sweep.
 SWEEP_SAMPLES: dict[str, dict[str, list[str]]] = {"scheduled.json": {"swept": [], "failed": []}}

@@ -153,6 +153,7 @@ def test_every_dead_letter_queue_is_known_with_its_source(template: Template) ->
         "CampaignStatusDeadLetterQueue": "CampaignStatusQueue",
         "ReportDeadLetterQueue": "ReportQueue",
         "CallDetailsDeadLetterQueue": "CallDetailsQueue",
+        "RecordingDeadLetterQueue": "RecordingQueue",
     }
 
 

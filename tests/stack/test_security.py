@@ -93,7 +93,7 @@ def test_every_function_role_is_its_own(cloudformation: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Lambda::Function"
     }
     roles = [role["Fn::GetAtt"][0] for role in functions.values()]
-    assert len(set(roles)) == len(functions) == 12
+    assert len(set(roles)) == len(functions) == 13
 
 
 def test_the_security_scan_runs_in_make_test() -> None:
@@ -204,7 +204,7 @@ def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str
 
 
 @pytest.mark.enable_socket
-@pytest.mark.stack_parameters(CallDetails="true")
+@pytest.mark.stack_parameters(CallDetails="true", KeepRecordings="true")
 def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     cloudformation: dict[str, Any],
     pipeline: Pipeline,
@@ -215,7 +215,9 @@ def test_every_aws_call_a_function_makes_is_allowed_by_its_own_role(
     # each AWS call credited to the function that made it
     report_server.routes["/report.csv"] = Route(body=REPORT)
     calls = {"Calls": [{"Call": {"Sid": "call_lost", "Status": "no-answer", "Duration": "0",
-                                 "Price": "0.0"}}]}  # fmt: skip
+                                 "Price": "0.0",
+                                 "RecordingUrl": report_server.url("/r.mp3")}}]}  # fmt: skip
+    report_server.routes["/r.mp3"] = Route(body=b"ID3", content_type="audio/mpeg")
     report_server.routes["/v1/Accounts/demo-account/Calls.json"] = Route(
         body=json.dumps(calls).encode(), content_type="application/json"
     )

@@ -56,6 +56,7 @@ def test_every_callback_queue_redrives_to_a_dead_letter_queue(template: Template
         "CampaignStatusQueue",
         "ReportQueue",
         "CallDetailsQueue",
+        "RecordingQueue",
     }
     for queue in main.values():
         policy = queue["Properties"]["RedrivePolicy"]
@@ -120,12 +121,20 @@ def test_only_the_receiver_may_read_the_webhook_secret(
         for function, actions in allowed_actions(cloudformation).items()
         if any(action.startswith("secretsmanager:") for action in actions)
     }
-    # the sweeper and the call details function read the Exotel account's API secret, and that
-    # one only
-    assert readers == {"ReceiverFunction", "SweepFunction", "CallDetailsFunction"}
+    # the sweeper, the call details and recording functions read the Exotel account's API
+    # secret, and that one only
+    assert readers == {
+        "ReceiverFunction",
+        "SweepFunction",
+        "CallDetailsFunction",
+        "RecordingFunction",
+    }
     sweeper = template.resources["SweepFunction"]["Properties"]["Policies"][0]["Statement"]
-    details_role = template.resources["CallDetailsRole"]["Properties"]["Policies"][0]
-    for statements in (sweeper, details_role["PolicyDocument"]["Statement"]):
+    roles = [
+        template.resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        for role in ("CallDetailsRole", "RecordingRole")
+    ]
+    for statements in (sweeper, *roles):
         secret_statements = [
             s for s in statements if s["Action"] == "secretsmanager:GetSecretValue"
         ]
@@ -156,7 +165,7 @@ def test_queue_consumers_report_item_failures_and_outlast_their_function(
     template: Template,
 ) -> None:
     triggers = sqs_triggers(template)
-    assert len(triggers) == 5
+    assert len(triggers) == 6
     default_timeout = template.sam["Globals"]["Function"]["Timeout"]
     for function, event in triggers:
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -279,6 +288,12 @@ def test_stored_reports_expire_after_the_report_retention(template: Template) ->
             "Status": "Enabled",
             "Prefix": "reports/",
             "ExpirationInDays": {"Ref": "ReportRetentionDays"},
+        },
+        {  # recordings (a subscriber's voice) never outlive RecordingRetentionDays
+            "Id": "ExpireRecordings",
+            "Status": "Enabled",
+            "Prefix": "recordings/",
+            "ExpirationInDays": {"Ref": "RecordingRetentionDays"},
         },
         {  # Athena's answers hold no number, and are kept a week
             "Id": "ExpireQueryResults",
