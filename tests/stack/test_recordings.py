@@ -6,7 +6,6 @@ short-lived URL to it; an erasure removes it."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
@@ -110,7 +109,7 @@ def test_erasing_the_number_removes_its_recordings(pipeline: Pipeline, stack: De
     erase_number(Target(STACK_NAME, REGION), A, "camp_1")
     assert kept(stack) == {}
     s3 = boto3.client("s3", region_name=REGION)
-    versions: dict[str, Any] = s3.list_object_versions(
+    versions = s3.list_object_versions(
         Bucket=stack.physical_id("ReportBucket"), Prefix="recordings/"
     )
     assert versions.get("Versions", []) == []
