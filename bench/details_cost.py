@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -37,9 +38,14 @@ from bench.metering import (
     table_indexes,
 )
 from bench.prices import ASSUMED_MS_PER_AWS_CALL, PRICES_AS_OF, US_EAST_1, Prices
+from exotel_webhooks.ledger.keys import attempt_keys
 from exotel_webhooks.vocabulary import CallbackType
 from localaws.emulation import REGION, Deployment, deploy, emulated_account_environment
-from localaws.exotel_simulator import call_details, serve_campaign_api
+from localaws.exotel_simulator import (
+    RECORDING_BYTES_PER_SECOND,
+    call_details,
+    serve_campaign_api,
+)
 from localaws.runtime import LocalLambdaContext, function_environment, load_handler
 from localaws.sqs_events import sqs_event
 from localaws.template import Template
@@ -83,25 +89,6 @@ def store_attempts(handler: Callable[..., Any]) -> None:
         ]  # fmt: skip
         result = handler(sqs_event("arn:q", records), LocalLambdaContext("store"))
         assert result == {"batchItemFailures": []}, result
-
-
-def queued_details(deployment: Deployment) -> list[dict[str, Any]]:
-    """Every message on CallDetailsQueue, read by a client nobody counts (the mapping's
-    receives and deletes are modelled)."""
-    sqs = boto3.Session(region_name=REGION).client("sqs")
-    url = deployment.physical_id("CallDetailsQueue")
-    messages: list[Any] = []
-    while batch := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
-    ).get("Messages", []):
-        messages += batch
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-            ],
-        )
-    return messages
 
 
 class Counts:
@@ -153,7 +140,7 @@ def measure() -> Counts:
             stream.drain()  # the attempts' window: counted for its sends alone
             dataset.drain()
             counts.sends = meter.current.calls["sqs.SendMessageBatch"] / ATTEMPTS
-            messages = queued_details(deployment)
+            messages = queued_messages(deployment, "CallDetailsQueue")
             assert len(messages) == ATTEMPTS, len(messages)
             queue_arn = f"arn:aws:sqs:{REGION}:123456789012:CallDetailsQueue"
             for start in range(0, ATTEMPTS, BATCH):
@@ -175,6 +162,144 @@ def measure() -> Counts:
     finally:
         api.shutdown()
     return counts
+
+
+RECORDED = 100  # answered attempts whose recordings are copied (KeepRecordings on)
+RECORDING_BATCH = 10  # the recording function's BatchSize
+ASSUMED_DOWNLOAD_BYTES_PER_SECOND = 5 * 1024**2  # from Exotel's host to Lambda (a guess)
+
+
+class RecordingCounts:
+    """What keeping RECORDED recordings did, in total."""
+
+    def __init__(self) -> None:
+        self.sends = 0  # SQS requests the ledger stream made to ask for them
+        self.function = Ledger()
+        self.function_logs = 0
+        self.invocations = 0
+        self.exotel_requests = 0
+        self.bytes = 0  # kept in S3
+
+
+def measure_recordings() -> RecordingCounts:
+    """RECORDED answered attempts given call details saying they were recorded, through the
+    ledger stream and the real recording function against the simulated API and its files."""
+    warnings.filterwarnings("ignore")
+    from moto import mock_aws  # noqa: PLC0415
+
+    template = Template.load()
+    counts = RecordingCounts()
+    calls = {f"rec_{i}": call_details(f"rec_{i}", "completed", "2024-01-15 09:00:00")
+             for i in range(RECORDED)}  # fmt: skip
+    asked: list[str] = []
+    api, host = serve_campaign_api({}, calls, asked)
+    for sid, call in calls.items():
+        call["RecordingUrl"] = f"http://{host}/recordings/{sid}.mp3"
+    try:
+        with emulated_account_environment(), mock_aws():
+            parameters = {"CallDetails": "true", "KeepRecordings": "true"}
+            deployment = deploy(template, parameters=parameters)
+            table_name = deployment.physical_id("CampaignTable")
+            meter = Meter(table_name, table_indexes(template))
+            boto3.setup_default_session(region_name=REGION)
+            assert boto3.DEFAULT_SESSION is not None
+            boto3.DEFAULT_SESSION.events.register("provide-client-params", meter.before_call)
+            boto3.DEFAULT_SESSION.events.register("after-call", meter.after_call)
+            store = loaded(template, deployment, "CallStatusProcessorFunction")
+            stream = consumer(template, deployment, STREAM)
+            keeper = loaded(
+                template, deployment, "RecordingFunction",
+                EXOTEL_API_HOST=host, EXOTEL_API_ALLOW_LOOPBACK="true",
+                EXOTEL_API_REQUESTS_PER_MINUTE="600000", RECORDING_URL_ALLOW_LOOPBACK="true",
+                RECORDING_URL_ALLOWED_HOSTS="127.0.0.1",
+            )  # fmt: skip
+            for start in range(0, RECORDED, 10):
+                records = [
+                    {"MessageId": str(i), "ReceiptHandle": "r",
+                     "Body": queued(CallbackType.CALL_STATUS,
+                                    {**attempt(i), "call_sid": f"rec_{i}", "status": "completed"})}
+                    for i in range(start, start + 10)
+                ]  # fmt: skip
+                store(sqs_event("arn:q", records), LocalLambdaContext("store"))
+            stream.drain()
+            # imported once the functions' settings are in the environment (metrics namespace)
+            from exotel_webhooks.ledger.table import CampaignTable  # noqa: PLC0415
+
+            table = CampaignTable(boto3.Session(region_name=REGION).client("dynamodb"), table_name)
+            for i in range(RECORDED):  # the call details function's writes: not counted here
+                keys = attempt_keys("camp_details", attempt(i)["number"], f"rec_{i}")
+                details = {"duration_seconds": 60, "price": Decimal("0.5"), "currency": "INR",
+                           "recorded": True}  # fmt: skip
+                table.record_call_details(keys["PK"], keys["SK"], details)
+            meter.current = Ledger()
+            stream.drain()  # the details' window: the recording requests
+            counts.sends = meter.current.calls["sqs.SendMessageBatch"]
+            messages = queued_messages(deployment, "RecordingQueue")
+            assert len(messages) == RECORDED, len(messages)
+            queue_arn = f"arn:aws:sqs:{REGION}:123456789012:RecordingQueue"
+            for start in range(0, RECORDED, RECORDING_BATCH):
+                meter.current = Ledger()
+                batch = messages[start : start + RECORDING_BATCH]
+                logged = invoke_logged(keeper, sqs_event(queue_arn, batch), "RecordingFunction")
+                assert logged.result == {"batchItemFailures": []}, logged.result
+                counts.function = _plus(counts.function, meter.current)
+                counts.function_logs += logged.line_bytes + logged.emf_bytes
+                counts.invocations += 1
+            counts.exotel_requests = sum("/Calls.json" in path for path in asked)
+            s3 = boto3.Session(region_name=REGION).client("s3")
+            listed = s3.list_objects_v2(
+                Bucket=deployment.physical_id("ReportBucket"), Prefix="recordings/"
+            )
+            counts.bytes = sum(o["Size"] for o in listed.get("Contents", []))
+    finally:
+        api.shutdown()
+    return counts
+
+
+def recordings_bill(
+    counts: RecordingCounts, template: Template, prices: Prices
+) -> dict[str, float]:
+    """USD per million recordings kept, line by line (and their storage, per month)."""
+    million = 1e6 / RECORDED
+    per_byte = prices.logs_ingested_per_gb / 1024**3
+    calls = sum(counts.function.calls.values())
+    s3_writes = sum(n for op, n in counts.function.calls.items() if op.startswith("s3."))
+    seconds = (
+        calls * ASSUMED_MS_PER_AWS_CALL + counts.exotel_requests * ASSUMED_EXOTEL_MS
+    ) / 1000 + counts.bytes / ASSUMED_DOWNLOAD_BYTES_PER_SECOND
+    memory_gb = _memory_mb(template, "RecordingFunction") / 1024
+    sqs = counts.sends + 2 * RECORDED / SQS_MESSAGES_PER_REQUEST
+    return {
+        "SQS": million * sqs * prices.sqs_per_million / 1e6,
+        "recording Lambda": million * (
+            counts.invocations * prices.lambda_per_million / 1e6
+            + seconds * memory_gb * prices.lambda_arm_per_gb_second
+        ),
+        "its logs": million * counts.function_logs * per_byte,
+        "S3 requests": million * s3_writes * prices.s3_put_per_thousand / 1000,
+        "DynamoDB": million * (
+            counts.function.read_units * prices.dynamodb_read_per_million
+            + counts.function.write_units * prices.dynamodb_write_per_million
+        ) / 1e6,
+    }  # fmt: skip
+
+
+def queued_messages(deployment: Deployment, queue: str) -> list[Any]:
+    """Every message on a queue, read by a client nobody counts."""
+    sqs = boto3.Session(region_name=REGION).client("sqs")
+    url = deployment.physical_id(queue)
+    messages: list[Any] = []
+    while batch := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    ).get("Messages", []):
+        messages += batch
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+    return messages
 
 
 def with_details(deployment: Deployment) -> int:
@@ -298,9 +423,48 @@ def report(counts: Counts, template: Template) -> str:
     )
 
 
+def recordings_report(counts: RecordingCounts, template: Template) -> str:
+    lines = recordings_bill(counts, template, US_EAST_1)
+    mean = counts.bytes / RECORDED
+    stored = 1e6 * mean / 1024**3 * US_EAST_1.s3_per_gb_month
+    fixed = (
+        IDLE_SQS_RECEIVES_PER_SECOND * SECONDS_PER_MONTH * US_EAST_1.sqs_per_million / 1e6
+        + US_EAST_1.alarm_metric_per_month
+    )
+    requests = ", ".join(
+        f"{n / RECORDED:.3g} {op}" for op, n in sorted(counts.function.calls.items())
+    )
+    return "\n".join(
+        [
+            "",
+            f"Keeping recordings (KeepRecordings on): {RECORDED} recorded attempts through the "
+            f"ledger stream to RecordingQueue and the recording function ({counts.invocations} "
+            f"invocations, {counts.exotel_requests} requests for fresh links), each recording "
+            f"{mean / 1024:.0f} KiB ({mean / RECORDING_BYTES_PER_SECOND:.0f} s of call at 16 "
+            "kbit/s) streamed from the simulated host. "
+            f"Per recording: {requests}. Lambda priced as above plus the download at "
+            f"{ASSUMED_DOWNLOAD_BYTES_PER_SECOND / 1024**2:.0f} MiB/s (an assumption).",
+            "",
+            "| line | USD per million recordings kept |",
+            "| --- | ---: |",
+            *[f"| {name} | {usd:.2f} |" for name, usd in lines.items()],
+            f"| **all** | **{sum(lines.values()):.2f}** |",
+            "",
+            f"Stored, a million such recordings cost USD {stored:.2f} a month in S3 Standard "
+            "(`RecordingRetentionDays`, 90 by default: three months); the queue's idle polling "
+            f"and its dead-letter alarm add USD {fixed:.2f} a month. Each copy is a multipart "
+            "upload (3 requests): one PutObject for a recording under a part's size would take "
+            "two thirds off the S3 line.",
+        ]
+    )
+
+
 def main() -> None:
     counts = measure()
-    results.append(report(counts, Template.load()))
+    template = Template.load()
+    results.append(
+        report(counts, template) + "\n" + recordings_report(measure_recordings(), template)
+    )
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ class Campaign:
         }
 
 
+RECORDING_BYTES_PER_SECOND = 2000  # a 16 kbit/s mono mp3
 PRICE_PER_MINUTE = Decimal("0.50")  # INR a started minute of an answered call
 
 
@@ -280,7 +281,8 @@ def serve_campaign_api(
     """Exotel's Campaign API on loopback, behind the demo's credentials: each campaign of
     `campaigns` (read at each request: a caller may add campaigns) is Completed with those call
     rows; any other is 404. And its Call details API: the call objects of `calls` asked for
-    (`Sid=a,b,...`), by call SID. Each request's path is added to `asked`, if given."""
+    (`Sid=a,b,...`), by call SID, and each call's recording at `/recordings/<call SID>.mp3`.
+    Each request's path is added to `asked`, if given."""
     secret = f"{CREDENTIALS.api_key}:{CREDENTIALS.api_token}".encode()
     authorised = "Basic " + base64.b64encode(secret).decode()
 
@@ -293,6 +295,12 @@ def serve_campaign_api(
             rows = campaigns.get(sid)
             if self.headers.get("Authorization") != authorised:
                 self._answer(401, {"message": "authentication failed"})
+            elif parts.path.startswith("/recordings/"):  # a recording: 16 kbit/s of its call
+                call = (calls or {}).get(parts.path.removeprefix("/recordings/").split(".")[0])
+                if call is None:
+                    self._answer(404, {"message": "no such recording"})
+                    return
+                self._bytes(b"ID3" + bytes(RECORDING_BYTES_PER_SECOND * int(call["Duration"])))
             elif parts.path.endswith("/Calls.json"):
                 sids = parse_qs(parts.query).get("Sid", [""])[0].split(",")
                 found = [{"Call": (calls or {})[sid]} for sid in sids if sid in (calls or {})]
@@ -310,6 +318,13 @@ def serve_campaign_api(
             else:
                 data = {"id": sid, "status": "Completed", "date_updated": "2024-01-15 16:00:00"}
                 self._answer(200, {"response": [{"code": 200, "status": "success", "data": data}]})
+
+        def _bytes(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "audio/mpeg")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             raw = json.dumps(body).encode()

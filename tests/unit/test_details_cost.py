@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.details_cost import ATTEMPTS, Counts, bill, monthly
+from bench.details_cost import ATTEMPTS, Counts, RecordingCounts, bill, monthly, recordings_bill
 from bench.metering import Ledger
 from bench.prices import US_EAST_1
 from localaws.template import Template
@@ -48,3 +48,23 @@ def test_turning_call_details_on_adds_its_queues_polling_alarm_and_metric() -> N
     fixed = monthly(Template.load(), US_EAST_1)
     assert fixed["idle SQS polling (1 mapping)"] == pytest.approx(0.26, abs=0.005)
     assert sum(fixed.values()) < 1.0
+
+
+def test_a_kept_recording_pays_its_three_upload_requests_and_its_share_of_a_batch() -> None:
+    # Given 100 recordings in 10 batches: a multipart upload (3 S3 requests) and a write each
+    counts = RecordingCounts()
+    counts.sends, counts.invocations, counts.exotel_requests = 10, 10, 10
+    counts.bytes = 100 * 200 * 1024
+    counts.function = Ledger(table_write_units=110, read_units=5)
+    for call in ("s3.CreateMultipartUpload", "s3.UploadPart", "s3.CompleteMultipartUpload"):
+        counts.function.calls[call] = 100
+    counts.function.calls["dynamodb.UpdateItem"] = 110
+
+    # When they are priced
+    lines = recordings_bill(counts, Template.load(), US_EAST_1)
+
+    # Then S3 bills 3 PUT-class requests a recording, DynamoDB 1.1 write units
+    assert lines["S3 requests"] == pytest.approx(3 * US_EAST_1.s3_put_per_thousand * 1000)
+    assert lines["DynamoDB"] == pytest.approx(
+        1.1 * US_EAST_1.dynamodb_write_per_million + 0.05 * US_EAST_1.dynamodb_read_per_million
+    )

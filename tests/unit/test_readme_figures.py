@@ -48,3 +48,14 @@ def test_the_readmes_call_details_cost_is_the_benchmarks() -> None:
     design = " ".join((PROJECT_ROOT / "docs/architecture.md").read_text().split())
     assert f"about USD {total.group(1)} per million attempts" in design
     assert f"USD {month.group(1)} a month for the queue" in design
+
+
+def test_the_readmes_recordings_cost_is_the_benchmarks() -> None:
+    kept = re.search(
+        r"\| line \| USD per million recordings kept \|[^*]+\*\*all\*\* \| \*\*([\d.]+)", BENCHMARKS
+    )
+    stored = re.search(r"a million such recordings cost USD ([\d.]+) a month", BENCHMARKS)
+    assert kept
+    assert stored
+    assert readme_figure(r"about USD ([\d.]+) per million recordings") == kept.group(1)
+    assert readme_figure(r"stored for USD ([\d.]+) a million a month") == stored.group(1)
