@@ -113,3 +113,26 @@ def test_erasing_the_number_removes_its_recordings(pipeline: Pipeline, stack: De
         Bucket=stack.physical_id("ReportBucket"), Prefix="recordings/"
     )
     assert versions.get("Versions", []) == []
+
+
+def test_a_recording_copied_for_an_attempt_erased_meanwhile_is_deleted_again(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given a recording request for an attempt that is no longer in the ledger (erased while
+    # its request waited on the queue)
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(body=VOICE, content_type="audio/mpeg")
+    request = {"campaign_sid": "camp_1", "call_sid": "call_2",
+               "pk": f"CAMPAIGN#camp_1#NUMBER#{A}", "sk": "ATTEMPT#call_2",
+               "date_created": "2024-01-15T03:45:00+00:00"}  # fmt: skip
+    event = {"Records": [{"messageId": "m1", "receiptHandle": "r", "body": json.dumps(request),
+                          "attributes": {"ApproximateReceiveCount": "1"},
+                          "eventSource": "aws:sqs", "eventSourceARN": "arn:q"}]}  # fmt: skip
+
+    # When the recording function copies it
+    answer = pipeline.invoke("RecordingFunction", event)
+
+    # Then the copy it made is deleted again: nothing of the erased attempt is kept
+    assert answer == {"batchItemFailures": []}
+    assert pipeline.server.hits["/recordings/call_2.mp3"] == 1
+    assert kept(stack) == {}
