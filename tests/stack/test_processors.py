@@ -352,6 +352,7 @@ def test_read_api_shapes(processors: Processors) -> None:
                 "date_updated": "2024-01-15T09:05:00+05:30",
                 "source": "callback",
                 "details": None,
+                "recording_url": None,
             },
             {
                 "call_sid": "call_2",
@@ -360,6 +361,7 @@ def test_read_api_shapes(processors: Processors) -> None:
                 "date_updated": "2024-01-15T09:15:00+05:30",
                 "source": "callback",
                 "details": None,
+                "recording_url": None,
             },
         ],
         "source": "callback",
