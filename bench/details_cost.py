@@ -165,7 +165,7 @@ def measure() -> Counts:
 
 
 RECORDED = 100  # answered attempts whose recordings are copied (KeepRecordings on)
-RECORDING_BATCH = 10  # the recording function's BatchSize
+RECORDING_BATCH = 5  # the recording function's BatchSize
 ASSUMED_DOWNLOAD_BYTES_PER_SECOND = 5 * 1024**2  # from Exotel's host to Lambda (a guess)
 
 

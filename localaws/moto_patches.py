@@ -55,6 +55,7 @@ def apply() -> None:
         _create_analytics_resources()
         _deliver_as_firehose_does()
         _create_archives_as_cloudformation_does()
+        _version_buckets_as_cloudformation_does()
         _done = True
 
 
@@ -85,6 +86,34 @@ def _parse_json_templates_as_json() -> None:
         return parsed
 
     Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign]
+
+
+def _version_buckets_as_cloudformation_does() -> None:
+    """moto's CloudFormation ignores an AWS::S3::Bucket's VersioningConfiguration: a bucket
+    the template versions is versioned, so a delete without a version id leaves the object's
+    versions behind as in AWS (an erasure must delete each version)."""
+    from moto.s3.models import FakeBucket, s3_backends  # noqa: PLC0415
+
+    create = FakeBucket.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_versioned(
+        cls: type[FakeBucket],
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: object,
+    ) -> FakeBucket:
+        bucket: FakeBucket = create(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        versioning = cloudformation_json.get("Properties", {}).get("VersioningConfiguration", {})
+        if versioning.get("Status"):
+            backend = s3_backends[account_id][bucket.partition]
+            backend.put_bucket_versioning(bucket.name, versioning["Status"])
+        return bucket
+
+    FakeBucket.create_from_cloudformation_json = classmethod(create_versioned)  # type: ignore[method-assign, assignment, arg-type]
 
 
 def _create_archives_as_cloudformation_does() -> None:

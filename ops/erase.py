@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from exotel_webhooks.analytics.rows import item_id
 from exotel_webhooks.ledger.keys import (
@@ -37,7 +38,7 @@ from exotel_webhooks.normalise import normalise_phone
 from exotel_webhooks.reports.fetcher import reports_prefix
 from exotel_webhooks.reports.scrub import delete_earlier_versions, remove_numbers
 from exotel_webhooks.settings import NormalisationRules
-from exotel_webhooks.sweep.recordings import recording_key
+from exotel_webhooks.sweep.recordings import RECORDINGS_PREFIX
 from ops.target import Target
 
 DATASET_PREFIX = "analytics/"  # the dataset's objects
@@ -134,7 +135,9 @@ def erase_number(
         time.sleep(SETTLE_SECONDS)
     else:
         raise ErasureUnfinished(f"{key} was still being written after {MAX_ROUNDS} looks")
-    erasure.recordings = _erase_recordings(target, deleted)
+    erasure.recordings = _erase_recordings(
+        target, {table.subscriber_hash(subscriber) for subscriber in buried}, campaign_sid
+    )
     # a report fetched while the items still stood kept its rows (its backfill had no reason
     # to look at the tombstone): clean them once more, now that no item is left
     clean_reports()
@@ -213,20 +216,26 @@ def _erase_from_dataset(
     return removed
 
 
-def _erase_recordings(target: Target, deleted: list[dict[str, Any]]) -> int:
-    """Every version of each erased attempt's kept recording (KeepRecordings): one copied
-    while the attempt was being erased is deleted by the recording function itself."""
+def _erase_recordings(target: Target, hashes: set[str], campaign_sid: str | None) -> int:
+    """Every version of every kept recording of the erased subscribers (KeepRecordings), found
+    by their hashes in the keys (recordings/<campaign>/<hash>/<call>): also those whose attempts
+    are gone already (an erasure stopped half-way, an attempt expired first). One copied while
+    the attempt was being erased is deleted by the recording function itself."""
     s3, bucket = target.client("s3"), target.physical_id("ReportBucket")
+    prefix = (
+        f"{RECORDINGS_PREFIX}{quote(campaign_sid, safe='')}/" if campaign_sid else RECORDINGS_PREFIX
+    )
     removed = 0
-    for item in deleted:
-        if "call_sid" not in item:
-            continue
-        key = recording_key(str(item["campaign_sid"]), str(item["call_sid"]))
-        for version in _versions(s3, bucket, key):
-            if version["Key"] == key:
-                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
-                removed += 1
+    for version in [*_versions(s3, bucket, prefix), *_delete_markers(s3, bucket, prefix)]:
+        if version["Key"].split("/")[2:3] and version["Key"].split("/")[2] in hashes:
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+            removed += 1
     return removed
+
+
+def _delete_markers(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:  # noqa: ANN401
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    return [marker for page in pages for marker in page.get("DeleteMarkers", [])]
 
 
 def _versions(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:  # noqa: ANN401

@@ -6,7 +6,7 @@ from exotel_webhooks.reports.safe_http import FetchPolicy
 from exotel_webhooks.settings import RecordingSettings
 from exotel_webhooks.sweep.campaign_api import ApiCredentials, CampaignApi
 from exotel_webhooks.sweep.pacing import SharedPacer
-from exotel_webhooks.sweep.recordings import RecordingKeeper, recording_handler
+from exotel_webhooks.sweep.recordings import RECORDING_SECONDS, RecordingKeeper, recording_handler
 
 settings = RecordingSettings.from_environment()
 sweep = settings.sweep
@@ -23,6 +23,7 @@ policy = FetchPolicy(
     allowed_hosts=settings.allowed_hosts,
     max_bytes=settings.max_bytes,
     allow_loopback=settings.allow_loopback,
+    total_seconds=RECORDING_SECONDS,
 )
 handler = recording_handler(
     RecordingKeeper(

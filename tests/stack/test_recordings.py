@@ -51,6 +51,13 @@ def played(pipeline: Pipeline) -> None:
     pipeline.drain()
 
 
+def versions(stack: Deployment) -> list[str]:
+    """Every version of every object under recordings/, delete markers too."""
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_object_versions(Bucket=stack.physical_id("ReportBucket"), Prefix="recordings/")
+    return [v["Key"] for v in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]]
+
+
 def kept(stack: Deployment) -> dict[str, bytes]:
     s3 = boto3.client("s3", region_name=REGION)
     bucket = stack.physical_id("ReportBucket")
@@ -69,14 +76,17 @@ def test_a_recorded_attempts_recording_is_kept_and_handed_out(
     played(pipeline)
 
     # Then the recording is in S3, byte for byte, fetched with the account's key
-    assert kept(stack) == {"recordings/camp_1/call_2": VOICE}
+    assert list(kept(stack).values()) == [VOICE]
+    [key] = kept(stack)
+    assert key.startswith("recordings/camp_1/")
+    assert key.endswith("/call_2")
     assert ("/recordings/call_2.mp3", BASIC) in pipeline.server.authorizations
     # ... the attempt names it, and the read API hands out a short-lived URL to it
     number = pipeline.get(f"/campaigns/camp_1/numbers/{A}")
     attempts = {a["call_sid"]: a for a in number["attempts"]}
     assert attempts["call_1"].get("recording_url") is None
     url = attempts["call_2"]["recording_url"]
-    assert "recordings/camp_1/call_2" in url
+    assert key in url
     assert "X-Amz-Expires=900" in url
 
 
@@ -93,7 +103,7 @@ def test_a_link_that_redirects_elsewhere_never_carries_the_key(
     played(pipeline)
 
     # Then the recording is kept, and the store never saw the account's key
-    assert kept(stack) == {"recordings/camp_1/call_2": VOICE}
+    assert list(kept(stack).values()) == [VOICE]
     assert ("/store/call_2.mp3", None) in pipeline.server.authorizations
     assert ("/store/call_2.mp3", BASIC) not in pipeline.server.authorizations
 
@@ -108,11 +118,27 @@ def test_erasing_the_number_removes_its_recordings(pipeline: Pipeline, stack: De
     # When the subscriber is erased, Then no copy of the recording is left
     erase_number(Target(STACK_NAME, REGION), A, "camp_1")
     assert kept(stack) == {}
-    s3 = boto3.client("s3", region_name=REGION)
-    versions = s3.list_object_versions(
-        Bucket=stack.physical_id("ReportBucket"), Prefix="recordings/"
-    )
-    assert versions.get("Versions", []) == []
+    assert versions(stack) == []
+
+
+def test_a_second_erasure_finds_recordings_its_items_no_longer_name(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given a kept recording whose attempt item is already gone (an erasure stopped after
+    # deleting the items, or the item expired before the recording)
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(body=VOICE, content_type="audio/mpeg")
+    played(pipeline)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for call_sid in ("call_1", "call_2"):
+        dynamodb.delete_item(
+            TableName=stack.physical_id("CampaignTable"),
+            Key={"PK": {"S": f"CAMPAIGN#camp_1#NUMBER#{A}"}, "SK": {"S": f"ATTEMPT#{call_sid}"}},
+        )
+
+    # When the number is erased (in every campaign), Then its recording goes too
+    erase_number(Target(STACK_NAME, REGION), A)
+    assert versions(stack) == []
 
 
 def test_a_recording_copied_for_an_attempt_erased_meanwhile_is_deleted_again(
@@ -132,7 +158,21 @@ def test_a_recording_copied_for_an_attempt_erased_meanwhile_is_deleted_again(
     # When the recording function copies it
     answer = pipeline.invoke("RecordingFunction", event)
 
-    # Then the copy it made is deleted again: nothing of the erased attempt is kept
+    # Then the copy it made is deleted again, every version: nothing of the attempt is kept
     assert answer == {"batchItemFailures": []}
     assert pipeline.server.hits["/recordings/call_2.mp3"] == 1
     assert kept(stack) == {}
+    assert versions(stack) == []
+
+
+def test_an_empty_recording_fails_only_itself(pipeline: Pipeline, stack: Deployment) -> None:
+    # Given two recorded calls of a batch: one file empty, the other whole
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(body=b"", content_type="audio/mpeg")
+    played(pipeline)
+
+    # Then the empty one is refused (logged), kept nowhere, and nothing is left failing
+    assert kept(stack) == {}
+    refused = [line for line in pipeline.lines["RecordingFunction"]
+               if line.get("message") == "recording refused"]  # fmt: skip
+    assert [line["call_sid"] for line in refused] == ["call_2"]

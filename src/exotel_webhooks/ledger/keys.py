@@ -185,7 +185,12 @@ def key_text(keys: Mapping[str, Any]) -> str:
 
 def subscriber_of(item: Mapping[str, Any]) -> str:
     """The subscriber key an attempt's or outcome's item is stored under."""
-    return str(item["PK"]).removeprefix(numbers_prefix(str(item["campaign_sid"])))
+    return subscriber_in(str(item["PK"]), str(item["campaign_sid"]))
+
+
+def subscriber_in(partition_key: str, campaign_sid: str) -> str:
+    """The subscriber key a number's partition key names."""
+    return partition_key.removeprefix(numbers_prefix(campaign_sid))
 
 
 def attempt_keys(campaign_sid: str, number: str, call_sid: str) -> dict[str, str]:

@@ -140,14 +140,16 @@ def open_report(
     if_none_match: str | None = None,
     authorization: str | None = None,
 ) -> OpenedReport:
-    """`authorization` goes to the URL's own host only, never to where it redirects (a
-    recording's link may redirect to a pre-signed store that must not see the account's key)."""
-    first_host: str | None = None
+    """`authorization` goes to the URL's own origin (scheme, host, port) only, never to where it
+    redirects (a recording's link may redirect to a pre-signed store that must not see the
+    account's key)."""
+    origin: tuple[str, str, int] | None = None
     for _ in range(policy.max_redirects + 1):
         # the resolver is looked up at each call, never bound when this module was imported
         target = resolve_target(url, policy, resolve or socket.getaddrinfo)
-        first_host = first_host or target.host
-        credentials = authorization if target.host == first_host else None
+        origin = origin or (target.scheme, target.host, target.port)
+        same = (target.scheme, target.host, target.port) == origin
+        credentials = authorization if same else None
         response = _get(target, policy, if_none_match, credentials)
         if response.status in _REDIRECTS:
             location = response.headers.get("location")

@@ -19,11 +19,11 @@ PARTS_IN_FLIGHT = 3
 
 def stream_to_s3(
     client: S3Client, reader: Readable, bucket: str, key: str, content_type: str
-) -> None:
+) -> str | None:
     """A multipart upload from a stream in constant memory: at most PARTS_IN_FLIGHT parts are
     held (and uploaded concurrently) while the next is read; any failure aborts the upload.
     (s3transfer's upload_fileobj held read-ahead parts in proportion to the stream: measured
-    2x a 96 MiB report.)"""
+    2x a 96 MiB report.) Returns the stored version's id (None in an unversioned bucket)."""
     upload = _MultipartUpload(
         client,
         bucket,
@@ -44,12 +44,13 @@ def stream_to_s3(
                 while len(in_flight) >= PARTS_IN_FLIGHT:
                     parts.append(in_flight.popleft().result())
             parts += [future.result() for future in in_flight]
-        client.complete_multipart_upload(
+        completed = client.complete_multipart_upload(
             Bucket=bucket, Key=key, UploadId=upload.upload_id, MultipartUpload={"Parts": parts}
         )
     except BaseException:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload.upload_id)
         raise
+    return completed.get("VersionId")  # the object's version, in a versioned bucket
 
 
 class Readable(Protocol):

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from exotel_webhooks.aws import aws_unavailable
 from exotel_webhooks.ledger.details import DueAttempt
+from exotel_webhooks.ledger.keys import subscriber_in
 from exotel_webhooks.ledger.table import CampaignTable, DetailsWrite
 from exotel_webhooks.observability import LambdaHandler, lambda_handler, logger
 from exotel_webhooks.reports.safe_http import (
@@ -39,10 +41,15 @@ if TYPE_CHECKING:
 
 RECORDINGS_PREFIX = "recordings/"
 DEFAULT_CONTENT_TYPE = "audio/mpeg"
+# A recording's download at most: a batch of 5 fits the function's 15 minutes with the API's turn
+RECORDING_SECONDS = 150
 
 
-def recording_key(campaign_sid: str, call_sid: str) -> str:
-    return f"{RECORDINGS_PREFIX}{quote(campaign_sid, safe='')}/{quote(call_sid, safe='')}"
+def recording_key(campaign_sid: str, number_hash: str, call_sid: str) -> str:
+    """`recordings/<campaign>/<the number's keyed hash>/<call>`: an erasure finds a number's
+    recordings by its hash even once their attempts are gone."""
+    parts = (campaign_sid, number_hash, call_sid)
+    return RECORDINGS_PREFIX + "/".join(quote(part, safe="") for part in parts)
 
 
 @dataclass
@@ -83,9 +90,12 @@ class RecordingKeeper:
             if not link:
                 report.unavailable.append(attempt)
                 continue
-            key = recording_key(attempt.campaign_sid, attempt.call_sid)
+            subscriber = subscriber_in(attempt.pk, attempt.campaign_sid)
+            key = recording_key(
+                attempt.campaign_sid, self.table.subscriber_hash(subscriber), attempt.call_sid
+            )
             try:
-                size = self._copy(link, key)
+                size, version = self._copy(link, key)
             except TransientFetchFailure as error:  # asked again after the visibility timeout
                 logger.warning(
                     "recording not fetched yet",
@@ -104,11 +114,25 @@ class RecordingKeeper:
                 )
                 report.refused.append(attempt)
                 continue
+            except Exception as error:  # this attempt's only: the others go on
+                if aws_unavailable(error):
+                    raise
+                logger.exception(
+                    "recording not kept",
+                    campaign_sid=attempt.campaign_sid,
+                    call_sid=attempt.call_sid,
+                    reason=type(error).__name__,
+                )
+                report.unavailable.append(attempt)
+                continue
             written = self.table.record_recording(
                 attempt.pk, attempt.sk, {"key": key, "bytes": size}
             )
             if written is DetailsWrite.GONE:  # erased while it was copied: no copy either
-                self.s3.delete_object(Bucket=self.bucket, Key=key)
+                if version:  # the version itself: a plain delete only hides it
+                    self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
+                else:
+                    self.s3.delete_object(Bucket=self.bucket, Key=key)
             {
                 DetailsWrite.WRITTEN: report.kept,
                 DetailsWrite.UNCHANGED: report.already,
@@ -116,12 +140,16 @@ class RecordingKeeper:
             }[written].append(attempt)
         return report
 
-    def _copy(self, link: str, key: str) -> int:
+    def _copy(self, link: str, key: str) -> tuple[int, str | None]:
+        """The recording streamed into `key`: its size and the version stored."""
         opened = open_report(link, self.policy, authorization=self._authorization(link))
         reader = ReportReader(opened, self.policy)
+        if not reader.head(1):
+            opened.response.release_conn()
+            raise PermanentFetchFailure("the recording is empty")
         content_type = opened.content_type or DEFAULT_CONTENT_TYPE
-        stream_to_s3(self.s3, reader, self.bucket, key, content_type)
-        return reader.size
+        version = stream_to_s3(self.s3, reader, self.bucket, key, content_type)
+        return reader.size, version
 
     def _authorization(self, link: str) -> str | None:
         """The account's key and token, for a link on Exotel's own hosts only (a pre-signed
@@ -142,7 +170,9 @@ def recording_handler(keeper: RecordingKeeper) -> LambdaHandler[dict[str, Any]]:
         due: dict[str, DueAttempt] = {}
         for record in event.get("Records") or []:
             try:
-                due[record["messageId"]] = DueAttempt.of_message(json.loads(record["body"]))
+                attempt = DueAttempt.of_message(json.loads(record["body"]))
+                _ = attempt.created  # a date the API's range cannot be made of is unreadable
+                due[record["messageId"]] = attempt
             except (KeyError, TypeError, ValueError):
                 logger.error("recording request unreadable", message_id=record.get("messageId"))
                 failures.append(str(record.get("messageId")))
