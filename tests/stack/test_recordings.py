@@ -176,3 +176,21 @@ def test_an_empty_recording_fails_only_itself(pipeline: Pipeline, stack: Deploym
     refused = [line for line in pipeline.lines["RecordingFunction"]
                if line.get("message") == "recording refused"]  # fmt: skip
     assert [line["call_sid"] for line in refused] == ["call_2"]
+
+
+def test_a_recording_not_there_yet_is_asked_for_again_then_waits_in_its_dlq(
+    pipeline: Pipeline, stack: Deployment
+) -> None:
+    # Given Exotel's host answering 404 for a recording its API already links (not uploaded yet)
+    exotel_answers(pipeline, "/recordings/call_2.mp3")
+    pipeline.server.routes["/recordings/call_2.mp3"] = Route(status=404, body=b"not yet")
+
+    # When the campaign is played and the queues are drained
+    played(pipeline)
+
+    # Then it was asked for again, each time with a fresh link, and waits in the DLQ (alarmed)
+    # for a redrive, not dropped
+    assert pipeline.server.hits["/recordings/call_2.mp3"] == 5
+    sqs = boto3.client("sqs", region_name=REGION)
+    dead = sqs.receive_message(QueueUrl=stack.physical_id("RecordingDeadLetterQueue"))
+    assert [json.loads(m["Body"])["call_sid"] for m in dead.get("Messages", [])] == ["call_2"]

@@ -28,7 +28,12 @@ HEAD_BYTES = 64 * 1024
 
 
 class PermanentFetchFailure(Exception):
-    """Retrying cannot help (refused URL, 4xx, too large, not CSV): record it as failed."""
+    """Retrying cannot help (refused URL, 4xx, too large, not CSV): record it as failed.
+    `status`: the HTTP status that said so, if one did."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TransientFetchFailure(Exception):
@@ -166,7 +171,9 @@ def open_report(
             raise TransientFetchFailure(f"HTTP {response.status} from {target.host}")
         if response.status != 200:
             response.release_conn()
-            raise PermanentFetchFailure(f"HTTP {response.status} from {target.host}")
+            raise PermanentFetchFailure(
+                f"HTTP {response.status} from {target.host}", status=response.status
+            )
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > policy.max_bytes:
             response.release_conn()

@@ -43,6 +43,7 @@ RECORDINGS_PREFIX = "recordings/"
 DEFAULT_CONTENT_TYPE = "audio/mpeg"
 # A recording's download at most: a batch of 5 fits the function's 15 minutes with the API's turn
 RECORDING_SECONDS = 150
+NOT_THERE_YET = 404  # Exotel links a recording before its host has it: asked for again
 
 
 def recording_key(campaign_sid: str, number_hash: str, call_sid: str) -> str:
@@ -96,7 +97,17 @@ class RecordingKeeper:
             )
             try:
                 size, version = self._copy(link, key)
-            except TransientFetchFailure as error:  # asked again after the visibility timeout
+            except (TransientFetchFailure, PermanentFetchFailure) as error:
+                if isinstance(error, PermanentFetchFailure) and error.status != NOT_THERE_YET:
+                    logger.warning(
+                        "recording refused",
+                        campaign_sid=attempt.campaign_sid,
+                        call_sid=attempt.call_sid,
+                        reason=str(error),
+                    )
+                    report.refused.append(attempt)
+                    continue
+                # asked again, with a fresh link, after the visibility timeout
                 logger.warning(
                     "recording not fetched yet",
                     campaign_sid=attempt.campaign_sid,
@@ -104,15 +115,6 @@ class RecordingKeeper:
                     reason=str(error),
                 )
                 report.unavailable.append(attempt)
-                continue
-            except PermanentFetchFailure as error:
-                logger.warning(
-                    "recording refused",
-                    campaign_sid=attempt.campaign_sid,
-                    call_sid=attempt.call_sid,
-                    reason=str(error),
-                )
-                report.refused.append(attempt)
                 continue
             except Exception as error:  # this attempt's only: the others go on
                 if aws_unavailable(error):
